@@ -1,0 +1,19 @@
+//! # descent
+//!
+//! Training deep models and studying the optimizers that train them (Goodfellow, Bengio &
+//! Courville, *Deep Learning*, ch. 8). This crate holds the problems and the code that runs
+//! optimizers on them; it computes and reports through return values, and never prints or draws.
+//!
+//! - [`functions`]: the 2-D test functions of the optimizer lab, with exact gradients and Hessians.
+//! - [`trajectory`]: runs optimizers on a 2-D function and records their paths.
+//!
+//! The algorithms themselves live in [`descent_optim`], re-exported here as [`optim`].
+#![warn(missing_docs)]
+
+pub use descent_optim as optim;
+
+pub mod error;
+pub mod functions;
+pub mod trajectory;
+
+pub use error::Error;

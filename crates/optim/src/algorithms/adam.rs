@@ -1,0 +1,237 @@
+//! Adam (Algorithm 8.7; Kingma & Ba, 2014), with AdamW's decoupled weight decay (Loshchilov &
+//! Hutter, 2019) and AMSGrad (Reddi, Kale & Kumar, 2018) as options.
+//!
+//! **Book:** t ← t + 1; s ← ρ₁s + (1 − ρ₁)g; r ← ρ₂r + (1 − ρ₂)g⊙g; ŝ = s/(1 − ρ₁ᵗ);
+//! r̂ = r/(1 − ρ₂ᵗ); Δθ = −ε ŝ/(√r̂ + δ), with ε = 1e-3, ρ₁ = 0.9, ρ₂ = 0.999, δ = 1e-8.
+//!
+//! **Torch** (`torch.optim.Adam`, `AdamW`): the same update, rearranged so that the bias
+//! corrections are scalars: θ ← θ − (ε/(1 − ρ₁ᵗ))·s/(√r/√(1 − ρ₂ᵗ) + δ). Both conventions run this
+//! form, in PyTorch's operation order; s is updated as PyTorch's `lerp` does (s + (1 − ρ₁)(g − s)).
+//!
+//! **Options:** `decoupled_weight_decay` (AdamW): θ ← θ(1 − ελ) before the step, instead of
+//! adding λθ to g (which Adam then rescales per coordinate, weakening the decay where gradients
+//! are large). `amsgrad`: divide by the running maximum of r instead of r, so the effective rate
+//! never grows.
+//!
+//! **Why they differ:** they do not; the conventions share defaults too. `adamw` defaults to
+//! λ = 0.01 as PyTorch's `AdamW` does.
+
+use super::{addcdiv, check_positive, check_unit_interval, lerp, GradientPrep, Kernel, StepContext, UpdateRule};
+use crate::error::ConfigError;
+use crate::float::max_propagating_nan;
+use crate::Float;
+
+/// Hyperparameters of Adam, AdamW and AMSGrad.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamConfig {
+    /// ρ₁ in Algorithm 8.7 (β₁): decay of the first-moment estimate.
+    pub beta1: f64,
+    /// ρ₂ in Algorithm 8.7 (β₂): decay of the second-moment estimate.
+    pub beta2: f64,
+    /// δ: added to √r̂ for numerical stability.
+    pub eps: f64,
+    /// Use the running maximum of r (AMSGrad).
+    pub amsgrad: bool,
+    /// Apply weight decay as θ ← θ(1 − ελ) instead of as an L2 gradient (AdamW).
+    pub decoupled_weight_decay: bool,
+}
+
+impl AdamConfig {
+    /// Adam with ρ₁ = 0.9, ρ₂ = 0.999, δ = 1e-8.
+    pub fn adam() -> Self {
+        AdamConfig { beta1: 0.9, beta2: 0.999, eps: 1e-8, amsgrad: false, decoupled_weight_decay: false }
+    }
+
+    /// AdamW: Adam with decoupled weight decay.
+    pub fn adamw() -> Self {
+        AdamConfig { decoupled_weight_decay: true, ..Self::adam() }
+    }
+
+    /// AMSGrad: Adam that divides by the largest r seen.
+    pub fn amsgrad() -> Self {
+        AdamConfig { amsgrad: true, ..Self::adam() }
+    }
+
+    /// Checks every field, naming the first one out of range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_unit_interval("beta1", self.beta1)?;
+        check_unit_interval("beta2", self.beta2)?;
+        check_positive("eps", self.eps)
+    }
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        Self::adam()
+    }
+}
+
+/// One prepared Adam step.
+#[derive(Debug, Clone, Copy)]
+pub struct AdamKernel<F> {
+    prep: GradientPrep<F>,
+    decay_factor: F,
+    one_minus_beta1: F,
+    small_weight: bool,
+    beta2: F,
+    one_minus_beta2: F,
+    bias_correction2_sqrt: F,
+    eps: F,
+    neg_step_size: F,
+}
+
+impl UpdateRule for AdamConfig {
+    type Kernel<F: Float> = AdamKernel<F>;
+
+    fn state_buffers(&self) -> Vec<(&'static str, f64)> {
+        let mut names = vec![("exp_avg", 0.0), ("exp_avg_sq", 0.0)];
+        if self.amsgrad {
+            names.push(("max_exp_avg_sq", 0.0));
+        }
+        names
+    }
+
+    fn prepare<F: Float>(&self, context: &StepContext<'_>) -> AdamKernel<F> {
+        // PyTorch computes these in Python floats; `powf` is the same libm `pow`.
+        let t = context.step as f64;
+        let bias_correction1 = 1.0 - self.beta1.powf(t);
+        let bias_correction2 = 1.0 - self.beta2.powf(t);
+        let (prep, decay_factor) = if self.decoupled_weight_decay {
+            (context.clip_only_prep(), 1.0 - context.lr * context.weight_decay)
+        } else {
+            (context.coupled_prep(), 1.0)
+        };
+        AdamKernel {
+            prep,
+            decay_factor: F::from_f64(decay_factor),
+            one_minus_beta1: F::from_f64(1.0 - self.beta1),
+            small_weight: (1.0 - self.beta1).abs() < 0.5,
+            beta2: F::from_f64(self.beta2),
+            one_minus_beta2: F::from_f64(1.0 - self.beta2),
+            bias_correction2_sqrt: F::from_f64(bias_correction2.powf(0.5)),
+            eps: F::from_f64(self.eps),
+            neg_step_size: F::from_f64(-(context.lr / bias_correction1)),
+        }
+    }
+}
+
+impl<F: Float> AdamKernel<F> {
+    /// Updates the first and second moments s and r from the prepared gradient.
+    #[inline(always)]
+    fn moments(&self, g: F, s: &mut F, r: &mut F) {
+        *s = lerp(*s, g, self.one_minus_beta1, self.small_weight);
+        *r = (self.one_minus_beta2 * g).mul_add(g, *r * self.beta2);
+    }
+
+    #[inline(always)]
+    fn update(&self, p: F, s: F, second_moment: F) -> F {
+        let denominator = second_moment.sqrt() / self.bias_correction2_sqrt + self.eps;
+        addcdiv(p, self.neg_step_size, s, denominator)
+    }
+}
+
+impl<F: Float> Kernel<F> for AdamKernel<F> {
+    fn apply(&self, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
+        let decay = self.decay_factor;
+        match state {
+            [exp_avg, exp_avg_sq] => {
+                for (((p, &g), s), r) in params.iter_mut().zip(grads).zip(exp_avg.iter_mut()).zip(exp_avg_sq.iter_mut())
+                {
+                    let g = self.prep.apply(g, *p);
+                    *p *= decay;
+                    self.moments(g, s, r);
+                    *p = self.update(*p, *s, *r);
+                }
+            }
+            [exp_avg, exp_avg_sq, max_exp_avg_sq] => {
+                for (((p, &g), s), (r, r_max)) in params
+                    .iter_mut()
+                    .zip(grads)
+                    .zip(exp_avg.iter_mut())
+                    .zip(exp_avg_sq.iter_mut().zip(max_exp_avg_sq.iter_mut()))
+                {
+                    let g = self.prep.apply(g, *p);
+                    *p *= decay;
+                    self.moments(g, s, r);
+                    *r_max = max_propagating_nan(*r_max, *r);
+                    *p = self.update(*p, *s, *r_max);
+                }
+            }
+            _ => unreachable!("adam keeps two or three state buffers"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::run_steps;
+
+    /// Algorithm 8.7 as the book writes it, in f64, independent of the kernel's rearrangement.
+    fn book_adam(theta0: f64, grad: impl Fn(f64) -> f64, lr: f64, steps: usize) -> Vec<f64> {
+        let (rho1, rho2, delta) = (0.9f64, 0.999f64, 1e-8);
+        let (mut theta, mut s, mut r) = (theta0, 0.0, 0.0);
+        let mut path = Vec::new();
+        for t in 1..=steps as i32 {
+            let g = grad(theta);
+            s = rho1 * s + (1.0 - rho1) * g;
+            r = rho2 * r + (1.0 - rho2) * g * g;
+            let s_hat = s / (1.0 - rho1.powi(t));
+            let r_hat = r / (1.0 - rho2.powi(t));
+            theta += -lr * s_hat / (r_hat.sqrt() + delta);
+            path.push(theta);
+        }
+        path
+    }
+
+    #[test]
+    fn first_step_moves_lr_against_the_sign() {
+        // At t = 1, ŝ = g and r̂ = g², so Δθ = −ε g/(|g| + δ) ≈ −ε sign(g) (hand-worked).
+        let path = run_steps(AdamConfig::adam(), &[1.0, 1.0], |_| vec![4.0, -0.25], 0.001, 1);
+        assert!((path[0][0] - (1.0 - 0.001 * 4.0 / (4.0 + 1e-8))).abs() < 1e-15);
+        assert!((path[0][1] - (1.0 + 0.001 * 0.25 / (0.25 + 1e-8))).abs() < 1e-15);
+    }
+
+    #[test]
+    fn matches_algorithm_8_7_as_written() {
+        let path = run_steps(AdamConfig::adam(), &[1.5], |p| vec![2.0 * p[0] + p[0].powi(3)], 0.05, 100);
+        let book = book_adam(1.5, |x| 2.0 * x + x.powi(3), 0.05, 100);
+        for (a, b) in path.iter().zip(&book) {
+            assert!((a[0] - b).abs() < 1e-12, "{} vs {b}", a[0]);
+        }
+    }
+
+    #[test]
+    fn amsgrad_divides_by_the_largest_second_moment() {
+        // g = 10 then 0.1: r₂ = 0.999·0.1·… < r₁·… ; by hand with the max kept at r₁.
+        let mut calls = 0;
+        let grad = move |_: &[f64]| {
+            calls += 1;
+            vec![if calls == 1 { 10.0 } else { 0.1 }]
+        };
+        let path = run_steps(AdamConfig::amsgrad(), &[0.0], grad, 0.1, 2);
+        let (s1, r1) = (0.1 * 10.0, 0.001 * 100.0);
+        let t1 = -(0.1 / (1.0 - 0.9)) * s1 / (r1.sqrt() / (1.0 - 0.999f64).sqrt() + 1e-8);
+        let s2 = s1 + 0.1 * (0.1 - s1);
+        let r2 = 0.999 * r1 + 0.001 * 0.01;
+        assert!(r2 < r1);
+        let bc1 = 1.0 - 0.9f64.powi(2);
+        let bc2 = (1.0 - 0.999f64.powi(2)).sqrt();
+        let t2 = t1 - (0.1 / bc1) * s2 / (r1.sqrt() / bc2 + 1e-8);
+        assert!((path[0][0] - t1).abs() < 1e-14);
+        assert!((path[1][0] - t2).abs() < 1e-14);
+    }
+
+    #[test]
+    fn decoupled_decay_shrinks_parameters_without_gradient() {
+        // g = 0 from rest: AdamW's update is θ(1 − ελ) per step; L2-coupled Adam moves by ≈ ε.
+        let mut optimizer = crate::Optimizer::<f64>::new(AdamConfig::adamw().into()).with_weight_decay(0.1).unwrap();
+        let mut params = [2.0];
+        optimizer.step(&mut params, &[0.0], 0.5).unwrap();
+        assert_eq!(params[0], 2.0 * (1.0 - 0.5 * 0.1));
+        let mut coupled = crate::Optimizer::<f64>::new(AdamConfig::adam().into()).with_weight_decay(0.1).unwrap();
+        let mut params = [2.0];
+        coupled.step(&mut params, &[0.0], 0.5).unwrap();
+        assert!((params[0] - (2.0 - 0.5 * 0.2 / (0.2 + 1e-8))).abs() < 1e-15);
+    }
+}

@@ -1,0 +1,412 @@
+//! The update rules, one file each, as the book writes them and as PyTorch runs them.
+//!
+//! Every rule is a small config struct (its hyperparameters, with defaults per [`Convention`]) and
+//! a per-step kernel over a piece of the flat buffers. The [`Optimizer`](crate::Optimizer) owns
+//! the state and calls the kernel; the rules themselves hold no state.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::ConfigError;
+use crate::Float;
+
+pub mod adadelta;
+pub mod adagrad;
+pub mod adam;
+pub mod nadam;
+pub mod rmsprop;
+pub mod sgd;
+
+pub use adadelta::AdadeltaConfig;
+pub use adagrad::AdagradConfig;
+pub use adam::AdamConfig;
+pub use nadam::NadamConfig;
+pub use rmsprop::RmspropConfig;
+pub use sgd::SgdConfig;
+
+/// Whose formulas and defaults an algorithm follows where the two differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Convention {
+    /// Goodfellow, Bengio & Courville, *Deep Learning*, ch. 8 (Algorithms 8.1–8.7) and Zeiler
+    /// (2012) for AdaDelta.
+    #[default]
+    Book,
+    /// PyTorch's `torch.optim`: its update rules, operation order and defaults.
+    Torch,
+}
+
+impl Convention {
+    /// The name used on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Convention::Book => "book",
+            Convention::Torch => "torch",
+        }
+    }
+}
+
+impl fmt::Display for Convention {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Convention {
+    type Err = ConfigError;
+    fn from_str(name: &str) -> Result<Self, ConfigError> {
+        match name {
+            "book" => Ok(Convention::Book),
+            "torch" => Ok(Convention::Torch),
+            _ => Err(ConfigError::Unknown {
+                kind: "convention",
+                name: name.to_string(),
+                expected: "book, torch".to_string(),
+            }),
+        }
+    }
+}
+
+/// What a kernel does to a raw gradient before the update: clipping and coupled L2 decay,
+/// folded into the same pass over memory.
+///
+/// `g ← clamp(scale·g, −bound, bound) + weight_decay·θ`, which equals clipping the gradient in
+/// place first and then adding the L2 term, as PyTorch does (`clip_grad_*_` then
+/// `grad.add(param, alpha=weight_decay)`). With scale 1, bound ∞ and decay 0 it is the identity.
+///
+/// Kernels write `a + b·c` as the fused `b.mul_add(c, a)` (one rounding), as PyTorch's CPU kernels
+/// do for `add(alpha=…)`, `addcmul`, `addcdiv` and `lerp`; this is what lets the torch convention
+/// reproduce PyTorch's iterates to the last bit, and it is one instruction instead of two.
+#[derive(Debug, Clone, Copy)]
+pub struct GradientPrep<F> {
+    /// Factor from norm clipping (1 when not clipping).
+    pub scale: F,
+    /// Bound on |g| from value clipping (∞ when not clipping).
+    pub bound: F,
+    /// Coupled L2 coefficient λ (0 for none, and 0 for decoupled decay).
+    pub weight_decay: F,
+}
+
+impl<F: Float> GradientPrep<F> {
+    /// The effective gradient for parameter `param` with raw gradient `grad`.
+    #[inline(always)]
+    pub fn apply(&self, grad: F, param: F) -> F {
+        let g = grad * self.scale;
+        // Comparisons rather than min/max so that a NaN gradient stays NaN (and gets noticed).
+        let g = if g > self.bound {
+            self.bound
+        } else if g < -self.bound {
+            -self.bound
+        } else {
+            g
+        };
+        self.weight_decay.mul_add(param, g)
+    }
+}
+
+/// Everything one step of one parameter group needs besides the buffers.
+#[derive(Debug, Clone, Copy)]
+pub struct StepContext<'a> {
+    /// The update's number, 1 for the first (t in Algorithm 8.7).
+    pub step: u64,
+    /// The learning rate ε of this step and group.
+    pub lr: f64,
+    /// The group's weight decay λ (coupled or decoupled, as the rule says).
+    pub weight_decay: f64,
+    /// Factor from norm clipping, 1 when none.
+    pub grad_scale: f64,
+    /// Bound from value clipping, ∞ when none.
+    pub clip_value: f64,
+    /// The rule's scalar state (after [`UpdateRule::advance`]), in the order of
+    /// [`UpdateRule::scalar_state`].
+    pub scalars: &'a [f64],
+}
+
+impl StepContext<'_> {
+    /// The gradient preparation for a rule whose weight decay is coupled (L2 added to g).
+    pub fn coupled_prep<F: Float>(&self) -> GradientPrep<F> {
+        GradientPrep {
+            scale: F::from_f64(self.grad_scale),
+            bound: F::from_f64(self.clip_value),
+            weight_decay: F::from_f64(self.weight_decay),
+        }
+    }
+
+    /// The gradient preparation without the L2 term (for decoupled decay).
+    pub fn clip_only_prep<F: Float>(&self) -> GradientPrep<F> {
+        GradientPrep { weight_decay: F::ZERO, ..self.coupled_prep() }
+    }
+}
+
+/// A per-element kernel prepared for one step: coefficients are already computed.
+pub trait Kernel<F: Float>: Sync {
+    /// Updates `params` in place from `grads`, reading and writing the rule's state buffers
+    /// (same length, in the order of [`UpdateRule::state_buffers`]).
+    fn apply(&self, params: &mut [F], grads: &[F], state: &mut [&mut [F]]);
+}
+
+/// An update rule: its state layout and how to prepare one step.
+pub trait UpdateRule {
+    /// The kernel type this rule prepares for element type `F`.
+    type Kernel<F: Float>: Kernel<F>;
+
+    /// The per-parameter state buffers, by name, with the value they start from.
+    fn state_buffers(&self) -> Vec<(&'static str, f64)>;
+
+    /// Scalar state shared by all parameters, by name, with its starting value.
+    fn scalar_state(&self) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
+
+    /// Advances the scalar state to step `step` (called once per step, before any group).
+    fn advance(&self, _step: u64, _scalars: &mut [f64]) {}
+
+    /// Computes the step's coefficients for one group.
+    fn prepare<F: Float>(&self, context: &StepContext<'_>) -> Self::Kernel<F>;
+}
+
+/// Checks `0 <= value < 1` (decay rates).
+pub(crate) fn check_unit_interval(field: &'static str, value: f64) -> Result<(), ConfigError> {
+    if (0.0..1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(ConfigError::OutOfRange { field, expected: "in [0, 1)", value })
+    }
+}
+
+/// Checks `value >= 0` and finite.
+pub(crate) fn check_non_negative(field: &'static str, value: f64) -> Result<(), ConfigError> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(ConfigError::OutOfRange { field, expected: "a finite number >= 0", value })
+    }
+}
+
+/// Checks `value > 0` and finite.
+pub(crate) fn check_positive(field: &'static str, value: f64) -> Result<(), ConfigError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(ConfigError::OutOfRange { field, expected: "a finite number > 0", value })
+    }
+}
+
+/// `a + value·t1/t2` in the order of PyTorch's `addcdiv` (`a + (value·t1)/t2`: the quotient
+/// cannot be fused, so it rounds three times).
+#[inline(always)]
+pub(crate) fn addcdiv<F: Float>(a: F, value: F, t1: F, t2: F) -> F {
+    a + value * t1 / t2
+}
+
+/// The interpolation `a + w·(b − a)` as PyTorch's `lerp_` computes it on CPU (|w| < ½ branch;
+/// for |w| ≥ ½ it is `b − (b − a)·(1 − w)`), so that exponential averages match it exactly.
+#[inline(always)]
+pub(crate) fn lerp<F: Float>(a: F, b: F, weight: F, weight_is_small: bool) -> F {
+    if weight_is_small {
+        weight.mul_add(b - a, a)
+    } else {
+        (weight - F::ONE).mul_add(b - a, b)
+    }
+}
+
+/// One of the update rules with its hyperparameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Algorithm {
+    /// SGD, momentum, Nesterov (Algorithms 8.1–8.3).
+    Sgd(SgdConfig),
+    /// AdaGrad (Algorithm 8.4).
+    Adagrad(AdagradConfig),
+    /// RMSProp, with or without (Nesterov) momentum (Algorithms 8.5, 8.6).
+    Rmsprop(RmspropConfig),
+    /// Adam, AdamW, AMSGrad (Algorithm 8.7).
+    Adam(AdamConfig),
+    /// NAdam.
+    Nadam(NadamConfig),
+    /// AdaDelta.
+    Adadelta(AdadeltaConfig),
+}
+
+macro_rules! impl_from_config {
+    ($($config:ident => $variant:ident),*) => {$(
+        impl From<$config> for Algorithm {
+            fn from(config: $config) -> Self {
+                Algorithm::$variant(config)
+            }
+        }
+    )*};
+}
+impl_from_config!(SgdConfig => Sgd, AdagradConfig => Adagrad, RmspropConfig => Rmsprop,
+    AdamConfig => Adam, NadamConfig => Nadam, AdadeltaConfig => Adadelta);
+
+impl Algorithm {
+    /// Checks the hyperparameters, naming the first one out of range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match self {
+            Algorithm::Sgd(c) => c.validate(),
+            Algorithm::Adagrad(c) => c.validate(),
+            Algorithm::Rmsprop(c) => c.validate(),
+            Algorithm::Adam(c) => c.validate(),
+            Algorithm::Nadam(c) => c.validate(),
+            Algorithm::Adadelta(c) => c.validate(),
+        }
+    }
+}
+
+/// The names of the optimizers, in the order the chapter presents them.
+pub const OPTIMIZER_NAMES: [&str; 11] = [
+    "sgd",
+    "momentum",
+    "nesterov",
+    "adagrad",
+    "rmsprop",
+    "rmsprop-nesterov",
+    "adam",
+    "adamw",
+    "amsgrad",
+    "nadam",
+    "adadelta",
+];
+
+/// A hyperparameter a user can set by name, across algorithms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hyperparameter {
+    /// α / μ of momentum methods.
+    Momentum,
+    /// ρ of RMSProp and AdaDelta.
+    Rho,
+    /// ρ₁ / β₁ of Adam and NAdam.
+    Beta1,
+    /// ρ₂ / β₂ of Adam and NAdam.
+    Beta2,
+    /// δ / eps of the adaptive methods.
+    Eps,
+}
+
+impl Hyperparameter {
+    /// The flag-style name (`momentum`, `rho`, `beta1`, `beta2`, `eps`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Hyperparameter::Momentum => "momentum",
+            Hyperparameter::Rho => "rho",
+            Hyperparameter::Beta1 => "beta1",
+            Hyperparameter::Beta2 => "beta2",
+            Hyperparameter::Eps => "eps",
+        }
+    }
+}
+
+/// A named optimizer with everything needed to build it: rule, learning rate, weight decay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptimizerConfig {
+    /// The optimizer's name (one of [`OPTIMIZER_NAMES`]).
+    pub name: &'static str,
+    /// Whose formulas and defaults.
+    pub convention: Convention,
+    /// The update rule and its hyperparameters.
+    pub algorithm: Algorithm,
+    /// The base learning rate ε (ε₀ for schedules).
+    pub lr: f64,
+    /// Weight decay λ: coupled L2 for most rules, decoupled for `adamw`.
+    pub weight_decay: f64,
+}
+
+impl OptimizerConfig {
+    /// The optimizer `name` with the defaults of `convention`.
+    pub fn named(name: &str, convention: Convention) -> Result<Self, ConfigError> {
+        use Convention::{Book, Torch};
+        let (name, algorithm, lr, weight_decay): (&'static str, Algorithm, f64, f64) = match name {
+            "sgd" => ("sgd", SgdConfig::plain(convention).into(), 0.01, 0.0),
+            "momentum" => ("momentum", SgdConfig::momentum(convention).into(), 0.01, 0.0),
+            "nesterov" => ("nesterov", SgdConfig::nesterov(convention).into(), 0.01, 0.0),
+            "adagrad" => ("adagrad", AdagradConfig::new(convention).into(), 0.01, 0.0),
+            "rmsprop" => {
+                let lr = if convention == Book { 1e-3 } else { 1e-2 };
+                ("rmsprop", RmspropConfig::new(convention).into(), lr, 0.0)
+            }
+            "rmsprop-nesterov" => ("rmsprop-nesterov", RmspropConfig::nesterov(convention).into(), 1e-3, 0.0),
+            "adam" => ("adam", AdamConfig::adam().into(), 1e-3, 0.0),
+            "adamw" => ("adamw", AdamConfig::adamw().into(), 1e-3, 0.01),
+            "amsgrad" => ("amsgrad", AdamConfig::amsgrad().into(), 1e-3, 0.0),
+            "nadam" => {
+                let lr = if convention == Torch { 2e-3 } else { 1e-3 };
+                ("nadam", NadamConfig::new(convention).into(), lr, 0.0)
+            }
+            "adadelta" => ("adadelta", AdadeltaConfig::new(convention).into(), 1.0, 0.0),
+            _ => {
+                return Err(ConfigError::Unknown {
+                    kind: "optimizer",
+                    name: name.to_string(),
+                    expected: OPTIMIZER_NAMES.join(", "),
+                })
+            }
+        };
+        Ok(OptimizerConfig { name, convention, algorithm, lr, weight_decay })
+    }
+
+    /// Sets `parameter` if this rule has it; returns whether it did. Call [`Self::validate`] after.
+    pub fn set(&mut self, parameter: Hyperparameter, value: f64) -> bool {
+        use Hyperparameter::*;
+        let slot: Option<&mut f64> = match (&mut self.algorithm, parameter) {
+            (Algorithm::Sgd(c), Momentum) => Some(&mut c.momentum),
+            (Algorithm::Rmsprop(c), Momentum) => Some(&mut c.momentum),
+            (Algorithm::Rmsprop(c), Rho) => Some(&mut c.rho),
+            (Algorithm::Adadelta(c), Rho) => Some(&mut c.rho),
+            (Algorithm::Adam(c), Beta1) => Some(&mut c.beta1),
+            (Algorithm::Adam(c), Beta2) => Some(&mut c.beta2),
+            (Algorithm::Nadam(c), Beta1) => Some(&mut c.beta1),
+            (Algorithm::Nadam(c), Beta2) => Some(&mut c.beta2),
+            (Algorithm::Adagrad(c), Eps) => Some(&mut c.eps),
+            (Algorithm::Rmsprop(c), Eps) => Some(&mut c.eps),
+            (Algorithm::Adam(c), Eps) => Some(&mut c.eps),
+            (Algorithm::Nadam(c), Eps) => Some(&mut c.eps),
+            (Algorithm::Adadelta(c), Eps) => Some(&mut c.eps),
+            _ => None,
+        };
+        match slot {
+            Some(slot) => {
+                *slot = value;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Checks the learning rate, the weight decay and the rule's hyperparameters.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_non_negative("lr", self.lr)?;
+        check_non_negative("weight_decay", self.weight_decay)?;
+        self.algorithm.validate()
+    }
+}
+
+#[cfg(test)]
+mod config_tests {
+    use super::*;
+
+    #[test]
+    fn every_name_builds_and_validates_in_both_conventions() {
+        for name in OPTIMIZER_NAMES {
+            for convention in [Convention::Book, Convention::Torch] {
+                let config = OptimizerConfig::named(name, convention).unwrap();
+                assert_eq!(config.name, name);
+                config.validate().unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_name_lists_the_known_ones() {
+        let message = OptimizerConfig::named("adamx", Convention::Book).unwrap_err().to_string();
+        assert!(message.starts_with("unknown optimizer 'adamx' (expected one of: sgd, momentum"));
+    }
+
+    #[test]
+    fn set_reaches_only_rules_that_have_the_parameter() {
+        let mut adam = OptimizerConfig::named("adam", Convention::Book).unwrap();
+        assert!(adam.set(Hyperparameter::Beta2, 0.99));
+        assert!(!adam.set(Hyperparameter::Rho, 0.5));
+        let mut rmsprop = OptimizerConfig::named("rmsprop", Convention::Book).unwrap();
+        assert!(rmsprop.set(Hyperparameter::Rho, 1.2));
+        assert_eq!(rmsprop.validate().unwrap_err().to_string(), "rho must be in [0, 1), got 1.2");
+    }
+}

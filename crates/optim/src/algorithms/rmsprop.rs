@@ -1,0 +1,284 @@
+//! RMSProp (Algorithm 8.5; Hinton, 2012) and RMSProp with Nesterov momentum (Algorithm 8.6).
+//!
+//! **Book:** r ← ρr + (1 − ρ)g⊙g; Δθ = −ε g/√(δ + r), with ρ = 0.9, δ = 1e-6.
+//! With momentum α (8.6, in Sutskever's form that takes g at θ): v ← αv − ε g/√(δ + r), and
+//! Δθ = αv − ε g/√(δ + r) (Nesterov) or Δθ = v (classical).
+//!
+//! **Torch** (`torch.optim.RMSprop`): r ← ρr + (1 − ρ)g⊙g; Δθ = −ε g/(√r + δ), with ρ = 0.99
+//! (`alpha`), δ = 1e-8. With `momentum` μ: b ← μb + g/(√r + δ); θ ← θ − εb. `centered` subtracts
+//! the squared running mean of g from r (an estimate of the variance). PyTorch has no Nesterov form;
+//! under the torch convention `rmsprop-nesterov` uses its denominators with PyTorch SGD's Nesterov
+//! step, θ ← θ − ε(d + μb) where d = g/(√r + δ).
+//!
+//! **Why they differ:** δ inside the square root (book) or outside (torch), and ρ = 0.9 or 0.99.
+//! The book's velocity v is in units of θ, PyTorch's buffer b in units of g (see `sgd`).
+
+use super::{
+    addcdiv, check_positive, check_unit_interval, lerp, Convention, GradientPrep, Kernel, StepContext, UpdateRule,
+};
+use crate::error::ConfigError;
+use crate::Float;
+
+/// Hyperparameters of RMSProp.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RmspropConfig {
+    /// ρ in Algorithm 8.5 (`alpha` in PyTorch): decay of the squared-gradient average.
+    pub rho: f64,
+    /// δ: inside the square root (book) or added to it (torch).
+    pub eps: f64,
+    /// α in Algorithm 8.6 (μ in PyTorch); 0 for none.
+    pub momentum: f64,
+    /// Nesterov momentum (Algorithm 8.6) rather than classical.
+    pub nesterov: bool,
+    /// Divide by an estimate of the standard deviation (r − ḡ²) instead of the root mean square.
+    pub centered: bool,
+    /// Whose formulas to follow.
+    pub convention: Convention,
+}
+
+impl RmspropConfig {
+    /// RMSProp (Algorithm 8.5) with the convention's ρ and δ.
+    pub fn new(convention: Convention) -> Self {
+        let (rho, eps) = match convention {
+            Convention::Book => (0.9, 1e-6),
+            Convention::Torch => (0.99, 1e-8),
+        };
+        RmspropConfig { rho, eps, momentum: 0.0, nesterov: false, centered: false, convention }
+    }
+
+    /// RMSProp with Nesterov momentum α = 0.9 (Algorithm 8.6).
+    pub fn nesterov(convention: Convention) -> Self {
+        RmspropConfig { momentum: 0.9, nesterov: true, ..Self::new(convention) }
+    }
+
+    /// Checks every field, naming the first one out of range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_unit_interval("rho", self.rho)?;
+        check_positive("eps", self.eps)?;
+        check_unit_interval("momentum", self.momentum)?;
+        if self.nesterov && self.momentum == 0.0 {
+            return Err(ConfigError::OutOfRange {
+                field: "momentum",
+                expected: "> 0 for Nesterov momentum",
+                value: self.momentum,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Default for RmspropConfig {
+    fn default() -> Self {
+        Self::new(Convention::Book)
+    }
+}
+
+/// One prepared RMSProp step.
+#[derive(Debug, Clone, Copy)]
+pub struct RmspropKernel<F> {
+    prep: GradientPrep<F>,
+    rho: F,
+    one_minus_rho: F,
+    small_weight: bool,
+    eps: F,
+    lr: F,
+    neg_lr: F,
+    momentum: F,
+    has_momentum: bool,
+    nesterov: bool,
+    centered: bool,
+    convention: Convention,
+}
+
+impl UpdateRule for RmspropConfig {
+    type Kernel<F: Float> = RmspropKernel<F>;
+
+    fn state_buffers(&self) -> Vec<(&'static str, f64)> {
+        let mut names = vec![("square_avg", 0.0)];
+        if self.momentum > 0.0 {
+            names.push(match self.convention {
+                Convention::Book => ("velocity", 0.0),
+                Convention::Torch => ("momentum_buffer", 0.0),
+            });
+        }
+        if self.centered {
+            names.push(("grad_avg", 0.0));
+        }
+        names
+    }
+
+    fn prepare<F: Float>(&self, context: &StepContext<'_>) -> RmspropKernel<F> {
+        RmspropKernel {
+            prep: context.coupled_prep(),
+            rho: F::from_f64(self.rho),
+            one_minus_rho: F::from_f64(1.0 - self.rho),
+            small_weight: (1.0 - self.rho).abs() < 0.5,
+            eps: F::from_f64(self.eps),
+            lr: F::from_f64(context.lr),
+            neg_lr: F::from_f64(-context.lr),
+            momentum: F::from_f64(self.momentum),
+            has_momentum: self.momentum > 0.0,
+            nesterov: self.nesterov,
+            centered: self.centered,
+            convention: self.convention,
+        }
+    }
+}
+
+impl<F: Float> RmspropKernel<F> {
+    /// The denominator for one element, updating r (and ḡ when centered).
+    #[inline(always)]
+    fn denominator(&self, g: F, r: &mut F, mean: &mut F) -> F {
+        *r = (self.one_minus_rho * g).mul_add(g, *r * self.rho);
+        let second_moment = if self.centered {
+            *mean = lerp(*mean, g, self.one_minus_rho, self.small_weight);
+            (-*mean).mul_add(*mean, *r)
+        } else {
+            *r
+        };
+        match self.convention {
+            Convention::Book => (self.eps + second_moment).sqrt(),
+            Convention::Torch => second_moment.sqrt() + self.eps,
+        }
+    }
+}
+
+impl<F: Float> Kernel<F> for RmspropKernel<F> {
+    fn apply(&self, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
+        let (square_avg, rest) = state.split_first_mut().expect("rmsprop keeps square_avg");
+        let mut unused = F::ZERO;
+        match (self.has_momentum, self.centered) {
+            (false, false) => {
+                for ((p, &g), r) in params.iter_mut().zip(grads).zip(square_avg.iter_mut()) {
+                    let g = self.prep.apply(g, *p);
+                    let denominator = self.denominator(g, r, &mut unused);
+                    *p = addcdiv(*p, self.neg_lr, g, denominator);
+                }
+            }
+            (false, true) => {
+                let means = &mut *rest[0];
+                for (((p, &g), r), m) in params.iter_mut().zip(grads).zip(square_avg.iter_mut()).zip(means) {
+                    let g = self.prep.apply(g, *p);
+                    let denominator = self.denominator(g, r, m);
+                    *p = addcdiv(*p, self.neg_lr, g, denominator);
+                }
+            }
+            (true, centered) => {
+                let (buffers, means) = rest.split_first_mut().expect("momentum buffer");
+                let mut no_means = [];
+                let means: &mut [F] = if centered { &mut *means[0] } else { &mut no_means };
+                for (index, ((p, &g), (r, b))) in
+                    params.iter_mut().zip(grads).zip(square_avg.iter_mut().zip(buffers.iter_mut())).enumerate()
+                {
+                    let mean = if centered { &mut means[index] } else { &mut unused };
+                    let g = self.prep.apply(g, *p);
+                    let d = g / self.denominator(g, r, mean);
+                    *p = self.momentum_step(d, b, *p);
+                }
+            }
+        }
+    }
+}
+
+impl<F: Float> RmspropKernel<F> {
+    /// Updates the velocity or buffer from the scaled gradient d and returns the new θ.
+    #[inline(always)]
+    fn momentum_step(&self, d: F, buffer: &mut F, p: F) -> F {
+        let mu = self.momentum;
+        match self.convention {
+            Convention::Book => {
+                let step = self.lr * d;
+                *buffer = mu.mul_add(*buffer, -step);
+                p + if self.nesterov { mu.mul_add(*buffer, -step) } else { *buffer }
+            }
+            Convention::Torch => {
+                *buffer = *buffer * mu + d;
+                let direction = if self.nesterov { mu.mul_add(*buffer, d) } else { *buffer };
+                self.neg_lr.mul_add(direction, p)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::run_steps;
+
+    fn quadratic(p: &[f64]) -> Vec<f64> {
+        vec![2.0 * p[0]]
+    }
+
+    #[test]
+    fn book_first_two_steps_by_hand() {
+        // f = θ², θ₀ = 1, ε = 0.01, ρ = 0.9, δ = 1e-6; δ inside the root.
+        // step 1: g = 2, r = 0.1·4 = 0.4, θ₁ = 1 − 0.01·2/√(1e-6 + 0.4)
+        let t1 = 1.0 - 0.01 * 2.0 / (1e-6f64 + 0.4).sqrt();
+        let g2 = 2.0 * t1;
+        let r2 = 0.9 * 0.4 + 0.1 * g2 * g2;
+        let t2 = t1 - 0.01 * g2 / (1e-6 + r2).sqrt();
+        let path = run_steps(RmspropConfig::new(Convention::Book), &[1.0], quadratic, 0.01, 2);
+        assert!((path[0][0] - t1).abs() < 1e-15);
+        assert!((path[1][0] - t2).abs() < 1e-15);
+    }
+
+    #[test]
+    fn torch_first_two_steps_by_hand() {
+        // ρ = 0.99, δ = 1e-8 outside the root.
+        let t1 = 1.0 - 0.01 * 2.0 / ((0.01f64 * 4.0).sqrt() + 1e-8);
+        let g2 = 2.0 * t1;
+        let r2 = 0.99 * 0.04 + 0.01 * g2 * g2;
+        let t2 = t1 - 0.01 * g2 / (r2.sqrt() + 1e-8);
+        let path = run_steps(RmspropConfig::new(Convention::Torch), &[1.0], quadratic, 0.01, 2);
+        assert!((path[0][0] - t1).abs() < 1e-15);
+        assert!((path[1][0] - t2).abs() < 1e-15);
+    }
+
+    #[test]
+    fn book_nesterov_by_hand() {
+        // Algorithm 8.6 in Sutskever's form, ρ = 0.9, α = 0.9, δ = 1e-6, ε = 0.01, f = θ².
+        let d1 = 2.0 / (1e-6f64 + 0.4).sqrt();
+        let v1 = -0.01 * d1;
+        let t1 = 1.0 + 0.9 * v1 - 0.01 * d1;
+        let g2 = 2.0 * t1;
+        let r2 = 0.9 * 0.4 + 0.1 * g2 * g2;
+        let d2 = g2 / (1e-6 + r2).sqrt();
+        let v2 = 0.9 * v1 - 0.01 * d2;
+        let t2 = t1 + 0.9 * v2 - 0.01 * d2;
+        let path = run_steps(RmspropConfig::nesterov(Convention::Book), &[1.0], quadratic, 0.01, 2);
+        assert!((path[0][0] - t1).abs() < 1e-15);
+        assert!((path[1][0] - t2).abs() < 1e-15);
+    }
+
+    #[test]
+    fn torch_centered_with_momentum_by_hand() {
+        // torch: r = 0.01·g², ḡ = 0.01·g, avg = √(r − ḡ²) + δ, b = g/avg, θ = θ − εb.
+        let config = RmspropConfig { momentum: 0.5, centered: true, ..RmspropConfig::new(Convention::Torch) };
+        let (r, m) = (0.01 * 4.0, 0.01 * 2.0);
+        let b1 = 2.0 / ((r - m * m).sqrt() + 1e-8);
+        let t1 = 1.0 - 0.01 * b1;
+        let g2 = 2.0 * t1;
+        let r2 = 0.99 * r + 0.01 * g2 * g2;
+        let m2 = m + 0.01 * (g2 - m);
+        let b2 = 0.5 * b1 + g2 / ((r2 - m2 * m2).sqrt() + 1e-8);
+        let t2 = t1 - 0.01 * b2;
+        let path = run_steps(config, &[1.0], quadratic, 0.01, 2);
+        assert!((path[0][0] - t1).abs() < 1e-14);
+        assert!((path[1][0] - t2).abs() < 1e-14);
+    }
+
+    #[test]
+    fn first_step_never_exceeds_lr_over_root_one_minus_rho() {
+        // From rest, |Δθ| = ε|g|/√(δ + (1 − ρ)g²) < ε/√(1 − ρ) for every g.
+        for g in [1e-8, 1e-3, 1.0, 1e3, 1e8] {
+            let path = run_steps(RmspropConfig::default(), &[0.0], |_| vec![g], 0.01, 1);
+            assert!(path[0][0].abs() <= 0.01 / 0.1f64.sqrt() * (1.0 + 1e-12));
+        }
+    }
+
+    #[test]
+    fn zero_gradient_from_rest_does_not_move() {
+        let path = run_steps(RmspropConfig::nesterov(Convention::Torch), &[3.0], |_| vec![0.0], 0.01, 3);
+        assert!(path.iter().all(|p| p[0] == 3.0));
+    }
+}

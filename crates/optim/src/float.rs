@@ -1,0 +1,100 @@
+//! The scalar types the kernels run on: `f32` for training, `f64` for the 2-D lab and for tests.
+
+use std::fmt::{Debug, Display};
+use std::iter::Sum;
+use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub};
+
+/// A floating-point element of a parameter buffer (`f32` or `f64`).
+///
+/// Hyperparameters and per-step coefficients are computed in `f64` (as PyTorch does in Python) and
+/// converted once per step with [`Float::from_f64`]; the element-wise arithmetic then runs in `Self`.
+pub trait Float:
+    Copy
+    + Send
+    + Sync
+    + Debug
+    + Display
+    + Default
+    + PartialOrd
+    + Sum
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + MulAssign
+    + 'static
+{
+    /// 0.
+    const ZERO: Self;
+    /// 1.
+    const ONE: Self;
+    /// +∞, used as "no bound" so that kernels need no branch.
+    const INFINITY: Self;
+    /// Name of the type (`"f32"`, `"f64"`), for messages and file headers.
+    const NAME: &'static str;
+    /// Converts (rounding to nearest) from `f64`.
+    fn from_f64(value: f64) -> Self;
+    /// Converts exactly to `f64`.
+    fn to_f64(self) -> f64;
+    /// Square root.
+    fn sqrt(self) -> Self;
+    /// Absolute value.
+    fn abs(self) -> Self;
+    /// True unless NaN or ±∞.
+    fn is_finite(self) -> bool;
+    /// `self * a + b` with one rounding (a fused multiply-add: one instruction on CPUs with FMA,
+    /// a correctly rounded software routine elsewhere, so results never depend on the build).
+    fn mul_add(self, a: Self, b: Self) -> Self;
+}
+
+macro_rules! impl_float {
+    ($t:ident) => {
+        impl Float for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const INFINITY: Self = $t::INFINITY;
+            const NAME: &'static str = stringify!($t);
+            #[inline(always)]
+            fn from_f64(value: f64) -> Self {
+                value as $t
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                $t::sqrt(self)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                $t::abs(self)
+            }
+            #[inline(always)]
+            fn is_finite(self) -> bool {
+                $t::is_finite(self)
+            }
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                $t::mul_add(self, a, b)
+            }
+        }
+    };
+}
+
+impl_float!(f32);
+impl_float!(f64);
+
+/// The larger of `a` and `b`, propagating NaN from either (as `torch.maximum` does).
+#[inline(always)]
+pub fn max_propagating_nan<F: Float>(a: F, b: F) -> F {
+    #[allow(clippy::eq_op)] // `a != a` is the NaN test that also vectorizes
+    let a_is_nan = a != a;
+    if a_is_nan || a >= b {
+        a
+    } else {
+        b
+    }
+}

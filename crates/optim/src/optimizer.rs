@@ -1,0 +1,460 @@
+//! The optimizer: an update rule, its state over a flat parameter buffer, parameter groups,
+//! clipping and weight decay, applied in one fused pass per group.
+
+use std::ops::Range;
+
+use crate::algorithms::{Algorithm, Kernel, OptimizerConfig, StepContext, UpdateRule};
+use crate::clip::{scale_for_norm, Clip};
+use crate::error::{ConfigError, StateError, StepError};
+use crate::parallel::{for_each_piece, sum_of_squares, StateViews, MAX_STATE};
+use crate::Float;
+
+/// Settings for a contiguous range of the flat parameter buffer (e.g. one layer's biases).
+///
+/// Ranges not covered by any group are left untouched (frozen). With no groups, the whole buffer
+/// is one group with the optimizer's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamGroup {
+    /// The elements of the flat buffer this group covers.
+    pub range: Range<usize>,
+    /// Multiplies the learning rate of each step for this group (1 for the same rate).
+    pub lr_scale: f64,
+    /// Weight decay for this group; `None` takes the optimizer's.
+    pub weight_decay: Option<f64>,
+}
+
+impl ParamGroup {
+    /// A group over `range` with the optimizer's settings.
+    pub fn new(range: Range<usize>) -> Self {
+        ParamGroup { range, lr_scale: 1.0, weight_decay: None }
+    }
+
+    /// This group with its own weight decay (0 for none, as is usual for biases).
+    pub fn with_weight_decay(mut self, weight_decay: f64) -> Self {
+        self.weight_decay = Some(weight_decay);
+        self
+    }
+
+    /// This group with its learning rate scaled by `lr_scale`.
+    pub fn with_lr_scale(mut self, lr_scale: f64) -> Self {
+        self.lr_scale = lr_scale;
+        self
+    }
+}
+
+/// Runs `$body` with `$rule` bound to the concrete config inside an [`Algorithm`].
+macro_rules! dispatch {
+    ($algorithm:expr, $rule:ident => $body:expr) => {
+        match $algorithm {
+            Algorithm::Sgd($rule) => $body,
+            Algorithm::Adagrad($rule) => $body,
+            Algorithm::Rmsprop($rule) => $body,
+            Algorithm::Adam($rule) => $body,
+            Algorithm::Nadam($rule) => $body,
+            Algorithm::Adadelta($rule) => $body,
+        }
+    };
+}
+
+/// A named per-parameter state buffer.
+#[derive(Debug, Clone, PartialEq)]
+struct StateBuffer<F> {
+    name: &'static str,
+    values: Vec<F>,
+}
+
+/// An optimizer over one flat buffer of parameters.
+///
+/// State buffers are allocated at the first [`step`](Self::step), as long as the parameter buffer;
+/// after that a step allocates nothing.
+///
+/// ```
+/// use descent_optim::{Convention, Optimizer, OptimizerConfig};
+///
+/// // Minimize f(x, y) = x² + 10y² from (1, 1) with Adam, on the caller's own buffers.
+/// let config = OptimizerConfig::named("adam", Convention::Book).unwrap();
+/// let mut optimizer = Optimizer::<f32>::from_config(&config).unwrap();
+/// let mut params = vec![1.0f32, 1.0];
+/// let mut grads = vec![0.0f32; 2];
+/// for _ in 0..2000 {
+///     grads[0] = 2.0 * params[0];
+///     grads[1] = 20.0 * params[1];
+///     optimizer.step(&mut params, &grads, 0.01).unwrap();
+/// }
+/// assert!(params.iter().all(|p| p.abs() < 1e-2));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Optimizer<F: Float> {
+    algorithm: Algorithm,
+    weight_decay: f64,
+    clip: Option<Clip>,
+    groups: Vec<ParamGroup>,
+    buffers: Vec<StateBuffer<F>>,
+    scalar_names: Vec<&'static str>,
+    scalar_values: Vec<f64>,
+    steps_taken: u64,
+    len: Option<usize>,
+    last_grad_norm: Option<f64>,
+}
+
+/// The name under which the step count is exported with the scalar state.
+pub const STEP_STATE_NAME: &str = "step";
+
+impl<F: Float> Optimizer<F> {
+    /// An optimizer for `algorithm` with no weight decay, no clipping and one group.
+    pub fn new(algorithm: Algorithm) -> Self {
+        let (scalar_names, scalar_values) = dispatch!(algorithm, rule => rule.scalar_state()).into_iter().unzip();
+        Optimizer {
+            algorithm,
+            weight_decay: 0.0,
+            clip: None,
+            groups: Vec::new(),
+            buffers: Vec::new(),
+            scalar_names,
+            scalar_values,
+            steps_taken: 0,
+            len: None,
+            last_grad_norm: None,
+        }
+    }
+
+    /// The optimizer a named configuration describes (its rule and weight decay; the learning
+    /// rate is given at each step).
+    pub fn from_config(config: &OptimizerConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Self::new(config.algorithm).with_weight_decay(config.weight_decay)
+    }
+
+    /// Sets the default weight decay λ (coupled L2, or decoupled for AdamW).
+    pub fn with_weight_decay(mut self, weight_decay: f64) -> Result<Self, ConfigError> {
+        crate::algorithms::check_non_negative("weight_decay", weight_decay)?;
+        self.weight_decay = weight_decay;
+        Ok(self)
+    }
+
+    /// Clips gradients before each update (folded into the update pass).
+    pub fn with_clip(mut self, clip: Option<Clip>) -> Result<Self, ConfigError> {
+        if let Some(clip) = clip {
+            clip.validate()?;
+        }
+        self.clip = clip;
+        Ok(self)
+    }
+
+    /// Splits the buffer into parameter groups with their own settings. The ranges must not
+    /// overlap; they are checked against the buffer's length at the first step.
+    pub fn with_groups(mut self, groups: Vec<ParamGroup>) -> Result<Self, StepError> {
+        for (index, group) in groups.iter().enumerate() {
+            let valid_decay = group.weight_decay.is_none_or(|w| w.is_finite() && w >= 0.0);
+            if !(group.lr_scale.is_finite() && group.lr_scale >= 0.0 && valid_decay) {
+                return Err(bad_group(index, group, "has a negative or non-finite lr_scale or weight_decay"));
+            }
+            if group.range.start > group.range.end {
+                return Err(bad_group(index, group, "is reversed"));
+            }
+            let overlaps = groups[..index]
+                .iter()
+                .any(|other| other.range.start < group.range.end && group.range.start < other.range.end);
+            if overlaps {
+                return Err(bad_group(index, group, "overlaps an earlier group"));
+            }
+        }
+        self.groups = groups;
+        Ok(self)
+    }
+
+    /// The update rule.
+    pub fn algorithm(&self) -> &Algorithm {
+        &self.algorithm
+    }
+
+    /// Number of updates made so far (t after the last step).
+    pub fn steps_taken(&self) -> u64 {
+        self.steps_taken
+    }
+
+    /// The gradient norm measured for clipping at the last step (global, or the largest group
+    /// norm for per-group clipping); `None` when not clipping by norm.
+    pub fn last_grad_norm(&self) -> Option<f64> {
+        self.last_grad_norm
+    }
+
+    /// One update: θ ← θ + Δθ(g) at learning rate `lr` (scaled per group).
+    pub fn step(&mut self, params: &mut [F], grads: &[F], lr: f64) -> Result<(), StepError> {
+        if params.len() != grads.len() {
+            return Err(StepError::LengthMismatch { params: params.len(), grads: grads.len() });
+        }
+        if !(lr.is_finite() && lr >= 0.0) {
+            return Err(StepError::BadLearningRate(lr));
+        }
+        self.ensure_state(params.len())?;
+        let step = self.steps_taken + 1;
+        let algorithm = self.algorithm;
+        dispatch!(algorithm, rule => rule.advance(step, &mut self.scalar_values));
+
+        let whole = [ParamGroup::new(0..params.len())];
+        let groups = if self.groups.is_empty() { &whole[..] } else { &self.groups[..] };
+        let global_scale = match self.clip {
+            Some(Clip::GlobalNorm(max_norm)) => {
+                let squares: f64 = groups.iter().map(|group| sum_of_squares(&grads[group.range.clone()])).sum();
+                self.last_grad_norm = Some(squares.sqrt());
+                scale_for_norm(squares.sqrt(), max_norm)
+            }
+            _ => 1.0,
+        };
+        let mut largest_group_norm: f64 = 0.0;
+        for group in groups {
+            let range = group.range.clone();
+            let (grad_scale, clip_value) = match self.clip {
+                Some(Clip::Value(bound)) => (1.0, bound),
+                Some(Clip::Norm(max_norm)) => {
+                    let norm = sum_of_squares(&grads[range.clone()]).sqrt();
+                    largest_group_norm = largest_group_norm.max(norm);
+                    (scale_for_norm(norm, max_norm), f64::INFINITY)
+                }
+                Some(Clip::GlobalNorm(_)) | None => (global_scale, f64::INFINITY),
+            };
+            let context = StepContext {
+                step,
+                lr: lr * group.lr_scale,
+                weight_decay: group.weight_decay.unwrap_or(self.weight_decay),
+                grad_scale,
+                clip_value,
+                scalars: &self.scalar_values,
+            };
+            let used = self.buffers.len();
+            let mut views: StateViews<'_, F> = Default::default();
+            for (view, buffer) in views.iter_mut().zip(self.buffers.iter_mut()) {
+                *view = &mut buffer.values[range.clone()];
+            }
+            let (params, grads) = (&mut params[range.clone()], &grads[range]);
+            dispatch!(algorithm, rule => {
+                let kernel = rule.prepare::<F>(&context);
+                for_each_piece(params, grads, views, used, &|p: &mut [F], g: &[F], s: &mut [&mut [F]]| kernel.apply(p, g, s));
+            });
+        }
+        if matches!(self.clip, Some(Clip::Norm(_))) {
+            self.last_grad_norm = Some(largest_group_norm);
+        }
+        self.steps_taken = step;
+        Ok(())
+    }
+
+    /// Allocates the state at the first step; afterwards checks that the buffer kept its size.
+    fn ensure_state(&mut self, len: usize) -> Result<(), StepError> {
+        match self.len {
+            Some(expected) if expected == len => return Ok(()),
+            Some(expected) => return Err(StepError::ResizedParameters { expected, found: len }),
+            None => {}
+        }
+        for (index, group) in self.groups.iter().enumerate() {
+            if group.range.end > len {
+                return Err(bad_group(index, group, &format!("reaches past the {len} parameters")));
+            }
+        }
+        self.buffers = dispatch!(self.algorithm, rule => rule.state_buffers())
+            .into_iter()
+            .map(|(name, initial)| StateBuffer { name, values: vec![F::from_f64(initial); len] })
+            .collect();
+        debug_assert!(self.buffers.len() <= MAX_STATE);
+        self.len = Some(len);
+        Ok(())
+    }
+
+    /// The per-parameter state buffers by name (empty before the first step).
+    pub fn state_buffers(&self) -> impl Iterator<Item = (&'static str, &[F])> + '_ {
+        self.buffers.iter().map(|buffer| (buffer.name, &buffer.values[..]))
+    }
+
+    /// The scalar state by name, starting with the step count ([`STEP_STATE_NAME`]).
+    pub fn state_scalars(&self) -> Vec<(&'static str, f64)> {
+        let mut scalars = vec![(STEP_STATE_NAME, self.steps_taken as f64)];
+        scalars.extend(self.scalar_names.iter().copied().zip(self.scalar_values.iter().copied()));
+        scalars
+    }
+
+    /// Restores state saved with [`state_buffers`](Self::state_buffers) and
+    /// [`state_scalars`](Self::state_scalars), for a parameter buffer of length `len`.
+    ///
+    /// Every buffer and scalar the rule keeps must be given, with nothing else; on error the
+    /// optimizer is unchanged.
+    pub fn load_state(
+        &mut self,
+        len: usize,
+        buffers: &[(&str, &[F])],
+        scalars: &[(&str, f64)],
+    ) -> Result<(), StateError> {
+        let expected_buffers = dispatch!(self.algorithm, rule => rule.state_buffers());
+        let mut expected: Vec<&'static str> = expected_buffers.iter().map(|(name, _)| *name).collect();
+        expected.push(STEP_STATE_NAME);
+        expected.extend(self.scalar_names.iter().copied());
+        let unknown = buffers
+            .iter()
+            .map(|(name, _)| *name)
+            .chain(scalars.iter().map(|(name, _)| *name))
+            .find(|name| !expected.contains(name));
+        if let Some(name) = unknown {
+            return Err(StateError::UnknownName {
+                optimizer: format!("{:?}", self.algorithm).split('(').next().unwrap_or("").to_lowercase(),
+                name: name.to_string(),
+                expected: expected.join(", "),
+            });
+        }
+        let mut restored = Vec::with_capacity(expected_buffers.len());
+        for (name, _) in &expected_buffers {
+            let (_, values) = buffers
+                .iter()
+                .find(|(given, _)| given == name)
+                .ok_or_else(|| StateError::Missing { name: name.to_string() })?;
+            if values.len() != len {
+                return Err(StateError::WrongLength { name: name.to_string(), expected: len, found: values.len() });
+            }
+            restored.push(StateBuffer { name, values: values.to_vec() });
+        }
+        let scalar = |name: &str| {
+            scalars
+                .iter()
+                .find(|(given, _)| *given == name)
+                .map(|(_, value)| *value)
+                .ok_or_else(|| StateError::Missing { name: name.to_string() })
+        };
+        let steps = scalar(STEP_STATE_NAME)?;
+        let values = self.scalar_names.iter().map(|name| scalar(name)).collect::<Result<Vec<_>, _>>()?;
+        self.buffers = restored;
+        self.scalar_values = values;
+        self.steps_taken = steps as u64;
+        self.len = Some(len);
+        Ok(())
+    }
+}
+
+fn bad_group(index: usize, group: &ParamGroup, problem: &str) -> StepError {
+    StepError::BadGroup { index, start: group.range.start, end: group.range.end, problem: problem.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algorithms::{AdamConfig, Convention, SgdConfig};
+
+    fn sgd() -> Optimizer<f64> {
+        Optimizer::new(SgdConfig::plain(Convention::Book).into())
+    }
+
+    #[test]
+    fn groups_scale_lr_and_override_decay_and_freeze_the_rest() {
+        // θ = (1, 1, 1), g = (1, 1, 1), ε = 0.1, λ = 0.5 by default.
+        // group 0..1: λ = 0 → 1 − 0.1·1 = 0.9; group 1..2: lr ×2, λ = 0.5 → 1 − 0.2·1.5 = 0.7;
+        // element 2 is in no group and stays 1.
+        let groups = vec![ParamGroup::new(0..1).with_weight_decay(0.0), ParamGroup::new(1..2).with_lr_scale(2.0)];
+        let mut optimizer = sgd().with_weight_decay(0.5).unwrap().with_groups(groups).unwrap();
+        let mut params = [1.0, 1.0, 1.0];
+        optimizer.step(&mut params, &[1.0, 1.0, 1.0], 0.1).unwrap();
+        assert!((params[0] - 0.9).abs() < 1e-15 && (params[1] - 0.7).abs() < 1e-15 && params[2] == 1.0);
+    }
+
+    #[test]
+    fn overlapping_or_outside_groups_are_rejected() {
+        let overlap = sgd().with_groups(vec![ParamGroup::new(0..4), ParamGroup::new(3..6)]);
+        assert_eq!(overlap.unwrap_err().to_string(), "parameter group 1 (3..6) overlaps an earlier group");
+        let mut outside = sgd().with_groups(vec![ParamGroup::new(0..4)]).unwrap();
+        let error = outside.step(&mut [0.0; 3], &[0.0; 3], 0.1).unwrap_err();
+        assert_eq!(error.to_string(), "parameter group 0 (0..4) reaches past the 3 parameters");
+    }
+
+    #[test]
+    fn global_norm_clipping_is_fused_into_the_step() {
+        // g = (3, 4), ‖g‖ = 5, clip to 1: g' = g/(5 + 1e-6); SGD at ε = 1 moves by −g'.
+        let mut optimizer = sgd().with_clip(Some(Clip::GlobalNorm(1.0))).unwrap();
+        let mut params = [0.0, 0.0];
+        optimizer.step(&mut params, &[3.0, 4.0], 1.0).unwrap();
+        let s = 1.0 / (5.0 + 1e-6);
+        assert!((params[0] + 3.0 * s).abs() < 1e-15 && (params[1] + 4.0 * s).abs() < 1e-15);
+        assert_eq!(optimizer.last_grad_norm(), Some(5.0));
+    }
+
+    #[test]
+    fn value_and_per_group_norm_clipping() {
+        let mut by_value = sgd().with_clip(Some(Clip::Value(0.5))).unwrap();
+        let mut params = [0.0, 0.0];
+        by_value.step(&mut params, &[3.0, -0.25], 1.0).unwrap();
+        assert_eq!(params, [-0.5, 0.25]);
+        // Per group: (3, 4) and (0.3, 0.4) clipped to 1 separately: only the first shrinks.
+        let groups = vec![ParamGroup::new(0..2), ParamGroup::new(2..4)];
+        let mut by_norm = sgd().with_clip(Some(Clip::Norm(1.0))).unwrap().with_groups(groups).unwrap();
+        let mut params = [0.0; 4];
+        by_norm.step(&mut params, &[3.0, 4.0, 0.3, 0.4], 1.0).unwrap();
+        let s = 1.0 / (5.0 + 1e-6);
+        assert!((params[0] + 3.0 * s).abs() < 1e-15 && params[2] == -0.3 && params[3] == -0.4);
+    }
+
+    #[test]
+    fn bad_steps_are_errors_not_panics() {
+        let mut optimizer = sgd();
+        assert!(matches!(optimizer.step(&mut [0.0; 2], &[0.0; 3], 0.1), Err(StepError::LengthMismatch { .. })));
+        assert!(matches!(optimizer.step(&mut [0.0; 2], &[0.0; 2], -1.0), Err(StepError::BadLearningRate(_))));
+        optimizer.step(&mut [0.0; 2], &[0.0; 2], 0.1).unwrap();
+        assert!(matches!(optimizer.step(&mut [0.0; 3], &[0.0; 3], 0.1), Err(StepError::ResizedParameters { .. })));
+    }
+
+    #[test]
+    fn state_round_trip_resumes_exactly() {
+        // Ten steps straight equal five steps, export, load into a fresh optimizer, five more.
+        let grad = |p: &[f64]| vec![2.0 * p[0] - p[1], 3.0 * p[1].powi(3)];
+        let run = |optimizer: &mut Optimizer<f64>, params: &mut Vec<f64>, steps: usize| {
+            for _ in 0..steps {
+                let g = grad(params);
+                optimizer.step(params, &g, 0.01).unwrap();
+            }
+        };
+        for config in [AdamConfig::amsgrad().into(), crate::NadamConfig::new(Convention::Torch).into()] {
+            let mut straight = Optimizer::<f64>::new(config);
+            let mut a = vec![1.0, -0.5];
+            run(&mut straight, &mut a, 10);
+
+            let mut first = Optimizer::<f64>::new(config);
+            let mut b = vec![1.0, -0.5];
+            run(&mut first, &mut b, 5);
+            let buffers: Vec<(&str, Vec<f64>)> = first.state_buffers().map(|(n, v)| (n, v.to_vec())).collect();
+            let views: Vec<(&str, &[f64])> = buffers.iter().map(|(n, v)| (*n, &v[..])).collect();
+            let mut second = Optimizer::<f64>::new(config);
+            second.load_state(2, &views, &first.state_scalars()).unwrap();
+            run(&mut second, &mut b, 5);
+            assert_eq!(a, b);
+            assert_eq!(second.steps_taken(), 10);
+        }
+    }
+
+    #[test]
+    fn load_state_names_what_is_wrong() {
+        let mut optimizer = Optimizer::<f64>::new(AdamConfig::adam().into());
+        let zeros = [0.0; 2];
+        let error =
+            optimizer.load_state(2, &[("exp_avg", &zeros), ("velocity", &zeros)], &[("step", 3.0)]).unwrap_err();
+        assert!(error.to_string().contains("no state named 'velocity'"), "{error}");
+        let error = optimizer.load_state(2, &[("exp_avg", &zeros)], &[("step", 3.0)]).unwrap_err();
+        assert_eq!(error.to_string(), "state 'exp_avg_sq' is missing");
+        let error =
+            optimizer.load_state(3, &[("exp_avg", &zeros), ("exp_avg_sq", &zeros)], &[("step", 3.0)]).unwrap_err();
+        assert_eq!(error.to_string(), "state 'exp_avg' has length 2, expected 3");
+    }
+
+    #[test]
+    fn results_do_not_depend_on_thread_count() {
+        let n = 200_000;
+        let grads: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let mut optimizer =
+                Optimizer::<f32>::new(AdamConfig::adam().into()).with_clip(Some(Clip::GlobalNorm(10.0))).unwrap();
+            let mut params = vec![0.5f32; n];
+            pool.install(|| {
+                for _ in 0..3 {
+                    optimizer.step(&mut params, &grads, 0.01).unwrap();
+                }
+            });
+            params
+        };
+        assert_eq!(run(1), run(2));
+    }
+}

@@ -1,0 +1,111 @@
+//! Splitting a step over threads without allocating.
+//!
+//! A flat buffer and its state buffers are cut in halves recursively (with `rayon::join`) until a
+//! piece is at most [`CHUNK`] elements long; the kernel then runs on each piece. The cut points
+//! depend only on the length, never on the number of threads, so results (including reductions,
+//! which are summed in a fixed tree) are the same for any thread count.
+
+use crate::Float;
+
+/// The most state buffers one algorithm keeps per parameter (AMSGrad: three).
+pub const MAX_STATE: usize = 4;
+
+/// Elements per leaf piece: large enough that a task costs far more than scheduling it, small
+/// enough that two threads share the work of a million-parameter model evenly.
+pub const CHUNK: usize = 1 << 15;
+
+/// The state buffers of one piece, as mutable views; unused entries are empty.
+pub type StateViews<'a, F> = [&'a mut [F]; MAX_STATE];
+
+/// Runs `kernel(params, grads, state)` over pieces of the buffers, in parallel.
+///
+/// `state` holds `used` views, each as long as `params`.
+pub fn for_each_piece<F, K>(params: &mut [F], grads: &[F], state: StateViews<'_, F>, used: usize, kernel: &K)
+where
+    F: Float,
+    K: Fn(&mut [F], &[F], &mut [&mut [F]]) + Sync,
+{
+    let len = params.len();
+    if len <= CHUNK {
+        let mut state = state;
+        kernel(params, grads, &mut state[..used]);
+        return;
+    }
+    let mid = split_point(len);
+    let (params_left, params_right) = params.split_at_mut(mid);
+    let (grads_left, grads_right) = grads.split_at(mid);
+    let mut left: StateViews<'_, F> = Default::default();
+    let mut right: StateViews<'_, F> = Default::default();
+    for (index, view) in state.into_iter().take(used).enumerate() {
+        let (a, b) = view.split_at_mut(mid);
+        left[index] = a;
+        right[index] = b;
+    }
+    rayon::join(
+        || for_each_piece(params_left, grads_left, left, used, kernel),
+        || for_each_piece(params_right, grads_right, right, used, kernel),
+    );
+}
+
+/// Σ xᵢ² accumulated in f64, over the same fixed tree of pieces (deterministic for any thread count).
+pub fn sum_of_squares<F: Float>(values: &[F]) -> f64 {
+    if values.len() <= CHUNK {
+        // Eight independent accumulators let the compiler vectorize the sum.
+        let mut lanes = [0.0f64; 8];
+        let mut chunks = values.chunks_exact(8);
+        for chunk in &mut chunks {
+            for (lane, &x) in lanes.iter_mut().zip(chunk) {
+                let x = x.to_f64();
+                *lane += x * x;
+            }
+        }
+        let tail: f64 = chunks.remainder().iter().map(|&x| x.to_f64() * x.to_f64()).sum();
+        return lanes.iter().sum::<f64>() + tail;
+    }
+    let (left, right) = values.split_at(split_point(values.len()));
+    let (a, b) = rayon::join(|| sum_of_squares(left), || sum_of_squares(right));
+    a + b
+}
+
+/// Where to cut a buffer longer than one piece: at a whole number of pieces near the middle.
+fn split_point(len: usize) -> usize {
+    let pieces = len.div_ceil(CHUNK);
+    (pieces / 2).max(1) * CHUNK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_element_visited_once_and_state_aligned() {
+        let n = 3 * CHUNK + 17;
+        let mut params = vec![0.0f64; n];
+        let grads: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let mut a = vec![0.0f64; n];
+        let mut views: StateViews<'_, f64> = Default::default();
+        views[0] = &mut a;
+        for_each_piece(&mut params, &grads, views, 1, &|p, g, s| {
+            for ((p, g), a) in p.iter_mut().zip(g).zip(s[0].iter_mut()) {
+                *p += 1.0;
+                *a = *g;
+            }
+        });
+        assert!(params.iter().all(|&p| p == 1.0));
+        assert_eq!(a, grads);
+    }
+
+    #[test]
+    fn sum_of_squares_matches_closed_form_and_is_thread_independent() {
+        // Σ_{i<n} i² = (n−1)n(2n−1)/6, exact in f64 for this n.
+        let n = 5 * CHUNK + 3;
+        let values: Vec<f32> = (0..n).map(|i| i as f32).collect();
+        let expected = ((n - 1) * n * (2 * n - 1) / 6) as f64;
+        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let s1 = one.install(|| sum_of_squares(&values));
+        let s2 = two.install(|| sum_of_squares(&values));
+        assert_eq!(s1.to_bits(), s2.to_bits());
+        assert!((s1 - expected).abs() / expected < 1e-12);
+    }
+}

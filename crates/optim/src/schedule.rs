@@ -1,0 +1,408 @@
+//! Learning-rate schedules: pure functions of the step count k (0 for the first update), so that a
+//! resumed run continues exactly and nothing but k needs saving.
+//!
+//! | schedule | ε_k |
+//! |---|---|
+//! | `constant` | ε₀ |
+//! | `linear` (Algorithm 8.1) | (1 − α)ε₀ + αε_τ with α = k/τ, then ε_τ for k ≥ τ; ε_τ = ε₀/100 by default |
+//! | `step` | ε₀·γ^⌊k/s⌋ |
+//! | `exponential` | ε₀·γ^k |
+//! | `inverse-time` | ε₀/(1 + γk): Σε = ∞ and Σε² < ∞, the conditions for SGD to converge |
+//! | `cosine` | ε_min + (ε₀ − ε_min)(1 + cos(πk/T))/2 for k ≤ T, then ε_min |
+//! | `warmup` | linear from ε₀/w to ε₀ over the first w steps, then the next schedule from its own k = 0 |
+//!
+//! Schedules compose: `warmup:100+cosine:period=1000` warms up for 100 steps then decays. Written
+//! as text (`--schedule`), a schedule is `NAME[:KEY=VALUE,...]` and parts are joined with `+`.
+//! Reduce-on-plateau depends on validation results, not on k alone, so it is a separate stateful
+//! controller, [`ReduceOnPlateau`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::ConfigError;
+
+/// One piece of a schedule: a multiplier of ε₀ as a function of the step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decay {
+    /// ε₀.
+    Constant,
+    /// The chapter's linear decay to `end_factor`·ε₀ at step `tau` (Algorithm 8.1).
+    Linear {
+        /// τ: the step at which the rate reaches its final value.
+        tau: u64,
+        /// ε_τ/ε₀ (0.01 by default, as the chapter suggests).
+        end_factor: f64,
+    },
+    /// Multiply by `gamma` every `every` steps.
+    Step {
+        /// Steps between reductions.
+        every: u64,
+        /// Factor applied at each reduction.
+        gamma: f64,
+    },
+    /// Multiply by `gamma` every step.
+    Exponential {
+        /// Factor per step.
+        gamma: f64,
+    },
+    /// ε₀/(1 + γk).
+    InverseTime {
+        /// γ: how fast the rate falls.
+        gamma: f64,
+    },
+    /// Half a cosine from ε₀ down to `min_factor`·ε₀ over `period` steps.
+    Cosine {
+        /// T: steps from the top to the bottom.
+        period: u64,
+        /// ε_min/ε₀.
+        min_factor: f64,
+    },
+    /// Linear warmup over `steps` steps from ε₀/`steps` to ε₀.
+    Warmup {
+        /// Number of warmup steps.
+        steps: u64,
+    },
+}
+
+/// A learning-rate schedule: ε₀ and a sequence of phases (warmups followed by one decay).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    /// ε₀, the base rate.
+    pub base_lr: f64,
+    /// The phases, applied in order; a warmup hands over to the next phase when it ends.
+    pub phases: Vec<Decay>,
+}
+
+impl Schedule {
+    /// A constant rate ε₀.
+    pub fn constant(base_lr: f64) -> Self {
+        Schedule { base_lr, phases: vec![Decay::Constant] }
+    }
+
+    /// The chapter's linear decay from ε₀ to ε₀/100 at step τ (Algorithm 8.1).
+    pub fn linear(base_lr: f64, tau: u64) -> Self {
+        Schedule { base_lr, phases: vec![Decay::Linear { tau, end_factor: 0.01 }] }
+    }
+
+    /// ε_k for update number k (k = 0 for the first update).
+    pub fn lr(&self, step: u64) -> f64 {
+        let mut k = step;
+        for phase in &self.phases {
+            match *phase {
+                Decay::Warmup { steps } if k < steps => return self.base_lr * (k + 1) as f64 / steps as f64,
+                Decay::Warmup { steps } => k -= steps,
+                ref decay => return self.base_lr * decay.factor(k),
+            }
+        }
+        self.base_lr
+    }
+
+    /// Parses `NAME[:KEY=VALUE,...][+...]`; `total_steps` fills in τ or T when not given.
+    pub fn parse(text: &str, base_lr: f64, total_steps: u64) -> Result<Self, ConfigError> {
+        let phases =
+            text.split('+').map(|part| Decay::parse(part.trim(), total_steps)).collect::<Result<Vec<_>, _>>()?;
+        let schedule = Schedule { base_lr, phases };
+        schedule.validate()?;
+        Ok(schedule)
+    }
+
+    /// Checks ε₀ and every phase.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        crate::algorithms::check_non_negative("lr", self.base_lr)?;
+        let is_warmup = |phase: &Decay| matches!(phase, Decay::Warmup { .. });
+        let decays = self.phases.iter().filter(|phase| !is_warmup(phase)).count();
+        let decay_is_last = self.phases.last().is_some_and(|phase| !is_warmup(phase));
+        if self.phases.is_empty() || decays > 1 || (decays == 1 && !decay_is_last) {
+            return Err(ConfigError::Syntax {
+                what: format!("schedule '{self}'"),
+                message: "expected warmups followed by at most one decay".to_string(),
+            });
+        }
+        self.phases.iter().try_for_each(Decay::validate)
+    }
+}
+
+impl Decay {
+    /// ε_k/ε₀ for this decay.
+    pub fn factor(&self, k: u64) -> f64 {
+        match *self {
+            Decay::Constant | Decay::Warmup { .. } => 1.0,
+            Decay::Linear { tau, end_factor } => {
+                if k >= tau {
+                    end_factor
+                } else {
+                    let alpha = k as f64 / tau as f64;
+                    (1.0 - alpha) + alpha * end_factor
+                }
+            }
+            Decay::Step { every, gamma } => gamma.powf((k / every) as f64),
+            Decay::Exponential { gamma } => gamma.powf(k as f64),
+            Decay::InverseTime { gamma } => 1.0 / (1.0 + gamma * k as f64),
+            Decay::Cosine { period, min_factor } => {
+                let progress = (k.min(period)) as f64 / period as f64;
+                min_factor + (1.0 - min_factor) * (1.0 + (std::f64::consts::PI * progress).cos()) / 2.0
+            }
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        use crate::algorithms::{check_non_negative, check_positive};
+        let positive_steps = |field, value: u64| {
+            if value == 0 {
+                Err(ConfigError::OutOfRange { field, expected: ">= 1", value: 0.0 })
+            } else {
+                Ok(())
+            }
+        };
+        match *self {
+            Decay::Constant => Ok(()),
+            Decay::Linear { tau, end_factor } => {
+                positive_steps("tau", tau)?;
+                check_non_negative("end", end_factor)
+            }
+            Decay::Step { every, gamma } => {
+                positive_steps("every", every)?;
+                check_positive("gamma", gamma)
+            }
+            Decay::Exponential { gamma } => check_positive("gamma", gamma),
+            Decay::InverseTime { gamma } => check_non_negative("gamma", gamma),
+            Decay::Cosine { period, min_factor } => {
+                positive_steps("period", period)?;
+                check_non_negative("min", min_factor)
+            }
+            Decay::Warmup { steps } => positive_steps("warmup steps", steps),
+        }
+    }
+
+    fn parse(text: &str, total_steps: u64) -> Result<Self, ConfigError> {
+        let syntax = |message: String| ConfigError::Syntax { what: format!("schedule '{text}'"), message };
+        let (name, arguments) = text.split_once(':').unwrap_or((text, ""));
+        let mut values: Vec<(&str, f64)> = Vec::new();
+        for (position, argument) in arguments.split(',').filter(|a| !a.trim().is_empty()).enumerate() {
+            let (key, value) = match argument.split_once('=') {
+                Some((key, value)) => (key.trim(), value.trim()),
+                None if position == 0 => ("", argument.trim()),
+                None => return Err(syntax(format!("expected KEY=VALUE, found '{argument}'"))),
+            };
+            let number: f64 = value.parse().map_err(|_| syntax(format!("'{value}' is not a number")))?;
+            values.push((key, number));
+        }
+        let mut take = |keys: &[&str]| -> Option<f64> {
+            let index = values.iter().position(|(key, _)| keys.contains(key))?;
+            Some(values.remove(index).1)
+        };
+        let steps = |value: f64, field: &'static str| -> Result<u64, ConfigError> {
+            if value >= 1.0 && value.fract() == 0.0 {
+                Ok(value as u64)
+            } else {
+                Err(ConfigError::OutOfRange { field, expected: "a whole number >= 1", value })
+            }
+        };
+        let total = total_steps.max(1) as f64;
+        let decay = match name {
+            "constant" => Decay::Constant,
+            "linear" => Decay::Linear {
+                tau: steps(take(&["tau", ""]).unwrap_or(total), "tau")?,
+                end_factor: take(&["end"]).unwrap_or(0.01),
+            },
+            "step" => Decay::Step {
+                every: steps(take(&["every", ""]).ok_or_else(|| syntax("step needs every=N".into()))?, "every")?,
+                gamma: take(&["gamma"]).unwrap_or(0.1),
+            },
+            "exponential" => Decay::Exponential {
+                gamma: take(&["gamma", ""]).ok_or_else(|| syntax("exponential needs gamma=G".into()))?,
+            },
+            "inverse-time" => Decay::InverseTime {
+                gamma: take(&["gamma", ""]).ok_or_else(|| syntax("inverse-time needs gamma=G".into()))?,
+            },
+            "cosine" => Decay::Cosine {
+                period: steps(take(&["period", ""]).unwrap_or(total), "period")?,
+                min_factor: take(&["min"]).unwrap_or(0.0),
+            },
+            "warmup" => Decay::Warmup {
+                steps: steps(take(&["steps", ""]).ok_or_else(|| syntax("warmup needs steps=N".into()))?, "steps")?,
+            },
+            _ => {
+                return Err(ConfigError::Unknown {
+                    kind: "schedule",
+                    name: name.to_string(),
+                    expected: "constant, linear, step, exponential, inverse-time, cosine, warmup".to_string(),
+                })
+            }
+        };
+        if let Some((key, _)) = values.first() {
+            return Err(syntax(format!("'{name}' takes no '{key}'")));
+        }
+        Ok(decay)
+    }
+}
+
+impl fmt::Display for Decay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Decay::Constant => write!(f, "constant"),
+            Decay::Linear { tau, end_factor } => write!(f, "linear:tau={tau},end={end_factor}"),
+            Decay::Step { every, gamma } => write!(f, "step:every={every},gamma={gamma}"),
+            Decay::Exponential { gamma } => write!(f, "exponential:gamma={gamma}"),
+            Decay::InverseTime { gamma } => write!(f, "inverse-time:gamma={gamma}"),
+            Decay::Cosine { period, min_factor } => write!(f, "cosine:period={period},min={min_factor}"),
+            Decay::Warmup { steps } => write!(f, "warmup:steps={steps}"),
+        }
+    }
+}
+
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, phase) in self.phases.iter().enumerate() {
+            if index > 0 {
+                f.write_str("+")?;
+            }
+            write!(f, "{phase}")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for Decay {
+    type Err = ConfigError;
+    /// Parses one phase; τ and T default to 1 step here (use [`Schedule::parse`] to supply a total).
+    fn from_str(text: &str) -> Result<Self, ConfigError> {
+        Decay::parse(text, 1)
+    }
+}
+
+/// Reduce-on-plateau: divide the rate by 1/`factor` when the monitored metric has not improved
+/// for `patience` evaluations (Keras' `ReduceLROnPlateau`, PyTorch's `ReduceLROnPlateau` with
+/// `threshold_mode='rel'`). Unlike a [`Schedule`] it has state, which a checkpoint must save.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReduceOnPlateau {
+    /// Multiplier applied at each reduction (0 < factor < 1).
+    pub factor: f64,
+    /// Evaluations without improvement before reducing.
+    pub patience: u32,
+    /// Relative improvement that counts: new < best·(1 − threshold).
+    pub threshold: f64,
+    /// The smallest multiplier reached.
+    pub min_scale: f64,
+    /// Current multiplier of ε.
+    pub scale: f64,
+    /// Best metric so far.
+    pub best: f64,
+    /// Evaluations since the best.
+    pub bad_evaluations: u32,
+}
+
+impl ReduceOnPlateau {
+    /// Defaults of PyTorch: factor 0.1, patience 10, threshold 1e-4.
+    pub fn new(factor: f64, patience: u32) -> Result<Self, ConfigError> {
+        if !(factor > 0.0 && factor < 1.0) {
+            return Err(ConfigError::OutOfRange { field: "factor", expected: "in (0, 1)", value: factor });
+        }
+        Ok(ReduceOnPlateau {
+            factor,
+            patience,
+            threshold: 1e-4,
+            min_scale: 0.0,
+            scale: 1.0,
+            best: f64::INFINITY,
+            bad_evaluations: 0,
+        })
+    }
+
+    /// Records one evaluation of a metric to be minimized; returns the multiplier to use next.
+    pub fn observe(&mut self, metric: f64) -> f64 {
+        if metric < self.best * (1.0 - self.threshold) || self.best.is_infinite() {
+            self.best = metric;
+            self.bad_evaluations = 0;
+        } else {
+            self.bad_evaluations += 1;
+            if self.bad_evaluations > self.patience {
+                self.scale = (self.scale * self.factor).max(self.min_scale);
+                self.bad_evaluations = 0;
+            }
+        }
+        self.scale
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linear_decay_follows_the_chapter() {
+        // ε₀ = 1, τ = 100, ε_τ = 0.01: ε_50 = 0.5·1 + 0.5·0.01 = 0.505; constant after τ.
+        let s = Schedule::linear(1.0, 100);
+        assert_eq!(s.lr(0), 1.0);
+        assert!((s.lr(50) - 0.505).abs() < 1e-15);
+        assert!((s.lr(100) - 0.01).abs() < 1e-15);
+        assert!((s.lr(10_000) - 0.01).abs() < 1e-15);
+    }
+
+    #[test]
+    fn closed_forms() {
+        let at = |text: &str, k| Schedule::parse(text, 2.0, 1000).unwrap().lr(k);
+        assert_eq!(at("constant", 77), 2.0);
+        assert!((at("step:every=10,gamma=0.5", 25) - 2.0 * 0.25).abs() < 1e-15);
+        assert!((at("exponential:gamma=0.99", 3) - 2.0 * 0.99f64.powi(3)).abs() < 1e-15);
+        assert!((at("inverse-time:gamma=0.1", 30) - 2.0 / 4.0).abs() < 1e-15);
+        assert!((at("cosine:period=100", 50) - 1.0).abs() < 1e-15);
+        assert!((at("cosine:period=100,min=0.1", 100) - 0.2).abs() < 1e-15);
+        assert!((at("cosine:period=100,min=0.1", 1000) - 0.2).abs() < 1e-15);
+        // linear with τ from the total: the end of the run is at ε₀/100.
+        assert!((at("linear", 1000) - 0.02).abs() < 1e-15);
+    }
+
+    #[test]
+    fn warmup_then_decay_restarts_the_decay_clock() {
+        // warmup over 4: ε₀/4, 2ε₀/4, 3ε₀/4, ε₀; then linear over 10 from its own k = 0.
+        let s = Schedule::parse("warmup:4+linear:tau=10", 1.0, 0).unwrap();
+        let first: Vec<f64> = (0..5).map(|k| s.lr(k)).collect();
+        assert_eq!(first, vec![0.25, 0.5, 0.75, 1.0, 1.0]);
+        assert!((s.lr(9) - (0.5 + 0.5 * 0.01)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn inverse_time_meets_robbins_monro() {
+        // Σ 1/(1 + k) diverges (grows like ln n), Σ 1/(1 + k)² converges (to π²/6).
+        let s = Schedule::parse("inverse-time:gamma=1", 1.0, 0).unwrap();
+        let (sum, squares): (f64, f64) =
+            (0..1_000_000).map(|k| (s.lr(k), s.lr(k).powi(2))).fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+        assert!(sum > 14.0);
+        assert!((squares - std::f64::consts::PI.powi(2) / 6.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn bad_text_names_the_fault() {
+        let error = |text| Schedule::parse(text, 1.0, 10).unwrap_err().to_string();
+        assert!(error("sawtooth").starts_with("unknown schedule 'sawtooth'"));
+        assert_eq!(error("step:every=0"), "every must be a whole number >= 1, got 0");
+        assert_eq!(error("exponential:gamma=x"), "schedule 'exponential:gamma=x': 'x' is not a number");
+        assert_eq!(error("linear:speed=3"), "schedule 'linear:speed=3': 'linear' takes no 'speed'");
+        assert!(error("linear+cosine").contains("at most one decay"));
+    }
+
+    #[test]
+    fn display_round_trips() {
+        let s = Schedule::parse("warmup:5+cosine:period=50,min=0.1", 0.1, 0).unwrap();
+        assert_eq!(Schedule::parse(&s.to_string(), 0.1, 0).unwrap(), s);
+    }
+
+    #[test]
+    fn plateau_reduces_after_patience() {
+        let mut plateau = ReduceOnPlateau::new(0.5, 1).unwrap();
+        assert_eq!(plateau.observe(1.0), 1.0);
+        assert_eq!(plateau.observe(1.0), 1.0); // one bad evaluation: within patience
+        assert_eq!(plateau.observe(1.0), 0.5); // two: reduce
+        assert_eq!(plateau.observe(0.5), 0.5); // improvement resets
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decays_never_increase(k in 0u64..10_000, gamma in 0.01f64..1.0, tau in 1u64..5000) {
+            for decay in [Decay::Linear { tau, end_factor: 0.01 }, Decay::Exponential { gamma }, Decay::InverseTime { gamma }, Decay::Cosine { period: tau, min_factor: 0.0 }, Decay::Step { every: tau, gamma }] {
+                proptest::prop_assert!(decay.factor(k + 1) <= decay.factor(k));
+            }
+        }
+    }
+}
