@@ -407,7 +407,8 @@ mod tests {
                 optimizer.step(params, &g, 0.01).unwrap();
             }
         };
-        for config in [AdamConfig::amsgrad().into(), crate::NadamConfig::new(Convention::Torch).into()] {
+        for config in [AdamConfig::amsgrad(Convention::Book).into(), crate::NadamConfig::new(Convention::Torch).into()]
+        {
             let mut straight = Optimizer::<f64>::new(config);
             let mut a = vec![1.0, -0.5];
             run(&mut straight, &mut a, 10);
@@ -427,7 +428,7 @@ mod tests {
 
     #[test]
     fn load_state_names_what_is_wrong() {
-        let mut optimizer = Optimizer::<f64>::new(AdamConfig::adam().into());
+        let mut optimizer = Optimizer::<f64>::new(AdamConfig::adam(Convention::Book).into());
         let zeros = [0.0; 2];
         let error =
             optimizer.load_state(2, &[("exp_avg", &zeros), ("velocity", &zeros)], &[("step", 3.0)]).unwrap_err();
@@ -445,8 +446,9 @@ mod tests {
         let grads: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
         let run = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            let mut optimizer =
-                Optimizer::<f32>::new(AdamConfig::adam().into()).with_clip(Some(Clip::GlobalNorm(10.0))).unwrap();
+            let mut optimizer = Optimizer::<f32>::new(AdamConfig::adam(Convention::Book).into())
+                .with_clip(Some(Clip::GlobalNorm(10.0)))
+                .unwrap();
             let mut params = vec![0.5f32; n];
             pool.install(|| {
                 for _ in 0..3 {

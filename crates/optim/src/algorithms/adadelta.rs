@@ -8,7 +8,9 @@
 //!
 //! **Why they differ:** only ρ's default (Zeiler's experiments used 0.95).
 
-use super::{check_positive, check_unit_interval, Convention, GradientPrep, Kernel, StepContext, UpdateRule};
+use super::{
+    check_positive, check_unit_interval, with_prep, Convention, GradientPrep, Kernel, Prepare, StepContext, UpdateRule,
+};
 use crate::error::ConfigError;
 use crate::Float;
 
@@ -74,10 +76,10 @@ impl UpdateRule for AdadeltaConfig {
     }
 }
 
-impl<F: Float> Kernel<F> for AdadeltaKernel<F> {
-    fn apply(&self, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
+impl<F: Float> AdadeltaKernel<F> {
+    fn run<P: Prepare<F>>(&self, prep: P, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
         let [square_avg, acc_delta] = state else { unreachable!("adadelta keeps two state buffers") };
-        let Self { prep, rho, one_minus_rho, eps, neg_lr } = *self;
+        let Self { rho, one_minus_rho, eps, neg_lr, .. } = *self;
         for (((p, &g), r), u) in params.iter_mut().zip(grads).zip(square_avg.iter_mut()).zip(acc_delta.iter_mut()) {
             let g = prep.apply(g, *p);
             *r = (one_minus_rho * g).mul_add(g, *r * rho);
@@ -86,6 +88,12 @@ impl<F: Float> Kernel<F> for AdadeltaKernel<F> {
             *u = (one_minus_rho * delta).mul_add(delta, *u * rho);
             *p = neg_lr.mul_add(delta, *p);
         }
+    }
+}
+
+impl<F: Float> Kernel<F> for AdadeltaKernel<F> {
+    fn apply(&self, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
+        with_prep!(self.prep, |prep| self.run(prep, params, grads, state))
     }
 }
 

@@ -10,7 +10,10 @@
 //! r only grows, so the effective rate ε/(δ + √r) only shrinks: the reason AdaGrad can stop too
 //! early on deep nets (the chapter's remark).
 
-use super::{addcdiv, check_non_negative, check_positive, Convention, GradientPrep, Kernel, StepContext, UpdateRule};
+use super::{
+    addcdiv, check_non_negative, check_positive, with_prep, Convention, GradientPrep, Kernel, Prepare, StepContext,
+    UpdateRule,
+};
 use crate::error::ConfigError;
 use crate::Float;
 
@@ -73,14 +76,20 @@ impl UpdateRule for AdagradConfig {
     }
 }
 
-impl<F: Float> Kernel<F> for AdagradKernel<F> {
-    fn apply(&self, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
-        let Self { prep, neg_lr, eps } = *self;
+impl<F: Float> AdagradKernel<F> {
+    fn run<P: Prepare<F>>(&self, prep: P, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
+        let Self { neg_lr, eps, .. } = *self;
         for ((p, &g), r) in params.iter_mut().zip(grads).zip(state[0].iter_mut()) {
             let g = prep.apply(g, *p);
             *r = g.mul_add(g, *r);
             *p = addcdiv(*p, neg_lr, g, r.sqrt() + eps);
         }
+    }
+}
+
+impl<F: Float> Kernel<F> for AdagradKernel<F> {
+    fn apply(&self, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
+        with_prep!(self.prep, |prep| self.run(prep, params, grads, state))
     }
 }
 

@@ -5,18 +5,25 @@
 //! r̂ = r/(1 − ρ₂ᵗ); Δθ = −ε ŝ/(√r̂ + δ), with ε = 1e-3, ρ₁ = 0.9, ρ₂ = 0.999, δ = 1e-8.
 //!
 //! **Torch** (`torch.optim.Adam`, `AdamW`): the same update, rearranged so that the bias
-//! corrections are scalars: θ ← θ − (ε/(1 − ρ₁ᵗ))·s/(√r/√(1 − ρ₂ᵗ) + δ). Both conventions run this
-//! form, in PyTorch's operation order; s is updated as PyTorch's `lerp` does (s + (1 − ρ₁)(g − s)).
+//! corrections are scalars: θ ← θ − (ε/(1 − ρ₁ᵗ))·s/(√r/√(1 − ρ₂ᵗ) + δ), in PyTorch's operation
+//! order (two divisions per element), so that its iterates are reproduced to the last bit.
+//!
+//! The book form is computed as θ ← θ − (ε/(1 − ρ₁ᵗ))·s/(√(r·(1/(1 − ρ₂ᵗ))) + δ): the same
+//! arithmetic up to rounding, with one division per element instead of two, which is what makes a
+//! step memory-bound rather than divider-bound. Both update s as PyTorch's `lerp` does.
 //!
 //! **Options:** `decoupled_weight_decay` (AdamW): θ ← θ(1 − ελ) before the step, instead of
 //! adding λθ to g (which Adam then rescales per coordinate, weakening the decay where gradients
 //! are large). `amsgrad`: divide by the running maximum of r instead of r, so the effective rate
 //! never grows.
 //!
-//! **Why they differ:** they do not; the conventions share defaults too. `adamw` defaults to
-//! λ = 0.01 as PyTorch's `AdamW` does.
+//! **Why they differ:** only in rounding (the order of operations above); the conventions share
+//! defaults too. `adamw` defaults to λ = 0.01 as PyTorch's `AdamW` does.
 
-use super::{addcdiv, check_positive, check_unit_interval, lerp, GradientPrep, Kernel, StepContext, UpdateRule};
+use super::{
+    addcdiv, check_positive, check_unit_interval, lerp, lerp_form, with_prep, Convention, GradientPrep, Kernel,
+    Prepare, StepContext, UpdateRule,
+};
 use crate::error::ConfigError;
 use crate::float::max_propagating_nan;
 use crate::Float;
@@ -34,22 +41,24 @@ pub struct AdamConfig {
     pub amsgrad: bool,
     /// Apply weight decay as θ ← θ(1 − ελ) instead of as an L2 gradient (AdamW).
     pub decoupled_weight_decay: bool,
+    /// Operation order: the book's (one division per element) or PyTorch's (bit-for-bit).
+    pub convention: Convention,
 }
 
 impl AdamConfig {
     /// Adam with ρ₁ = 0.9, ρ₂ = 0.999, δ = 1e-8.
-    pub fn adam() -> Self {
-        AdamConfig { beta1: 0.9, beta2: 0.999, eps: 1e-8, amsgrad: false, decoupled_weight_decay: false }
+    pub fn adam(convention: Convention) -> Self {
+        AdamConfig { beta1: 0.9, beta2: 0.999, eps: 1e-8, amsgrad: false, decoupled_weight_decay: false, convention }
     }
 
     /// AdamW: Adam with decoupled weight decay.
-    pub fn adamw() -> Self {
-        AdamConfig { decoupled_weight_decay: true, ..Self::adam() }
+    pub fn adamw(convention: Convention) -> Self {
+        AdamConfig { decoupled_weight_decay: true, ..Self::adam(convention) }
     }
 
     /// AMSGrad: Adam that divides by the largest r seen.
-    pub fn amsgrad() -> Self {
-        AdamConfig { amsgrad: true, ..Self::adam() }
+    pub fn amsgrad(convention: Convention) -> Self {
+        AdamConfig { amsgrad: true, ..Self::adam(convention) }
     }
 
     /// Checks every field, naming the first one out of range.
@@ -62,7 +71,7 @@ impl AdamConfig {
 
 impl Default for AdamConfig {
     fn default() -> Self {
-        Self::adam()
+        Self::adam(Convention::Book)
     }
 }
 
@@ -71,13 +80,15 @@ impl Default for AdamConfig {
 pub struct AdamKernel<F> {
     prep: GradientPrep<F>,
     decay_factor: F,
-    one_minus_beta1: F,
-    small_weight: bool,
+    average_coefficient: F,
+    average_from_end: bool,
     beta2: F,
     one_minus_beta2: F,
     bias_correction2_sqrt: F,
+    inverse_bias_correction2: F,
     eps: F,
     neg_step_size: F,
+    convention: Convention,
 }
 
 impl UpdateRule for AdamConfig {
@@ -104,43 +115,41 @@ impl UpdateRule for AdamConfig {
         AdamKernel {
             prep,
             decay_factor: F::from_f64(decay_factor),
-            one_minus_beta1: F::from_f64(1.0 - self.beta1),
-            small_weight: (1.0 - self.beta1).abs() < 0.5,
+            average_coefficient: F::from_f64(lerp_form(1.0 - self.beta1).0),
+            average_from_end: lerp_form(1.0 - self.beta1).1,
             beta2: F::from_f64(self.beta2),
             one_minus_beta2: F::from_f64(1.0 - self.beta2),
             bias_correction2_sqrt: F::from_f64(bias_correction2.powf(0.5)),
+            inverse_bias_correction2: F::from_f64(1.0 / bias_correction2),
             eps: F::from_f64(self.eps),
             neg_step_size: F::from_f64(-(context.lr / bias_correction1)),
+            convention: self.convention,
         }
     }
 }
 
 impl<F: Float> AdamKernel<F> {
-    /// Updates the first and second moments s and r from the prepared gradient.
     #[inline(always)]
-    fn moments(&self, g: F, s: &mut F, r: &mut F) {
-        *s = lerp(*s, g, self.one_minus_beta1, self.small_weight);
-        *r = (self.one_minus_beta2 * g).mul_add(g, *r * self.beta2);
+    fn denominator<const BOOK: bool>(&self, second_moment: F) -> F {
+        if BOOK {
+            (second_moment * self.inverse_bias_correction2).sqrt() + self.eps
+        } else {
+            second_moment.sqrt() / self.bias_correction2_sqrt + self.eps
+        }
     }
 
-    #[inline(always)]
-    fn update(&self, p: F, s: F, second_moment: F) -> F {
-        let denominator = second_moment.sqrt() / self.bias_correction2_sqrt + self.eps;
-        addcdiv(p, self.neg_step_size, s, denominator)
-    }
-}
-
-impl<F: Float> Kernel<F> for AdamKernel<F> {
-    fn apply(&self, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
-        let decay = self.decay_factor;
+    fn run<P: Prepare<F>, const BOOK: bool>(&self, prep: P, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
+        let (decay, beta2, one_minus_beta2) = (self.decay_factor, self.beta2, self.one_minus_beta2);
+        let (coefficient, from_end) = (self.average_coefficient, self.average_from_end);
         match state {
             [exp_avg, exp_avg_sq] => {
                 for (((p, &g), s), r) in params.iter_mut().zip(grads).zip(exp_avg.iter_mut()).zip(exp_avg_sq.iter_mut())
                 {
-                    let g = self.prep.apply(g, *p);
+                    let g = prep.apply(g, *p);
                     *p *= decay;
-                    self.moments(g, s, r);
-                    *p = self.update(*p, *s, *r);
+                    *s = lerp(*s, g, coefficient, from_end);
+                    *r = (one_minus_beta2 * g).mul_add(g, *r * beta2);
+                    *p = addcdiv(*p, self.neg_step_size, *s, self.denominator::<BOOK>(*r));
                 }
             }
             [exp_avg, exp_avg_sq, max_exp_avg_sq] => {
@@ -150,15 +159,25 @@ impl<F: Float> Kernel<F> for AdamKernel<F> {
                     .zip(exp_avg.iter_mut())
                     .zip(exp_avg_sq.iter_mut().zip(max_exp_avg_sq.iter_mut()))
                 {
-                    let g = self.prep.apply(g, *p);
+                    let g = prep.apply(g, *p);
                     *p *= decay;
-                    self.moments(g, s, r);
+                    *s = lerp(*s, g, coefficient, from_end);
+                    *r = (one_minus_beta2 * g).mul_add(g, *r * beta2);
                     *r_max = max_propagating_nan(*r_max, *r);
-                    *p = self.update(*p, *s, *r_max);
+                    *p = addcdiv(*p, self.neg_step_size, *s, self.denominator::<BOOK>(*r_max));
                 }
             }
             _ => unreachable!("adam keeps two or three state buffers"),
         }
+    }
+}
+
+impl<F: Float> Kernel<F> for AdamKernel<F> {
+    fn apply(&self, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
+        with_prep!(self.prep, |prep| match self.convention {
+            Convention::Book => self.run::<_, true>(prep, params, grads, state),
+            Convention::Torch => self.run::<_, false>(prep, params, grads, state),
+        })
     }
 }
 
@@ -187,14 +206,15 @@ mod tests {
     #[test]
     fn first_step_moves_lr_against_the_sign() {
         // At t = 1, ŝ = g and r̂ = g², so Δθ = −ε g/(|g| + δ) ≈ −ε sign(g) (hand-worked).
-        let path = run_steps(AdamConfig::adam(), &[1.0, 1.0], |_| vec![4.0, -0.25], 0.001, 1);
+        let path = run_steps(AdamConfig::adam(Convention::Book), &[1.0, 1.0], |_| vec![4.0, -0.25], 0.001, 1);
         assert!((path[0][0] - (1.0 - 0.001 * 4.0 / (4.0 + 1e-8))).abs() < 1e-15);
         assert!((path[0][1] - (1.0 + 0.001 * 0.25 / (0.25 + 1e-8))).abs() < 1e-15);
     }
 
     #[test]
     fn matches_algorithm_8_7_as_written() {
-        let path = run_steps(AdamConfig::adam(), &[1.5], |p| vec![2.0 * p[0] + p[0].powi(3)], 0.05, 100);
+        let path =
+            run_steps(AdamConfig::adam(Convention::Book), &[1.5], |p| vec![2.0 * p[0] + p[0].powi(3)], 0.05, 100);
         let book = book_adam(1.5, |x| 2.0 * x + x.powi(3), 0.05, 100);
         for (a, b) in path.iter().zip(&book) {
             assert!((a[0] - b).abs() < 1e-12, "{} vs {b}", a[0]);
@@ -209,7 +229,7 @@ mod tests {
             calls += 1;
             vec![if calls == 1 { 10.0 } else { 0.1 }]
         };
-        let path = run_steps(AdamConfig::amsgrad(), &[0.0], grad, 0.1, 2);
+        let path = run_steps(AdamConfig::amsgrad(Convention::Book), &[0.0], grad, 0.1, 2);
         let (s1, r1) = (0.1 * 10.0, 0.001 * 100.0);
         let t1 = -(0.1 / (1.0 - 0.9)) * s1 / (r1.sqrt() / (1.0 - 0.999f64).sqrt() + 1e-8);
         let s2 = s1 + 0.1 * (0.1 - s1);
@@ -225,11 +245,13 @@ mod tests {
     #[test]
     fn decoupled_decay_shrinks_parameters_without_gradient() {
         // g = 0 from rest: AdamW's update is θ(1 − ελ) per step; L2-coupled Adam moves by ≈ ε.
-        let mut optimizer = crate::Optimizer::<f64>::new(AdamConfig::adamw().into()).with_weight_decay(0.1).unwrap();
+        let mut optimizer =
+            crate::Optimizer::<f64>::new(AdamConfig::adamw(Convention::Book).into()).with_weight_decay(0.1).unwrap();
         let mut params = [2.0];
         optimizer.step(&mut params, &[0.0], 0.5).unwrap();
         assert_eq!(params[0], 2.0 * (1.0 - 0.5 * 0.1));
-        let mut coupled = crate::Optimizer::<f64>::new(AdamConfig::adam().into()).with_weight_decay(0.1).unwrap();
+        let mut coupled =
+            crate::Optimizer::<f64>::new(AdamConfig::adam(Convention::Book).into()).with_weight_decay(0.1).unwrap();
         let mut params = [2.0];
         coupled.step(&mut params, &[0.0], 0.5).unwrap();
         assert!((params[0] - (2.0 - 0.5 * 0.2 / (0.2 + 1e-8))).abs() < 1e-15);

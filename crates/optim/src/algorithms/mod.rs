@@ -86,10 +86,49 @@ pub struct GradientPrep<F> {
     pub weight_decay: F,
 }
 
-impl<F: Float> GradientPrep<F> {
+/// How a kernel turns a raw gradient into the one it uses. Kernels are generic over it so that the
+/// common case (no clipping, no coupled decay) compiles to a loop without those operations.
+pub trait Prepare<F: Float>: Copy + Sync {
     /// The effective gradient for parameter `param` with raw gradient `grad`.
+    fn apply(&self, grad: F, param: F) -> F;
+}
+
+/// The gradient as it is (no clipping, no coupled decay).
+#[derive(Debug, Clone, Copy)]
+pub struct RawGradient;
+
+impl<F: Float> Prepare<F> for RawGradient {
     #[inline(always)]
-    pub fn apply(&self, grad: F, param: F) -> F {
+    fn apply(&self, grad: F, _param: F) -> F {
+        grad
+    }
+}
+
+impl<F: Float> GradientPrep<F> {
+    /// True when [`Prepare::apply`] would return the gradient unchanged.
+    pub fn is_identity(&self) -> bool {
+        self.scale == F::ONE && self.bound == F::INFINITY && self.weight_decay == F::ZERO
+    }
+}
+
+/// Runs `$kernel.run(prep, …)` with [`RawGradient`] when `$prep` is the identity, so that the
+/// loop the compiler sees has no clipping or decay in it; otherwise with `$prep` itself.
+macro_rules! with_prep {
+    ($prep:expr, |$p:ident| $body:expr) => {
+        if $prep.is_identity() {
+            let $p = $crate::algorithms::RawGradient;
+            $body
+        } else {
+            let $p = $prep;
+            $body
+        }
+    };
+}
+pub(crate) use with_prep;
+
+impl<F: Float> Prepare<F> for GradientPrep<F> {
+    #[inline(always)]
+    fn apply(&self, grad: F, param: F) -> F {
         let g = grad * self.scale;
         // Comparisons rather than min/max so that a NaN gradient stays NaN (and gets noticed).
         let g = if g > self.bound {
@@ -198,14 +237,20 @@ pub(crate) fn addcdiv<F: Float>(a: F, value: F, t1: F, t2: F) -> F {
     a + value * t1 / t2
 }
 
-/// The interpolation `a + w·(b − a)` as PyTorch's `lerp_` computes it on CPU (|w| < ½ branch;
-/// for |w| ≥ ½ it is `b − (b − a)·(1 − w)`), so that exponential averages match it exactly.
+/// The interpolation `a + w·(b − a)` as PyTorch's `lerp_` computes it on CPU: `a + w·(b − a)` for
+/// |w| < ½ and `b + (w − 1)·(b − a)` otherwise, fused. `coefficient` is w or w − 1 and
+/// `from_end` says which form, so that the loop has no branch (only a select of the base).
 #[inline(always)]
-pub(crate) fn lerp<F: Float>(a: F, b: F, weight: F, weight_is_small: bool) -> F {
-    if weight_is_small {
-        weight.mul_add(b - a, a)
+pub(crate) fn lerp<F: Float>(a: F, b: F, coefficient: F, from_end: bool) -> F {
+    coefficient.mul_add(b - a, if from_end { b } else { a })
+}
+
+/// The (coefficient, from_end) pair of [`lerp`] for weight `w`.
+pub(crate) fn lerp_form(weight: f64) -> (f64, bool) {
+    if weight.abs() < 0.5 {
+        (weight, false)
     } else {
-        (weight - F::ONE).mul_add(b - a, b)
+        (weight - 1.0, true)
     }
 }
 
@@ -324,9 +369,9 @@ impl OptimizerConfig {
                 ("rmsprop", RmspropConfig::new(convention).into(), lr, 0.0)
             }
             "rmsprop-nesterov" => ("rmsprop-nesterov", RmspropConfig::nesterov(convention).into(), 1e-3, 0.0),
-            "adam" => ("adam", AdamConfig::adam().into(), 1e-3, 0.0),
-            "adamw" => ("adamw", AdamConfig::adamw().into(), 1e-3, 0.01),
-            "amsgrad" => ("amsgrad", AdamConfig::amsgrad().into(), 1e-3, 0.0),
+            "adam" => ("adam", AdamConfig::adam(convention).into(), 1e-3, 0.0),
+            "adamw" => ("adamw", AdamConfig::adamw(convention).into(), 1e-3, 0.01),
+            "amsgrad" => ("amsgrad", AdamConfig::amsgrad(convention).into(), 1e-3, 0.0),
             "nadam" => {
                 let lr = if convention == Torch { 2e-3 } else { 1e-3 };
                 ("nadam", NadamConfig::new(convention).into(), lr, 0.0)

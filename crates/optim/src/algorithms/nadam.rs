@@ -14,8 +14,8 @@
 //! and this book form keep ρ₁ fixed. Both reduce to the same look-ahead when ψ → ∞.
 
 use super::{
-    addcdiv, check_non_negative, check_positive, check_unit_interval, lerp, Convention, GradientPrep, Kernel,
-    StepContext, UpdateRule,
+    addcdiv, check_non_negative, check_positive, check_unit_interval, lerp, lerp_form, with_prep, Convention,
+    GradientPrep, Kernel, Prepare, StepContext, UpdateRule,
 };
 use crate::error::ConfigError;
 use crate::Float;
@@ -62,17 +62,23 @@ impl Default for NadamConfig {
 }
 
 /// One prepared NAdam step: θ ← θ + grad_coefficient·g/d + avg_coefficient·s/d.
+///
+/// Torch runs PyTorch's order (d = √(r/(1 − ρ₂ᵗ)) + δ, then two `addcdiv`s: three divisions);
+/// book computes d with the reciprocal of the bias correction and adds both terms over one
+/// division, the same arithmetic up to rounding.
 #[derive(Debug, Clone, Copy)]
 pub struct NadamKernel<F> {
     prep: GradientPrep<F>,
-    one_minus_beta1: F,
-    small_weight: bool,
+    average_coefficient: F,
+    average_from_end: bool,
     beta2: F,
     one_minus_beta2: F,
     bias_correction2: F,
     eps: F,
     grad_coefficient: F,
     avg_coefficient: F,
+    inverse_bias_correction2: F,
+    convention: Convention,
 }
 
 impl UpdateRule for NadamConfig {
@@ -112,29 +118,46 @@ impl UpdateRule for NadamConfig {
         };
         NadamKernel {
             prep: context.coupled_prep(),
-            one_minus_beta1: F::from_f64(1.0 - self.beta1),
-            small_weight: (1.0 - self.beta1).abs() < 0.5,
+            average_coefficient: F::from_f64(lerp_form(1.0 - self.beta1).0),
+            average_from_end: lerp_form(1.0 - self.beta1).1,
             beta2: F::from_f64(self.beta2),
             one_minus_beta2: F::from_f64(1.0 - self.beta2),
             bias_correction2: F::from_f64(1.0 - self.beta2.powf(t)),
             eps: F::from_f64(self.eps),
             grad_coefficient: F::from_f64(grad_coefficient),
             avg_coefficient: F::from_f64(avg_coefficient),
+            inverse_bias_correction2: F::from_f64(1.0 / (1.0 - self.beta2.powf(t))),
+            convention: self.convention,
+        }
+    }
+}
+
+impl<F: Float> NadamKernel<F> {
+    fn run<P: Prepare<F>, const BOOK: bool>(&self, prep: P, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
+        let [exp_avg, exp_avg_sq] = state else { unreachable!("nadam keeps two state buffers") };
+        let (coefficient, from_end) = (self.average_coefficient, self.average_from_end);
+        for (((p, &g), s), r) in params.iter_mut().zip(grads).zip(exp_avg.iter_mut()).zip(exp_avg_sq.iter_mut()) {
+            let g = prep.apply(g, *p);
+            *s = lerp(*s, g, coefficient, from_end);
+            *r = (self.one_minus_beta2 * g).mul_add(g, *r * self.beta2);
+            if BOOK {
+                let d = (*r * self.inverse_bias_correction2).sqrt() + self.eps;
+                *p += self.grad_coefficient.mul_add(g, self.avg_coefficient * *s) / d;
+            } else {
+                let d = (*r / self.bias_correction2).sqrt() + self.eps;
+                *p = addcdiv(*p, self.grad_coefficient, g, d);
+                *p = addcdiv(*p, self.avg_coefficient, *s, d);
+            }
         }
     }
 }
 
 impl<F: Float> Kernel<F> for NadamKernel<F> {
     fn apply(&self, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
-        let [exp_avg, exp_avg_sq] = state else { unreachable!("nadam keeps two state buffers") };
-        for (((p, &g), s), r) in params.iter_mut().zip(grads).zip(exp_avg.iter_mut()).zip(exp_avg_sq.iter_mut()) {
-            let g = self.prep.apply(g, *p);
-            *s = lerp(*s, g, self.one_minus_beta1, self.small_weight);
-            *r = (self.one_minus_beta2 * g).mul_add(g, *r * self.beta2);
-            let d = (*r / self.bias_correction2).sqrt() + self.eps;
-            *p = addcdiv(*p, self.grad_coefficient, g, d);
-            *p = addcdiv(*p, self.avg_coefficient, *s, d);
-        }
+        with_prep!(self.prep, |prep| match self.convention {
+            Convention::Book => self.run::<_, true>(prep, params, grads, state),
+            Convention::Torch => self.run::<_, false>(prep, params, grads, state),
+        })
     }
 }
 

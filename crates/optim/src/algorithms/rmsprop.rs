@@ -14,7 +14,8 @@
 //! The book's velocity v is in units of θ, PyTorch's buffer b in units of g (see `sgd`).
 
 use super::{
-    addcdiv, check_positive, check_unit_interval, lerp, Convention, GradientPrep, Kernel, StepContext, UpdateRule,
+    addcdiv, check_positive, check_unit_interval, lerp, lerp_form, with_prep, Convention, GradientPrep, Kernel,
+    Prepare, StepContext, UpdateRule,
 };
 use crate::error::ConfigError;
 use crate::Float;
@@ -79,7 +80,8 @@ pub struct RmspropKernel<F> {
     prep: GradientPrep<F>,
     rho: F,
     one_minus_rho: F,
-    small_weight: bool,
+    average_coefficient: F,
+    average_from_end: bool,
     eps: F,
     lr: F,
     neg_lr: F,
@@ -108,11 +110,13 @@ impl UpdateRule for RmspropConfig {
     }
 
     fn prepare<F: Float>(&self, context: &StepContext<'_>) -> RmspropKernel<F> {
+        let (average_coefficient, average_from_end) = lerp_form(1.0 - self.rho);
         RmspropKernel {
             prep: context.coupled_prep(),
             rho: F::from_f64(self.rho),
             one_minus_rho: F::from_f64(1.0 - self.rho),
-            small_weight: (1.0 - self.rho).abs() < 0.5,
+            average_coefficient: F::from_f64(average_coefficient),
+            average_from_end,
             eps: F::from_f64(self.eps),
             lr: F::from_f64(context.lr),
             neg_lr: F::from_f64(-context.lr),
@@ -126,77 +130,89 @@ impl UpdateRule for RmspropConfig {
 }
 
 impl<F: Float> RmspropKernel<F> {
-    /// The denominator for one element, updating r (and ḡ when centered).
+    /// Updates r (and ḡ when centered) and returns the denominator for one element.
     #[inline(always)]
-    fn denominator(&self, g: F, r: &mut F, mean: &mut F) -> F {
+    fn denominator<const BOOK: bool>(&self, g: F, r: &mut F, mean: Option<&mut F>) -> F {
         *r = (self.one_minus_rho * g).mul_add(g, *r * self.rho);
-        let second_moment = if self.centered {
-            *mean = lerp(*mean, g, self.one_minus_rho, self.small_weight);
-            (-*mean).mul_add(*mean, *r)
-        } else {
-            *r
+        let second_moment = match mean {
+            Some(mean) => {
+                *mean = lerp(*mean, g, self.average_coefficient, self.average_from_end);
+                (-*mean).mul_add(*mean, *r)
+            }
+            None => *r,
         };
-        match self.convention {
-            Convention::Book => (self.eps + second_moment).sqrt(),
-            Convention::Torch => second_moment.sqrt() + self.eps,
+        if BOOK {
+            (self.eps + second_moment).sqrt()
+        } else {
+            second_moment.sqrt() + self.eps
+        }
+    }
+
+    /// Updates the velocity (book) or buffer (torch) from the scaled gradient d; returns the new θ.
+    #[inline(always)]
+    fn momentum_step<const BOOK: bool, const NESTEROV: bool>(&self, d: F, buffer: &mut F, p: F) -> F {
+        let mu = self.momentum;
+        if BOOK {
+            let step = self.lr * d;
+            *buffer = mu.mul_add(*buffer, -step);
+            p + if NESTEROV { mu.mul_add(*buffer, -step) } else { *buffer }
+        } else {
+            *buffer = *buffer * mu + d;
+            let direction = if NESTEROV { mu.mul_add(*buffer, d) } else { *buffer };
+            self.neg_lr.mul_add(direction, p)
+        }
+    }
+
+    fn run<P: Prepare<F>, const BOOK: bool, const NESTEROV: bool>(
+        &self,
+        prep: P,
+        params: &mut [F],
+        grads: &[F],
+        state: &mut [&mut [F]],
+    ) {
+        let neg_lr = self.neg_lr;
+        let (square_avg, rest) = state.split_first_mut().expect("rmsprop keeps square_avg");
+        let pairs = params.iter_mut().zip(grads).zip(square_avg.iter_mut());
+        match (self.has_momentum, self.centered, rest) {
+            (false, false, []) => {
+                for ((p, &g), r) in pairs {
+                    let g = prep.apply(g, *p);
+                    *p = addcdiv(*p, neg_lr, g, self.denominator::<BOOK>(g, r, None));
+                }
+            }
+            (false, true, [means]) => {
+                for (((p, &g), r), m) in pairs.zip(means.iter_mut()) {
+                    let g = prep.apply(g, *p);
+                    *p = addcdiv(*p, neg_lr, g, self.denominator::<BOOK>(g, r, Some(m)));
+                }
+            }
+            (true, false, [buffers]) => {
+                for (((p, &g), r), b) in pairs.zip(buffers.iter_mut()) {
+                    let g = prep.apply(g, *p);
+                    let d = g / self.denominator::<BOOK>(g, r, None);
+                    *p = self.momentum_step::<BOOK, NESTEROV>(d, b, *p);
+                }
+            }
+            (true, true, [buffers, means]) => {
+                for (((p, &g), r), (b, m)) in pairs.zip(buffers.iter_mut().zip(means.iter_mut())) {
+                    let g = prep.apply(g, *p);
+                    let d = g / self.denominator::<BOOK>(g, r, Some(m));
+                    *p = self.momentum_step::<BOOK, NESTEROV>(d, b, *p);
+                }
+            }
+            _ => unreachable!("rmsprop's state buffers follow its options"),
         }
     }
 }
 
 impl<F: Float> Kernel<F> for RmspropKernel<F> {
     fn apply(&self, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
-        let (square_avg, rest) = state.split_first_mut().expect("rmsprop keeps square_avg");
-        let mut unused = F::ZERO;
-        match (self.has_momentum, self.centered) {
-            (false, false) => {
-                for ((p, &g), r) in params.iter_mut().zip(grads).zip(square_avg.iter_mut()) {
-                    let g = self.prep.apply(g, *p);
-                    let denominator = self.denominator(g, r, &mut unused);
-                    *p = addcdiv(*p, self.neg_lr, g, denominator);
-                }
-            }
-            (false, true) => {
-                let means = &mut *rest[0];
-                for (((p, &g), r), m) in params.iter_mut().zip(grads).zip(square_avg.iter_mut()).zip(means) {
-                    let g = self.prep.apply(g, *p);
-                    let denominator = self.denominator(g, r, m);
-                    *p = addcdiv(*p, self.neg_lr, g, denominator);
-                }
-            }
-            (true, centered) => {
-                let (buffers, means) = rest.split_first_mut().expect("momentum buffer");
-                let mut no_means = [];
-                let means: &mut [F] = if centered { &mut *means[0] } else { &mut no_means };
-                for (index, ((p, &g), (r, b))) in
-                    params.iter_mut().zip(grads).zip(square_avg.iter_mut().zip(buffers.iter_mut())).enumerate()
-                {
-                    let mean = if centered { &mut means[index] } else { &mut unused };
-                    let g = self.prep.apply(g, *p);
-                    let d = g / self.denominator(g, r, mean);
-                    *p = self.momentum_step(d, b, *p);
-                }
-            }
-        }
-    }
-}
-
-impl<F: Float> RmspropKernel<F> {
-    /// Updates the velocity or buffer from the scaled gradient d and returns the new θ.
-    #[inline(always)]
-    fn momentum_step(&self, d: F, buffer: &mut F, p: F) -> F {
-        let mu = self.momentum;
-        match self.convention {
-            Convention::Book => {
-                let step = self.lr * d;
-                *buffer = mu.mul_add(*buffer, -step);
-                p + if self.nesterov { mu.mul_add(*buffer, -step) } else { *buffer }
-            }
-            Convention::Torch => {
-                *buffer = *buffer * mu + d;
-                let direction = if self.nesterov { mu.mul_add(*buffer, d) } else { *buffer };
-                self.neg_lr.mul_add(direction, p)
-            }
-        }
+        with_prep!(self.prep, |prep| match (self.convention, self.nesterov) {
+            (Convention::Book, false) => self.run::<_, true, false>(prep, params, grads, state),
+            (Convention::Book, true) => self.run::<_, true, true>(prep, params, grads, state),
+            (Convention::Torch, false) => self.run::<_, false, false>(prep, params, grads, state),
+            (Convention::Torch, true) => self.run::<_, false, true>(prep, params, grads, state),
+        })
     }
 }
 

@@ -15,7 +15,10 @@
 //! at their old rates while PyTorch's b rescales all of history by the new rate. Defaults:
 //! α = μ = 0.9 for `momentum` and `nesterov`; τ = 0. `dampening` exists only in the torch form.
 
-use super::{check_non_negative, check_unit_interval, Convention, GradientPrep, Kernel, StepContext, UpdateRule};
+use super::{
+    check_non_negative, check_unit_interval, with_prep, Convention, GradientPrep, Kernel, Prepare, StepContext,
+    UpdateRule,
+};
 use crate::error::ConfigError;
 use crate::Float;
 
@@ -84,8 +87,10 @@ pub struct SgdKernel<F> {
     lr: F,
     neg_lr: F,
     momentum: F,
-    one_minus_dampening: F,
-    first_step: bool,
+    /// PyTorch's buffer update b ← buffer_decay·b + buffer_keep·g: (μ, 1 − τ), or (0, 1) at the
+    /// first step, where PyTorch sets b = g.
+    buffer_decay: F,
+    buffer_keep: F,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -116,47 +121,63 @@ impl UpdateRule for SgdConfig {
             (true, Convention::Torch, false) => Form::TorchMomentum,
             (true, Convention::Torch, true) => Form::TorchNesterov,
         };
+        let (buffer_decay, buffer_keep) =
+            if context.step == 1 { (0.0, 1.0) } else { (self.momentum, 1.0 - self.dampening) };
         SgdKernel {
             form,
             prep: context.coupled_prep(),
             lr: F::from_f64(context.lr),
             neg_lr: F::from_f64(-context.lr),
             momentum: F::from_f64(self.momentum),
-            one_minus_dampening: F::from_f64(1.0 - self.dampening),
-            first_step: context.step == 1,
+            buffer_decay: F::from_f64(buffer_decay),
+            buffer_keep: F::from_f64(buffer_keep),
+        }
+    }
+}
+
+impl<F: Float> SgdKernel<F> {
+    fn run_plain<P: Prepare<F>>(&self, prep: P, params: &mut [F], grads: &[F]) {
+        for (p, &g) in params.iter_mut().zip(grads) {
+            *p = self.neg_lr.mul_add(prep.apply(g, *p), *p);
+        }
+    }
+
+    fn run_book<P: Prepare<F>, const NESTEROV: bool>(
+        &self,
+        prep: P,
+        params: &mut [F],
+        grads: &[F],
+        velocity: &mut [F],
+    ) {
+        let (lr, momentum) = (self.lr, self.momentum);
+        for ((p, &g), v) in params.iter_mut().zip(grads).zip(velocity.iter_mut()) {
+            let step = lr * prep.apply(g, *p);
+            *v = momentum.mul_add(*v, -step);
+            *p += if NESTEROV { momentum.mul_add(*v, -step) } else { *v };
+        }
+    }
+
+    fn run_torch<P: Prepare<F>, const NESTEROV: bool>(&self, prep: P, params: &mut [F], grads: &[F], buffer: &mut [F]) {
+        let (decay, keep, momentum, neg_lr) = (self.buffer_decay, self.buffer_keep, self.momentum, self.neg_lr);
+        for ((p, &g), b) in params.iter_mut().zip(grads).zip(buffer.iter_mut()) {
+            let g = prep.apply(g, *p);
+            *b = keep.mul_add(g, *b * decay);
+            let direction = if NESTEROV { momentum.mul_add(*b, g) } else { *b };
+            *p = neg_lr.mul_add(direction, *p);
         }
     }
 }
 
 impl<F: Float> Kernel<F> for SgdKernel<F> {
     fn apply(&self, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
-        let Self { prep, lr, neg_lr, momentum, .. } = *self;
-        match self.form {
-            Form::Plain => {
-                for (p, &g) in params.iter_mut().zip(grads) {
-                    let g = prep.apply(g, *p);
-                    *p = neg_lr.mul_add(g, *p);
-                }
-            }
-            Form::BookMomentum | Form::BookNesterov => {
-                let nesterov = self.form == Form::BookNesterov;
-                for ((p, &g), v) in params.iter_mut().zip(grads).zip(state[0].iter_mut()) {
-                    let step = lr * prep.apply(g, *p);
-                    *v = momentum.mul_add(*v, -step);
-                    *p += if nesterov { momentum.mul_add(*v, -step) } else { *v };
-                }
-            }
-            Form::TorchMomentum | Form::TorchNesterov => {
-                let nesterov = self.form == Form::TorchNesterov;
-                let (first, keep) = (self.first_step, self.one_minus_dampening);
-                for ((p, &g), b) in params.iter_mut().zip(grads).zip(state[0].iter_mut()) {
-                    let g = prep.apply(g, *p);
-                    *b = if first { g } else { keep.mul_add(g, *b * momentum) };
-                    let direction = if nesterov { momentum.mul_add(*b, g) } else { *b };
-                    *p = neg_lr.mul_add(direction, *p);
-                }
-            }
-        }
+        with_prep!(self.prep, |prep| match (self.form, state) {
+            (Form::Plain, _) => self.run_plain(prep, params, grads),
+            (Form::BookMomentum, [v]) => self.run_book::<_, false>(prep, params, grads, v),
+            (Form::BookNesterov, [v]) => self.run_book::<_, true>(prep, params, grads, v),
+            (Form::TorchMomentum, [b]) => self.run_torch::<_, false>(prep, params, grads, b),
+            (Form::TorchNesterov, [b]) => self.run_torch::<_, true>(prep, params, grads, b),
+            _ => unreachable!("momentum keeps one state buffer"),
+        })
     }
 }
 
