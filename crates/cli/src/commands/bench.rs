@@ -1,0 +1,195 @@
+//! `descent bench`: speed, always next to a baseline measured in the same run.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use descent_optim::parallel::{for_each_piece, StateViews};
+use descent_optim::{Optimizer, OptimizerConfig, OPTIMIZER_NAMES};
+use serde::Serialize;
+
+use crate::flags::reason;
+use crate::{bad_input, table};
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Optimizer step speed on flat f32 buffers, in ns per parameter and GB/s, beside the memory
+    /// bandwidth of an in-place a += s·b over arrays as large.
+    Optim(OptimBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OptimBenchArgs {
+    /// Number of f32 parameters.
+    #[arg(long, value_name = "N", default_value_t = 10_000_000)]
+    params: usize,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "T")]
+    threads: Option<usize>,
+    /// Timed steps per optimizer (after two warm-up steps); the median is reported.
+    #[arg(long, value_name = "R", default_value_t = 15)]
+    repeats: usize,
+    /// Optimizers to measure, comma-separated (default: all).
+    #[arg(long = "optimizer", value_name = "LIST")]
+    optimizers: Option<String>,
+    /// Convention (book or torch).
+    #[arg(long, default_value = "book")]
+    convention: String,
+    /// Print one JSON array instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One optimizer's measurement.
+#[derive(Debug, Serialize)]
+struct OptimizerSpeed {
+    optimizer: String,
+    params: usize,
+    threads: usize,
+    bytes_per_param: usize,
+    ns_per_param: f64,
+    ns_per_param_min: f64,
+    ns_per_param_max: f64,
+    gbps: f64,
+    baseline_gbps: f64,
+    fraction_of_baseline: f64,
+}
+
+pub fn run(command: BenchCommand) -> Result<()> {
+    match command {
+        BenchCommand::Optim(args) => bench_optim(args),
+    }
+}
+
+fn bench_optim(args: OptimBenchArgs) -> Result<()> {
+    if args.params == 0 {
+        return Err(bad_input("--params 0: must be at least 1"));
+    }
+    if args.repeats == 0 {
+        return Err(bad_input("--repeats 0: must be at least 1"));
+    }
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if threads == 0 {
+        return Err(bad_input("--threads 0: must be at least 1"));
+    }
+    let convention =
+        args.convention.parse().map_err(|e| bad_input(format!("--convention {}: {}", args.convention, reason(&e))))?;
+    let list = args.optimizers.clone().unwrap_or_else(|| OPTIMIZER_NAMES.join(","));
+    let configs = list
+        .split(',')
+        .map(|name| {
+            OptimizerConfig::named(name.trim(), convention)
+                .map_err(|e| bad_input(format!("--optimizer {name}: {}", reason(&e))))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("cannot start worker threads")?;
+
+    let n = args.params;
+    let mut params = vec![0.1f32; n];
+    let grads: Vec<f32> =
+        (0..n).map(|i| ((i.wrapping_mul(2_654_435_761) % 1000) as f32 / 1000.0 - 0.5) * 1e-2).collect();
+
+    eprintln!("descent bench optim: {n} f32 parameters, {threads} threads, median of {} steps", args.repeats);
+    let mut baseline_samples = pool.install(|| time_bandwidth_baseline(&mut params, &grads, args.repeats));
+    let mut results = Vec::new();
+    for config in &configs {
+        eprint!("  {:<18}\r", config.name);
+        let mut optimizer = Optimizer::<f32>::from_config(config)?;
+        let samples: Vec<f64> = pool.install(|| -> Result<Vec<f64>> {
+            params.fill(0.1);
+            for _ in 0..2 {
+                optimizer.step(&mut params, &grads, config.lr)?;
+            }
+            (0..args.repeats)
+                .map(|_| {
+                    let start = Instant::now();
+                    optimizer.step(&mut params, &grads, config.lr)?;
+                    Ok(start.elapsed().as_secs_f64())
+                })
+                .collect()
+        })?;
+        let buffers = optimizer.state_buffers().count();
+        results.push((config.name, buffers, samples));
+    }
+    // A second baseline after the optimizers, so that drift in the machine's speed shows in the median.
+    baseline_samples.extend(pool.install(|| time_bandwidth_baseline(&mut params, &grads, args.repeats)));
+    let baseline_gbps = 12.0 * n as f64 / median(&baseline_samples) / 1e9;
+
+    let speeds: Vec<OptimizerSpeed> = results
+        .into_iter()
+        .map(|(name, buffers, samples)| {
+            // Read θ, g and each state buffer; write θ and each state buffer.
+            let bytes_per_param = 4 * (3 + 2 * buffers);
+            let per_param = |seconds: f64| seconds / n as f64 * 1e9;
+            let ns = per_param(median(&samples));
+            let gbps = bytes_per_param as f64 / ns;
+            OptimizerSpeed {
+                optimizer: name.to_string(),
+                params: n,
+                threads,
+                bytes_per_param,
+                ns_per_param: ns,
+                ns_per_param_min: per_param(samples.iter().copied().fold(f64::INFINITY, f64::min)),
+                ns_per_param_max: per_param(samples.iter().copied().fold(0.0, f64::max)),
+                gbps,
+                baseline_gbps,
+                fraction_of_baseline: gbps / baseline_gbps,
+            }
+        })
+        .collect();
+
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&speeds)?);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = speeds
+        .iter()
+        .map(|s| {
+            vec![
+                s.optimizer.clone(),
+                s.bytes_per_param.to_string(),
+                format!("{:.3}", s.ns_per_param),
+                format!("{:.3}–{:.3}", s.ns_per_param_min, s.ns_per_param_max),
+                format!("{:.1}", s.gbps),
+                format!("{:.0}%", 100.0 * s.fraction_of_baseline),
+            ]
+        })
+        .collect();
+    println!(
+        "baseline a += s·b: {baseline_gbps:.1} GB/s (12 bytes per element, median of {} runs)\n",
+        baseline_samples.len()
+    );
+    print!("{}", table::render(&["optimizer", "bytes/param", "ns/param", "min–max", "GB/s", "of baseline"], &rows));
+    Ok(())
+}
+
+/// Times `a += s·b` over the two buffers (the memory traffic of the simplest update: read two
+/// arrays, write one), split over threads exactly as an optimizer step is.
+fn time_bandwidth_baseline(a: &mut [f32], b: &[f32], repeats: usize) -> Vec<f64> {
+    let axpy = |a: &mut [f32], b: &[f32], _: &mut [&mut [f32]]| {
+        for (x, &y) in a.iter_mut().zip(b) {
+            *x = 1e-3f32.mul_add(y, *x);
+        }
+    };
+    for _ in 0..2 {
+        for_each_piece(a, b, StateViews::default(), 0, &axpy);
+    }
+    (0..repeats)
+        .map(|_| {
+            let start = Instant::now();
+            for_each_piece(a, b, StateViews::default(), 0, &axpy);
+            start.elapsed().as_secs_f64()
+        })
+        .collect()
+}
+
+fn median(samples: &[f64]) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    if sorted.len() % 2 == 0 {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    } else {
+        sorted[middle]
+    }
+}

@@ -1,0 +1,216 @@
+//! `descent optimize`: optimizers on a 2-D test function, drawn on its contour plot (the momentum
+//! figure of chapter 8), with their paths as CSV and a table of how far each got.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use descent::functions::{Function2d, ViewBox};
+use descent::trajectory::{self, RunSettings, Trajectory};
+
+use crate::flags::{reason, OptimizerFlags};
+use crate::plot::{self, contour::Grid, Figure, PALETTE};
+use crate::{bad_input, table};
+
+/// How close to the minimum counts as "reached" in the summary table.
+const TOLERANCE: f64 = 1e-6;
+
+#[derive(Debug, Args)]
+pub struct OptimizeArgs {
+    /// Test function: quadratic, rosenbrock, beale, saddle, himmelblau.
+    #[arg(long, value_name = "NAME", default_value = "quadratic")]
+    function: String,
+    /// Condition number κ of the quadratic ½(x² + κy²).
+    #[arg(long, value_name = "K", default_value_t = 100.0, allow_negative_numbers = true)]
+    condition: f64,
+    /// Starting point X,Y (default: the function's customary start). Write --start=-1.5,2 when X
+    /// is negative.
+    #[arg(long, value_name = "X,Y", allow_hyphen_values = true)]
+    start: Option<String>,
+    #[command(flatten)]
+    optimizer: OptimizerFlags,
+    /// Number of updates.
+    #[arg(long, value_name = "N", default_value_t = 200, allow_negative_numbers = true)]
+    steps: i64,
+    /// Write the paths as CSV: optimizer,step,x,y,f (step 0 is the start).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Draw the paths on the contour plot, as .svg or .png.
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
+}
+
+/// Where the defaults write when neither --out nor --plot is given.
+const DEFAULT_FOLDER: &str = "runs/optimize";
+
+pub fn run(args: OptimizeArgs) -> Result<()> {
+    let function = parse_function(&args.function, args.condition)?;
+    let start = match &args.start {
+        Some(text) => parse_start(text)?,
+        None => function.default_start(),
+    };
+    if args.steps < 1 {
+        return Err(bad_input(format!("--steps {}: must be at least 1", args.steps)));
+    }
+    let steps = args.steps as u64;
+    let configs = args.optimizer.configs("sgd,momentum,adam", |_| function.suggested_lr())?;
+    let clip = args.optimizer.clip()?;
+    let mut paths = Vec::new();
+    for config in &configs {
+        let settings = RunSettings { start, steps, schedule: args.optimizer.schedule(config.lr, steps)?, clip };
+        paths.push(trajectory::run(&function, config, &settings)?);
+    }
+
+    let (out, plot_path) = match (&args.out, &args.plot) {
+        (None, None) => {
+            std::fs::create_dir_all(DEFAULT_FOLDER)
+                .with_context(|| format!("{DEFAULT_FOLDER}: cannot create folder"))?;
+            (
+                Some(Path::new(DEFAULT_FOLDER).join("trajectories.csv")),
+                Some(Path::new(DEFAULT_FOLDER).join("trajectories.svg")),
+            )
+        }
+        (out, plot) => (out.clone(), plot.clone()),
+    };
+    if let Some(path) = &out {
+        write_csv(&paths, path)?;
+    }
+    if let Some(path) = &plot_path {
+        plot::save(&contour_figure(&function, &paths, &args.optimizer.schedule), path)?;
+    }
+
+    let lrs: Vec<f64> = configs.iter().map(|c| c.lr).collect();
+    println!(
+        "{function} from ({}, {}), {steps} steps, {} convention, schedule {}",
+        start[0], start[1], args.optimizer.convention, args.optimizer.schedule
+    );
+    println!();
+    print!("{}", summary_table(&function, &paths, &lrs));
+    for path in [&out, &plot_path].into_iter().flatten() {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn parse_function(name: &str, condition: f64) -> Result<Function2d> {
+    Function2d::named(name, condition).map_err(|error| match error {
+        descent::Error::Config(config) => bad_input(format!("--function {name}: {}", reason(&config))),
+        descent::Error::Invalid { message, .. } => bad_input(format!("--condition {condition}: {message}")),
+        other => bad_input(other.to_string()),
+    })
+}
+
+/// Parses `X,Y` into two finite numbers.
+fn parse_start(text: &str) -> Result<[f64; 2]> {
+    let numbers: Vec<Option<f64>> =
+        text.split(',').map(|part| part.trim().parse::<f64>().ok().filter(|v| v.is_finite())).collect();
+    match numbers[..] {
+        [Some(x), Some(y)] => Ok([x, y]),
+        _ => Err(bad_input(format!("--start {text}: expected two finite numbers X,Y (e.g. --start=-1.5,2)"))),
+    }
+}
+
+fn write_csv(paths: &[Trajectory], file: &Path) -> Result<()> {
+    let mut csv = String::from("optimizer,step,x,y,f\n");
+    for path in paths {
+        for point in &path.points {
+            // `{:?}` prints the shortest decimal that parses back to the same f64.
+            let _ = writeln!(csv, "{},{},{:?},{:?},{:?}", path.optimizer, point.step, point.x, point.y, point.f);
+        }
+    }
+    std::fs::write(file, csv).with_context(|| format!("{}: cannot write", file.display()))
+}
+
+fn summary_table(function: &Function2d, paths: &[Trajectory], lrs: &[f64]) -> String {
+    let rows: Vec<Vec<String>> = paths
+        .iter()
+        .zip(lrs)
+        .map(|(path, lr)| {
+            let reached = match (path.diverged_at, path.steps_to(function, TOLERANCE), function.minimum_value()) {
+                (Some(step), _, _) => format!("diverged at step {step}"),
+                (None, Some(step), _) => step.to_string(),
+                (None, None, Some(_)) => "never".to_string(),
+                (None, None, None) => "n/a (unbounded)".to_string(),
+            };
+            let last = path.points.last().expect("a path has its start");
+            vec![
+                path.optimizer.clone(),
+                table::number(*lr, 3),
+                table::number(last.f, 4),
+                format!("({}, {})", table::number(last.x, 4), table::number(last.y, 4)),
+                reached,
+            ]
+        })
+        .collect();
+    table::render(&["optimizer", "lr", "final f", "final (x, y)", "steps to f - f* < 1e-6"], &rows)
+}
+
+/// The contour plot of `function` with every path on it.
+fn contour_figure(function: &Function2d, paths: &[Trajectory], schedule: &str) -> Figure {
+    let view = plot_view(function, paths);
+    let grid = Grid::sample(|x, y| function.value(x, y), view.x, view.y, 241, 181);
+    let mut figure = Figure::new(820.0, 560.0, view.x, view.y).labels(
+        &format!("{function}: {} steps, schedule {schedule}", paths.first().map_or(0, |p| p.points.len() - 1)),
+        "x",
+        "y",
+    );
+    for level in grid.log_levels(24) {
+        figure.segments(&grid.contour(level), "#9aa7b8", 0.8, 0.9);
+    }
+    for minimum in function.minima() {
+        figure.marker((minimum[0], minimum[1]), "star", "#222222", 6.0);
+    }
+    for (index, path) in paths.iter().enumerate() {
+        let colour = PALETTE[index % PALETTE.len()];
+        let points: Vec<(f64, f64)> = path.points.iter().map(|p| (p.x, p.y)).collect();
+        figure.line(&points, colour, Some(&path.optimizer));
+        if let Some(last) = points.last() {
+            figure.marker(*last, "square", colour, 4.5);
+        }
+    }
+    if let Some(first) = paths.first().and_then(|p| p.points.first()) {
+        figure.marker((first.x, first.y), "circle", "#000000", 5.0);
+    }
+    figure
+}
+
+/// The function's view, grown to take in the paths (up to twice its size each way) and kept
+/// from being degenerate.
+fn plot_view(function: &Function2d, paths: &[Trajectory]) -> ViewBox {
+    let base = function.view();
+    let grow = |(low, high): (f64, f64), values: &mut dyn Iterator<Item = f64>| {
+        let span = high - low;
+        values
+            .filter(|v| v.is_finite())
+            .fold((low, high), |(lo, hi), v| (lo.min(v.max(low - span / 2.0)), hi.max(v.min(high + span / 2.0))))
+    };
+    let points = || paths.iter().flat_map(|p| p.points.iter());
+    ViewBox { x: grow(base.x, &mut points().map(|p| p.x)), y: grow(base.y, &mut points().map(|p| p.y)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use descent::functions::FUNCTION_NAMES;
+
+    #[test]
+    fn start_needs_two_finite_numbers() {
+        assert_eq!(parse_start("-1.5, 2").unwrap(), [-1.5, 2.0]);
+        for bad in ["1", "1,2,3", "a,b", "1;2", "nan,1", ""] {
+            let message = parse_start(bad).unwrap_err().to_string();
+            assert!(message.starts_with(&format!("--start {bad}: expected two finite numbers")), "{message}");
+        }
+    }
+
+    #[test]
+    fn function_names_are_checked() {
+        for name in FUNCTION_NAMES {
+            parse_function(name, 10.0).unwrap();
+        }
+        assert!(parse_function("banana", 1.0)
+            .unwrap_err()
+            .to_string()
+            .starts_with("--function banana: unknown function"));
+    }
+}

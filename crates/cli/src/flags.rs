@@ -1,0 +1,142 @@
+//! Flags shared by the commands that build optimizers, and how their errors name the flag.
+
+use clap::Args;
+use descent_optim::{Clip, ConfigError, Convention, Hyperparameter, OptimizerConfig, Schedule};
+
+use crate::bad_input;
+
+/// The optimizer flags: which algorithms, and the hyperparameters that override their defaults.
+#[derive(Debug, Clone, Args)]
+pub struct OptimizerFlags {
+    /// Optimizers, comma-separated: sgd, momentum, nesterov, adagrad, rmsprop, rmsprop-nesterov,
+    /// adam, adamw, amsgrad, nadam, adadelta.
+    #[arg(long = "optimizer", value_name = "LIST")]
+    pub optimizers: Option<String>,
+    /// Learning rate ε (ε₀ of the schedule).
+    #[arg(long, value_name = "LR", allow_negative_numbers = true)]
+    pub lr: Option<f64>,
+    /// Momentum α (momentum, nesterov, rmsprop-nesterov).
+    #[arg(long, value_name = "A", allow_negative_numbers = true)]
+    pub momentum: Option<f64>,
+    /// Decay rate ρ (rmsprop, adadelta).
+    #[arg(long, value_name = "R", allow_negative_numbers = true)]
+    pub rho: Option<f64>,
+    /// First-moment decay ρ₁ (adam family, nadam).
+    #[arg(long, value_name = "B1", allow_negative_numbers = true)]
+    pub beta1: Option<f64>,
+    /// Second-moment decay ρ₂ (adam family, nadam).
+    #[arg(long, value_name = "B2", allow_negative_numbers = true)]
+    pub beta2: Option<f64>,
+    /// Small constant δ of the adaptive methods.
+    #[arg(long, value_name = "D", allow_negative_numbers = true)]
+    pub eps: Option<f64>,
+    /// Weight decay λ (L2; decoupled for adamw).
+    #[arg(long, value_name = "W", allow_negative_numbers = true)]
+    pub weight_decay: Option<f64>,
+    /// Whose formulas and defaults: book (Deep Learning, ch. 8) or torch (torch.optim).
+    #[arg(long, value_name = "NAME", default_value = "book")]
+    pub convention: String,
+    /// Learning-rate schedule, e.g. linear (Algorithm 8.1: to 1% of ε₀ at the end),
+    /// linear:tau=500, cosine, step:every=100,gamma=0.5, exponential:gamma=0.99,
+    /// inverse-time:gamma=0.01, warmup:100+cosine.
+    #[arg(long, value_name = "SPEC", default_value = "constant")]
+    pub schedule: String,
+    /// Gradient clipping: value:C, norm:C (per tensor) or global-norm:C.
+    #[arg(long, value_name = "SPEC")]
+    pub clip: Option<String>,
+}
+
+impl OptimizerFlags {
+    /// The convention named by `--convention`.
+    pub fn convention(&self) -> anyhow::Result<Convention> {
+        self.convention
+            .parse()
+            .map_err(|error: ConfigError| bad_input(format!("--convention {}: {}", self.convention, reason(&error))))
+    }
+
+    /// The optimizers named by `--optimizer` (or `default`), with the flags applied and checked.
+    /// `default_lr` gives the rate when `--lr` is absent.
+    pub fn configs(
+        &self,
+        default: &str,
+        default_lr: impl Fn(&OptimizerConfig) -> f64,
+    ) -> anyhow::Result<Vec<OptimizerConfig>> {
+        let convention = self.convention()?;
+        let list = self.optimizers.as_deref().unwrap_or(default);
+        let names: Vec<&str> = list.split(',').map(str::trim).collect();
+        if names.iter().any(|name| name.is_empty()) {
+            return Err(bad_input(format!("--optimizer '{list}': empty name in the list")));
+        }
+        let overrides = [
+            (Hyperparameter::Momentum, self.momentum),
+            (Hyperparameter::Rho, self.rho),
+            (Hyperparameter::Beta1, self.beta1),
+            (Hyperparameter::Beta2, self.beta2),
+            (Hyperparameter::Eps, self.eps),
+        ];
+        let mut used = [false; 5];
+        let mut configs = Vec::new();
+        for (index, name) in names.iter().enumerate() {
+            if names[..index].contains(name) {
+                return Err(bad_input(format!("--optimizer {list}: '{name}' is listed twice")));
+            }
+            let mut config = OptimizerConfig::named(name, convention)
+                .map_err(|error| bad_input(format!("--optimizer {name}: {}", reason(&error))))?;
+            for (slot, (parameter, value)) in used.iter_mut().zip(overrides) {
+                if let Some(value) = value {
+                    *slot |= config.set(parameter, value);
+                }
+            }
+            config.lr = self.lr.unwrap_or_else(|| default_lr(&config));
+            if let Some(weight_decay) = self.weight_decay {
+                config.weight_decay = weight_decay;
+            }
+            config.validate().map_err(|error| self.flag_error(&error))?;
+            configs.push(config);
+        }
+        for ((parameter, value), used) in overrides.iter().zip(used) {
+            if let (Some(value), false) = (value, used) {
+                return Err(bad_input(format!(
+                    "--{} {value}: none of the optimizers ({list}) has this hyperparameter",
+                    parameter.name()
+                )));
+            }
+        }
+        Ok(configs)
+    }
+
+    /// The schedule for base rate `lr` over `total_steps` (which fills in τ and T).
+    pub fn schedule(&self, lr: f64, total_steps: u64) -> anyhow::Result<Schedule> {
+        Schedule::parse(&self.schedule, lr, total_steps)
+            .map_err(|error| bad_input(format!("--schedule {}: {}", self.schedule, reason(&error))))
+    }
+
+    /// The clipping rule, if any.
+    pub fn clip(&self) -> anyhow::Result<Option<Clip>> {
+        self.clip
+            .as_deref()
+            .map(|text| {
+                text.parse().map_err(|error: ConfigError| bad_input(format!("--clip {text}: {}", reason(&error))))
+            })
+            .transpose()
+    }
+
+    /// Turns a validation error into a message that names the flag and the value given.
+    fn flag_error(&self, error: &ConfigError) -> anyhow::Error {
+        match error {
+            ConfigError::OutOfRange { field, expected, value } => {
+                bad_input(format!("--{} {value}: must be {expected}", field.replace('_', "-")))
+            }
+            other => bad_input(other.to_string()),
+        }
+    }
+}
+
+/// The part of a library error after the culprit, for messages that lead with the flag.
+pub fn reason(error: &ConfigError) -> String {
+    match error {
+        ConfigError::OutOfRange { field, expected, value } => format!("{field} must be {expected}, got {value}"),
+        ConfigError::Unknown { kind, expected, .. } => format!("unknown {kind} (expected one of: {expected})"),
+        ConfigError::Syntax { message, .. } => message.clone(),
+    }
+}

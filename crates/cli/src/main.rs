@@ -1,0 +1,71 @@
+//! `descent`: train deep models and compare the optimizers that train them.
+//!
+//! This binary is thin: it turns flags into library calls and results into tables, files and
+//! pictures. Bad input exits with status 2 and one line naming the flag and value; failures while
+//! running exit with status 1.
+
+mod commands;
+mod flags;
+mod plot;
+mod table;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Input the user can fix: reported as one line, exit status 2.
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// Returns a [`BadInput`] error with `message`.
+pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
+    BadInput(message.into()).into()
+}
+
+#[derive(Parser)]
+#[command(
+    name = "descent",
+    version,
+    about = "Training deep models and comparing the optimizers that train them (Deep Learning, ch. 8)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run optimizers on a 2-D test function; write their paths (CSV) and a contour plot.
+    Optimize(Box<commands::optimize::OptimizeArgs>),
+    /// Measure speed against a baseline measured in the same run.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Optimize(args) => commands::optimize::run(*args),
+        Command::Bench(command) => commands::bench::run(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            if let Some(bad) = error.downcast_ref::<BadInput>() {
+                eprintln!("error: {bad}");
+                ExitCode::from(2)
+            } else {
+                eprintln!("error: {error:#}");
+                ExitCode::from(1)
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The real `descent` binary on its default job, its files, and bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use descent::functions::Function2d;
+
+fn descent(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_descent")).args(args).current_dir(dir).output().expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn default_optimize_shows_the_chapter_point_and_writes_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = descent(&["optimize"], dir.path());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    // SGD never reaches f < 1e-6 on the κ = 100 quadratic in 200 steps; momentum does.
+    let row = |name: &str| stdout.lines().find(|line| line.starts_with(name)).unwrap_or_default().to_string();
+    assert!(row("sgd ").ends_with("never"), "{stdout}");
+    assert!(!row("momentum").ends_with("never"), "{stdout}");
+    let csv = std::fs::read_to_string(dir.path().join("runs/optimize/trajectories.csv")).unwrap();
+    assert_eq!(csv.lines().next(), Some("optimizer,step,x,y,f"));
+    assert_eq!(csv.lines().count(), 1 + 3 * 201);
+    let svg = std::fs::read_to_string(dir.path().join("runs/optimize/trajectories.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("momentum") && svg.trim_end().ends_with("</svg>"));
+}
+
+#[test]
+fn csv_numbers_parse_back_to_the_same_f64() {
+    let dir = tempfile::tempdir().unwrap();
+    let args =
+        ["optimize", "--function", "rosenbrock", "--start=-1.5,2", "--optimizer", "adam,nesterov", "--lr", "0.001"];
+    let output = descent(&[&args[..], &["--steps", "50", "--out", "t.csv"]].concat(), dir.path());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let csv = std::fs::read_to_string(dir.path().join("t.csv")).unwrap();
+    let rosenbrock = Function2d::named("rosenbrock", 100.0).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|line| line.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2 * 51);
+    assert_eq!(&rows[0][..4], &["adam", "0", "-1.5", "2.0"]);
+    for row in rows {
+        let (x, y, f): (f64, f64, f64) = (row[2].parse().unwrap(), row[3].parse().unwrap(), row[4].parse().unwrap());
+        // f was computed from the unrounded x, y: equality proves x and y were printed exactly.
+        assert_eq!(f.to_bits(), rosenbrock.value(x, y).to_bits());
+    }
+}
+
+#[test]
+fn png_plots_are_png_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = descent(&["optimize", "--function", "himmelblau", "--steps", "20", "--plot", "h.png"], dir.path());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let png = std::fs::read(dir.path().join("h.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(png.len() > 10_000);
+}
+
+#[test]
+fn bad_input_gets_one_line_naming_the_flag_and_exit_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str); 9] = [
+        (&["--function", "banana"], "--function banana: unknown function"),
+        (&["--optimizer", "adam,adamx"], "--optimizer adamx: unknown optimizer"),
+        (&["--start", "1;2"], "--start 1;2: expected two finite numbers"),
+        (&["--lr", "-0.1"], "--lr -0.1: must be a finite number >= 0"),
+        (&["--optimizer", "rmsprop", "--rho", "1.5"], "--rho 1.5: must be in [0, 1)"),
+        (&["--beta2", "1"], "--beta2 1: must be in [0, 1)"),
+        (&["--steps", "0"], "--steps 0: must be at least 1"),
+        (&["--optimizer", "sgd", "--rho", "0.5"], "--rho 0.5: none of the optimizers (sgd) has this hyperparameter"),
+        (&["--schedule", "step:every=0"], "--schedule step:every=0: every must be a whole number >= 1"),
+    ];
+    for (args, expected) in cases {
+        let output = descent(&[&["optimize", "--out", "never.csv"], args].concat(), dir.path());
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with(&format!("error: {expected}")), "{args:?}: {stderr}");
+        assert!(!dir.path().join("never.csv").exists(), "{args:?} wrote its output");
+    }
+}
+
+#[test]
+fn bench_optim_prints_json_with_honest_byte_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "bench",
+        "optim",
+        "--params",
+        "100000",
+        "--repeats",
+        "3",
+        "--threads",
+        "1",
+        "--optimizer",
+        "sgd,adam,amsgrad",
+        "--json",
+    ];
+    let output = descent(&args, dir.path());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    let bytes: Vec<u64> = rows.iter().map(|row| row["bytes_per_param"].as_u64().unwrap()).collect();
+    assert_eq!(bytes, vec![12, 28, 36]);
+    for row in rows {
+        for key in ["optimizer", "params", "ns_per_param", "gbps", "baseline_gbps"] {
+            assert!(!row[key].is_null(), "{key} missing");
+        }
+        assert_eq!(row["params"], 100000);
+        assert!(row["ns_per_param"].as_f64().unwrap() > 0.0);
+    }
+}
