@@ -92,15 +92,22 @@ pub fn scale_for_norm(norm: f64, max_norm: f64) -> f64 {
     (max_norm / (norm + 1e-6)).min(1.0)
 }
 
+/// `g` clamped to [−bound, bound]. Comparisons rather than min/max, so that a NaN gradient stays
+/// NaN (and gets noticed) instead of being replaced by a bound.
+#[inline(always)]
+pub fn clamp<F: Float>(g: F, bound: F) -> F {
+    if g > bound {
+        bound
+    } else if g < -bound {
+        -bound
+    } else {
+        g
+    }
+}
+
 /// Clamps every component to [−c, c] in place (NaN stays NaN).
 pub fn clip_by_value<F: Float>(grads: &mut [F], threshold: F) {
-    for g in grads {
-        if *g > threshold {
-            *g = threshold;
-        } else if *g < -threshold {
-            *g = -threshold;
-        }
-    }
+    grads.iter_mut().for_each(|g| *g = clamp(*g, threshold));
 }
 
 /// Rescales `grads` in place to norm at most `max_norm`; returns the norm before clipping.

@@ -295,7 +295,7 @@ impl<F: Float> Optimizer<F> {
             .find(|name| !expected.contains(name));
         if let Some(name) = unknown {
             return Err(StateError::UnknownName {
-                optimizer: format!("{:?}", self.algorithm).split('(').next().unwrap_or("").to_lowercase(),
+                optimizer: self.algorithm.name().to_string(),
                 name: name.to_string(),
                 expected: expected.join(", "),
             });

@@ -129,15 +129,7 @@ pub(crate) use with_prep;
 impl<F: Float> Prepare<F> for GradientPrep<F> {
     #[inline(always)]
     fn apply(&self, grad: F, param: F) -> F {
-        let g = grad * self.scale;
-        // Comparisons rather than min/max so that a NaN gradient stays NaN (and gets noticed).
-        let g = if g > self.bound {
-            self.bound
-        } else if g < -self.bound {
-            -self.bound
-        } else {
-            g
-        };
+        let g = crate::clip::clamp(grad * self.scale, self.bound);
         self.weight_decay.mul_add(param, g)
     }
 }
@@ -284,6 +276,18 @@ impl_from_config!(SgdConfig => Sgd, AdagradConfig => Adagrad, RmspropConfig => R
     AdamConfig => Adam, NadamConfig => Nadam, AdadeltaConfig => Adadelta);
 
 impl Algorithm {
+    /// The rule's family name (`sgd` covers momentum and Nesterov, `adam` covers AdamW and AMSGrad).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Algorithm::Sgd(_) => "sgd",
+            Algorithm::Adagrad(_) => "adagrad",
+            Algorithm::Rmsprop(_) => "rmsprop",
+            Algorithm::Adam(_) => "adam",
+            Algorithm::Nadam(_) => "nadam",
+            Algorithm::Adadelta(_) => "adadelta",
+        }
+    }
+
     /// Checks the hyperparameters, naming the first one out of range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         match self {
