@@ -106,7 +106,7 @@ fn bench_optim_prints_json_with_honest_byte_counts() {
     let bytes: Vec<u64> = rows.iter().map(|row| row["bytes_per_param"].as_u64().unwrap()).collect();
     assert_eq!(bytes, vec![12, 28, 36]);
     for row in rows {
-        for key in ["optimizer", "params", "ns_per_param", "gbps", "baseline_gbps"] {
+        for key in ["optimizer", "params", "ns_per_param", "gbps", "baseline_gbps", "traffic_floor_ns_per_param"] {
             assert!(!row[key].is_null(), "{key} missing");
         }
         assert_eq!(row["params"], 100000);

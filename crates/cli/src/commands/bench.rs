@@ -53,6 +53,9 @@ struct OptimizerSpeed {
     gbps: f64,
     baseline_gbps: f64,
     fraction_of_baseline: f64,
+    /// ns per parameter of a loop with the same read and write streams and no arithmetic.
+    traffic_floor_ns_per_param: f64,
+    fraction_of_traffic_floor: f64,
 }
 
 pub fn run(command: BenchCommand) -> Result<()> {
@@ -111,6 +114,13 @@ fn bench_optim(args: OptimBenchArgs) -> Result<()> {
         let buffers = optimizer.state_buffers().count();
         results.push((config.name, buffers, samples));
     }
+    let mut floors = [None; 4];
+    for (_, buffers, _) in &results {
+        if floors[*buffers].is_none() {
+            eprint!("  traffic floor, {buffers} state buffers\r");
+            floors[*buffers] = Some(pool.install(|| time_traffic_floor(&mut params, &grads, *buffers, args.repeats)));
+        }
+    }
     // A second baseline after the optimizers, so that drift in the machine's speed shows in the median.
     baseline_samples.extend(pool.install(|| time_bandwidth_baseline(&mut params, &grads, args.repeats)));
     let baseline_gbps = 12.0 * n as f64 / median(&baseline_samples) / 1e9;
@@ -123,6 +133,7 @@ fn bench_optim(args: OptimBenchArgs) -> Result<()> {
             let per_param = |seconds: f64| seconds / n as f64 * 1e9;
             let ns = per_param(median(&samples));
             let gbps = bytes_per_param as f64 / ns;
+            let floor = per_param(floors[buffers].expect("measured above"));
             OptimizerSpeed {
                 optimizer: name.to_string(),
                 params: n,
@@ -134,6 +145,8 @@ fn bench_optim(args: OptimBenchArgs) -> Result<()> {
                 gbps,
                 baseline_gbps,
                 fraction_of_baseline: gbps / baseline_gbps,
+                traffic_floor_ns_per_param: floor,
+                fraction_of_traffic_floor: floor / ns,
             }
         })
         .collect();
@@ -152,6 +165,8 @@ fn bench_optim(args: OptimBenchArgs) -> Result<()> {
                 format!("{:.3}–{:.3}", s.ns_per_param_min, s.ns_per_param_max),
                 format!("{:.1}", s.gbps),
                 format!("{:.0}%", 100.0 * s.fraction_of_baseline),
+                format!("{:.3}", s.traffic_floor_ns_per_param),
+                format!("{:.0}%", 100.0 * s.fraction_of_traffic_floor),
             ]
         })
         .collect();
@@ -159,7 +174,9 @@ fn bench_optim(args: OptimBenchArgs) -> Result<()> {
         "baseline a += s·b: {baseline_gbps:.1} GB/s (12 bytes per element, median of {} runs)\n",
         baseline_samples.len()
     );
-    print!("{}", table::render(&["optimizer", "bytes/param", "ns/param", "min–max", "GB/s", "of baseline"], &rows));
+    let header = ["optimizer", "bytes/param", "ns/param", "min–max", "GB/s", "of baseline", "floor ns", "of floor"];
+    print!("{}", table::render(&header, &rows));
+    println!("\nfloor: a loop with the optimizer's read and write streams and no arithmetic, same run");
     Ok(())
 }
 
@@ -181,6 +198,47 @@ fn time_bandwidth_baseline(a: &mut [f32], b: &[f32], repeats: usize) -> Vec<f64>
             start.elapsed().as_secs_f64()
         })
         .collect()
+}
+
+/// Times a loop that reads θ, g and `buffers` state arrays and writes θ and the state arrays, with
+/// one fused multiply-add per stream and nothing else: the memory traffic of an optimizer step
+/// without its arithmetic. Returns the median seconds per step.
+fn time_traffic_floor(params: &mut [f32], grads: &[f32], buffers: usize, repeats: usize) -> f64 {
+    let mut state: Vec<Vec<f32>> = vec![vec![0.0; params.len()]; buffers];
+    let stream = |p: &mut [f32], g: &[f32], s: &mut [&mut [f32]]| match s {
+        [] => p.iter_mut().zip(g).for_each(|(p, &g)| *p = 1e-3f32.mul_add(g, *p)),
+        [a] => p.iter_mut().zip(g).zip(a.iter_mut()).for_each(|((p, &g), a)| {
+            *a = 0.5f32.mul_add(*a, g);
+            *p = 1e-3f32.mul_add(*a, *p);
+        }),
+        [a, b] => p.iter_mut().zip(g).zip(a.iter_mut().zip(b.iter_mut())).for_each(|((p, &g), (a, b))| {
+            *a = 0.5f32.mul_add(*a, g);
+            *b = 0.5f32.mul_add(*b, g);
+            *p = 1e-3f32.mul_add(*a + *b, *p);
+        }),
+        [a, b, c] => p.iter_mut().zip(g).zip(a.iter_mut().zip(b.iter_mut()).zip(c.iter_mut())).for_each(
+            |((p, &g), ((a, b), c))| {
+                *a = 0.5f32.mul_add(*a, g);
+                *b = 0.5f32.mul_add(*b, g);
+                *c = 0.5f32.mul_add(*c, g);
+                *p = 1e-3f32.mul_add(*a + *b + *c, *p);
+            },
+        ),
+        _ => unreachable!("optimizers keep at most three state buffers"),
+    };
+    let mut samples = Vec::with_capacity(repeats);
+    for run in 0..repeats + 2 {
+        let mut views: StateViews<'_, f32> = Default::default();
+        for (view, buffer) in views.iter_mut().zip(state.iter_mut()) {
+            *view = buffer;
+        }
+        let start = Instant::now();
+        for_each_piece(params, grads, views, buffers, &stream);
+        if run >= 2 {
+            samples.push(start.elapsed().as_secs_f64());
+        }
+    }
+    median(&samples)
 }
 
 fn median(samples: &[f64]) -> f64 {
