@@ -11,6 +11,34 @@ pub enum Error {
     /// A misuse of an optimizer at step time.
     #[error(transparent)]
     Step(#[from] descent_optim::StepError),
+    /// A data file that cannot be read or does not hold what it should.
+    #[error("{path}: {message}")]
+    Data {
+        /// The file (or folder) at fault.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A run folder or checkpoint that cannot be used.
+    #[error("{path}: {message}")]
+    Run {
+        /// The folder or file at fault.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Training stopped on a value that is not finite.
+    #[error("non-finite {what} at step {step} (epoch {epoch}){layer}; the last good checkpoint is kept")]
+    NonFinite {
+        /// "loss" or "gradient".
+        what: &'static str,
+        /// The update at which it appeared.
+        step: u64,
+        /// The epoch.
+        epoch: u32,
+        /// ", in layer N (name)" where known.
+        layer: String,
+    },
     /// A value given by the user that is out of range for what it sets.
     #[error("{field} {message}, got {value}")]
     Invalid {
@@ -21,4 +49,16 @@ pub enum Error {
         /// What was given.
         value: String,
     },
+}
+
+impl Error {
+    /// A [`Error::Data`] for `path`.
+    pub fn data(path: impl AsRef<std::path::Path>, message: impl Into<String>) -> Self {
+        Error::Data { path: path.as_ref().display().to_string(), message: message.into() }
+    }
+
+    /// A [`Error::Run`] for `path`.
+    pub fn run(path: impl AsRef<std::path::Path>, message: impl Into<String>) -> Self {
+        Error::Run { path: path.as_ref().display().to_string(), message: message.into() }
+    }
 }

@@ -6,12 +6,14 @@
 //!
 //! - [`functions`]: the 2-D test functions of the optimizer lab, with exact gradients and Hessians.
 //! - [`trajectory`]: runs optimizers on a 2-D function and records their paths.
+//! - [`data`]: MNIST (IDX) and CSV readers, the bundled MNIST subset, splits and the sampler.
 //!
 //! The algorithms themselves live in [`descent_optim`], re-exported here as [`optim`].
 #![warn(missing_docs)]
 
 pub use descent_optim as optim;
 
+pub mod data;
 pub mod error;
 pub mod functions;
 pub mod trajectory;
