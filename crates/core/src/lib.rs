@@ -6,6 +6,8 @@
 //!
 //! - [`functions`]: the 2-D test functions of the optimizer lab, with exact gradients and Hessians.
 //! - [`trajectory`]: runs optimizers on a 2-D function and records their paths.
+//! - [`network`]: dense layers over one flat parameter buffer, with [`loss`]es and the one
+//!   matrix product in [`linalg`].
 //! - [`data`]: MNIST (IDX) and CSV readers, the bundled MNIST subset, splits and the sampler.
 //!
 //! The algorithms themselves live in [`descent_optim`], re-exported here as [`optim`].
@@ -16,6 +18,9 @@ pub use descent_optim as optim;
 pub mod data;
 pub mod error;
 pub mod functions;
+pub mod linalg;
+pub mod loss;
+pub mod network;
 pub mod trajectory;
 
 pub use error::Error;

@@ -42,6 +42,12 @@ pub trait Float:
     fn sqrt(self) -> Self;
     /// Absolute value.
     fn abs(self) -> Self;
+    /// eˣ.
+    fn exp(self) -> Self;
+    /// Natural logarithm.
+    fn ln(self) -> Self;
+    /// Hyperbolic tangent.
+    fn tanh(self) -> Self;
     /// True unless NaN or ±∞.
     fn is_finite(self) -> bool;
     /// `self * a + b` with one rounding (a fused multiply-add: one instruction on CPUs with FMA,
@@ -71,6 +77,18 @@ macro_rules! impl_float {
             #[inline(always)]
             fn abs(self) -> Self {
                 $t::abs(self)
+            }
+            #[inline(always)]
+            fn exp(self) -> Self {
+                $t::exp(self)
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                $t::ln(self)
+            }
+            #[inline(always)]
+            fn tanh(self) -> Self {
+                $t::tanh(self)
             }
             #[inline(always)]
             fn is_finite(self) -> bool {
