@@ -232,7 +232,7 @@ impl<F: Float> Network<F> {
             let dz = &mut current[..batch * n_out];
             let activation = layer.spec.activation;
             if activation != Activation::Identity {
-                dz.iter_mut().zip(y).for_each(|(d, &y)| *d = *d * activation.derivative(y));
+                dz.iter_mut().zip(y).for_each(|(d, &y)| *d *= activation.derivative(y));
             }
             let x = if index == 0 { input } else { &self.outputs[index - 1][..batch * n_in] };
             let grad_w = &mut self.grads[layer.weights.clone()];
