@@ -301,7 +301,7 @@ mod tests {
             net.gradients(&input, &labels);
             let analytic = net.grads.clone();
             let h = 1e-6;
-            for i in 0..net.params.len() {
+            for (i, &expected) in analytic.iter().enumerate() {
                 let original = net.params[i];
                 net.params[i] = original + h;
                 let plus = net.evaluate(&input, &labels).0 / 4.0;
