@@ -310,9 +310,8 @@ mod tests {
                 net.params[i] = original;
                 let numeric = (plus - minus) / (2.0 * h);
                 assert!(
-                    (numeric - analytic[i]).abs() < 1e-7 * (1.0 + numeric.abs()),
-                    "{activation} parameter {i}: {numeric} vs {}",
-                    analytic[i]
+                    (numeric - expected).abs() < 1e-7 * (1.0 + numeric.abs()),
+                    "{activation} parameter {i}: {numeric} vs {expected}"
                 );
             }
         }
