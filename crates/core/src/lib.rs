@@ -8,6 +8,8 @@
 //! - [`trajectory`]: runs optimizers on a 2-D function and records their paths.
 //! - [`network`]: dense layers over one flat parameter buffer, with [`loss`]es and the one
 //!   matrix product in [`linalg`].
+//! - [`train`]: the training loop (events, early stopping, [`checkpoint`]s, exact resume), set up
+//!   by a [`config::TrainConfig`].
 //! - [`data`]: MNIST (IDX) and CSV readers, the bundled MNIST subset, splits and the sampler.
 //!
 //! The algorithms themselves live in [`descent_optim`], re-exported here as [`optim`].
@@ -15,12 +17,15 @@
 
 pub use descent_optim as optim;
 
+pub mod checkpoint;
+pub mod config;
 pub mod data;
 pub mod error;
 pub mod functions;
 pub mod linalg;
 pub mod loss;
 pub mod network;
+pub mod train;
 pub mod trajectory;
 
 pub use error::Error;

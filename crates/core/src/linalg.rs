@@ -1,7 +1,20 @@
 //! The one matrix product every layer goes through, over the `gemm` crate. Transposes are strides,
 //! not copies.
 
+use std::cell::Cell;
+
 use descent_optim::Float;
+
+thread_local! {
+    static INSIDE_GEMM: Cell<bool> = const { Cell::new(false) };
+}
+
+/// True while this thread is inside a call into the `gemm` crate. `gemm` 0.18 allocates its
+/// packing buffer within each call and has no entry point for caller-provided scratch memory; this
+/// lets an allocation-counting test tell those allocations apart from descent's own.
+pub fn inside_gemm() -> bool {
+    INSIDE_GEMM.with(Cell::get)
+}
 
 /// How a matrix operand is stored (row-major either way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +135,7 @@ impl<F: Float> Block<F> {
 
     /// One single-threaded product.
     unsafe fn gemm(self) {
+        INSIDE_GEMM.with(|inside| inside.set(true));
         let (m, k, n) = self.shape;
         gemm::gemm(
             m,
@@ -144,6 +158,7 @@ impl<F: Float> Block<F> {
             false,
             gemm::Parallelism::None,
         );
+        INSIDE_GEMM.with(|inside| inside.set(false));
     }
 }
 

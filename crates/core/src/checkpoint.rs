@@ -1,0 +1,160 @@
+//! Checkpoints: parameters and optimizer state as safetensors, with the run's progress (step,
+//! epoch, early-stopping state, metrics so far) as JSON in the file's metadata. One file, written to
+//! a temporary name and renamed, so a crash never leaves a torn checkpoint.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use safetensors::tensor::TensorView;
+use safetensors::{Dtype, SafeTensors};
+use serde::{Deserialize, Serialize};
+
+use crate::train::EpochMetrics;
+use crate::Error;
+
+/// File name of the checkpoint inside a run folder.
+pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+const FORMAT: &str = "descent-checkpoint-1";
+
+/// Where a run stands after a completed epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Epochs completed.
+    pub epoch: u32,
+    /// Updates made.
+    pub step: u64,
+    /// Cumulative training seconds (evaluation excluded).
+    pub seconds: f64,
+    /// Best validation error so far, and the epoch it was reached.
+    pub best_val_error: f64,
+    /// Epoch of the best validation error (0 before any).
+    pub best_epoch: u32,
+    /// Epochs since the best.
+    pub bad_epochs: u32,
+    /// The optimizer's scalar state by name.
+    pub optimizer_scalars: Vec<(String, f64)>,
+    /// One row per completed epoch.
+    pub metrics: Vec<EpochMetrics>,
+}
+
+/// A checkpoint in memory: named f32 tensors and the progress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    /// Tensors by name (`params`, `best_params`, `optimizer.<buffer>`).
+    pub tensors: Vec<(String, Vec<f32>)>,
+    /// Where the run stands.
+    pub progress: Progress,
+}
+
+impl Checkpoint {
+    /// Writes to `dir/checkpoint.safetensors` through a temporary file and a rename.
+    pub fn save(&self, dir: &Path) -> Result<(), Error> {
+        let path = dir.join(CHECKPOINT_FILE);
+        let views: Vec<(String, TensorView<'_>)> = self
+            .tensors
+            .iter()
+            .map(|(name, values)| {
+                let view = TensorView::new(Dtype::F32, vec![values.len()], bytemuck_f32(values))
+                    .map_err(|e| Error::run(&path, e.to_string()))?;
+                Ok((name.clone(), view))
+            })
+            .collect::<Result<_, Error>>()?;
+        let mut metadata = HashMap::new();
+        metadata.insert("format".to_string(), FORMAT.to_string());
+        metadata.insert(
+            "progress".to_string(),
+            serde_json::to_string(&self.progress).map_err(|e| Error::run(&path, e.to_string()))?,
+        );
+        let bytes = safetensors::serialize(views, &Some(metadata)).map_err(|e| Error::run(&path, e.to_string()))?;
+        write_atomically(&path, &bytes)
+    }
+
+    /// Reads `dir/checkpoint.safetensors`, naming what is wrong with a missing, foreign or torn file.
+    pub fn load(dir: &Path) -> Result<Self, Error> {
+        let path = dir.join(CHECKPOINT_FILE);
+        let bytes = std::fs::read(&path).map_err(|e| Error::run(&path, format!("cannot read the checkpoint: {e}")))?;
+        let (_, header) = SafeTensors::read_metadata(&bytes)
+            .map_err(|e| Error::run(&path, format!("damaged or not a checkpoint: {e}")))?;
+        let metadata = header.metadata().clone().unwrap_or_default();
+        if metadata.get("format").map(String::as_str) != Some(FORMAT) {
+            return Err(Error::run(&path, format!("not a descent checkpoint (expected format {FORMAT})")));
+        }
+        let progress: Progress = serde_json::from_str(metadata.get("progress").map_or("", String::as_str))
+            .map_err(|e| Error::run(&path, format!("damaged progress record: {e}")))?;
+        let tensors = SafeTensors::deserialize(&bytes).map_err(|e| Error::run(&path, format!("damaged: {e}")))?;
+        let mut named = Vec::new();
+        for (name, view) in tensors.tensors() {
+            if view.dtype() != Dtype::F32 {
+                return Err(Error::run(&path, format!("tensor '{name}' is {:?}, expected F32", view.dtype())));
+            }
+            let values = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            named.push((name, values));
+        }
+        Ok(Checkpoint { tensors: named, progress })
+    }
+
+    /// The tensor called `name`.
+    pub fn tensor(&self, name: &str) -> Option<&[f32]> {
+        self.tensors.iter().find(|(n, _)| n == name).map(|(_, v)| &v[..])
+    }
+}
+
+/// The little-endian bytes of `values` (safetensors stores little-endian).
+fn bytemuck_f32(values: &[f32]) -> &[u8] {
+    // SAFETY: f32 has no padding and any byte pattern is a valid u8; the length is exact. The
+    // platforms descent builds for are little-endian, which `load` assumes too (checked below).
+    const _: () = assert!(cfg!(target_endian = "little"));
+    unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values)) }
+}
+
+/// Writes `bytes` to a temporary file beside `path`, flushes it, then renames it over `path`.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    use std::io::Write;
+    let temporary = path.with_extension("tmp");
+    let result = (|| {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    result.map_err(|e| Error::run(path, format!("cannot write: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_keeps_every_bit() {
+        let dir = std::env::temp_dir().join(format!("descent-checkpoint-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let checkpoint = Checkpoint {
+            tensors: vec![
+                ("params".into(), vec![1.5, -0.0, f32::MIN_POSITIVE, 3e38]),
+                ("optimizer.exp_avg".into(), vec![0.25; 3]),
+            ],
+            progress: Progress {
+                epoch: 2,
+                step: 40,
+                seconds: 1.25,
+                best_val_error: 0.1,
+                best_epoch: 1,
+                bad_epochs: 1,
+                optimizer_scalars: vec![("step".into(), 40.0)],
+                metrics: vec![],
+            },
+        };
+        checkpoint.save(&dir).unwrap();
+        let loaded = Checkpoint::load(&dir).unwrap();
+        assert_eq!(loaded.progress, checkpoint.progress);
+        assert_eq!(
+            loaded.tensor("params").unwrap().iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            checkpoint.tensors[0].1.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
+        // A torn file is named as damaged, not a panic.
+        let bytes = std::fs::read(dir.join(CHECKPOINT_FILE)).unwrap();
+        std::fs::write(dir.join(CHECKPOINT_FILE), &bytes[..bytes.len() / 2]).unwrap();
+        assert!(Checkpoint::load(&dir).unwrap_err().to_string().contains("damaged"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

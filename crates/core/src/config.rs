@@ -1,0 +1,194 @@
+//! The resolved configuration of a training run: every choice, defaults filled in, so that a run
+//! folder's `config.toml` says exactly what ran and `--resume` can rebuild it.
+
+use std::path::PathBuf;
+
+use descent_optim::{Clip, ConfigError, Convention, Hyperparameter, Init, OptimizerConfig, Schedule};
+use serde::{Deserialize, Serialize};
+
+use crate::network::{Activation, LayerSpec};
+use crate::Error;
+
+/// The problems `train` knows.
+pub const PROBLEMS: [&str; 2] = ["mnist-mlp", "mnist-logreg"];
+
+/// Everything that defines a training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// `mnist-mlp` or `mnist-logreg`.
+    pub problem: String,
+    /// Folder with the full MNIST files; `None` for the bundled subset.
+    pub data: Option<PathBuf>,
+    /// Hidden layer widths (empty for logistic regression).
+    pub hidden: Vec<usize>,
+    /// Nonlinearity of the hidden layers.
+    pub activation: String,
+    /// Weight initializer.
+    pub init: String,
+    /// Optimizer name.
+    pub optimizer: String,
+    /// `book` or `torch`.
+    pub convention: String,
+    /// Base learning rate ε₀.
+    pub lr: f64,
+    /// Overrides of the optimizer's hyperparameters (momentum, rho, beta1, beta2, eps).
+    pub momentum: Option<f64>,
+    /// ρ of RMSProp and AdaDelta.
+    pub rho: Option<f64>,
+    /// ρ₁ of Adam and NAdam.
+    pub beta1: Option<f64>,
+    /// ρ₂ of Adam and NAdam.
+    pub beta2: Option<f64>,
+    /// δ of the adaptive methods.
+    pub eps: Option<f64>,
+    /// Weight decay λ.
+    pub weight_decay: f64,
+    /// Learning-rate schedule, as text (`constant`, `linear`, `warmup:100+cosine`, …).
+    pub schedule: String,
+    /// Gradient clipping, as text (`global-norm:1`), if any.
+    pub clip: Option<String>,
+    /// Minibatch size m.
+    pub batch: usize,
+    /// Total epochs of the run (a resumed run continues to this number).
+    pub epochs: u32,
+    /// Examples held out of training for validation.
+    pub val_size: usize,
+    /// Stop after this many epochs without a better validation error, and restore the best.
+    pub early_stop: Option<u32>,
+    /// Standardize features (zero mean, unit variance, from the training part).
+    pub standardize: bool,
+    /// The seed of every random draw (initialization, split, minibatches).
+    pub seed: u64,
+    /// Worker threads.
+    pub threads: usize,
+}
+
+impl TrainConfig {
+    /// The defaults of `problem`: Adam at 1e-3, batch 128, 10 epochs, 5,000 validation examples.
+    pub fn for_problem(problem: &str) -> Result<Self, Error> {
+        let hidden = match problem {
+            "mnist-mlp" => vec![1000, 500, 100],
+            "mnist-logreg" => vec![],
+            _ => {
+                return Err(ConfigError::Unknown {
+                    kind: "problem",
+                    name: problem.to_string(),
+                    expected: PROBLEMS.join(", "),
+                }
+                .into())
+            }
+        };
+        Ok(TrainConfig {
+            problem: problem.to_string(),
+            data: None,
+            hidden,
+            activation: "relu".into(),
+            init: "glorot-uniform".into(),
+            optimizer: "adam".into(),
+            convention: "book".into(),
+            lr: 1e-3,
+            momentum: None,
+            rho: None,
+            beta1: None,
+            beta2: None,
+            eps: None,
+            weight_decay: 0.0,
+            schedule: "constant".into(),
+            clip: None,
+            batch: 128,
+            epochs: 10,
+            val_size: 5000,
+            early_stop: None,
+            standardize: false,
+            seed: 1,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        })
+    }
+
+    /// The optimizer this config describes, checked.
+    pub fn optimizer_config(&self) -> Result<OptimizerConfig, Error> {
+        let convention: Convention = self.convention.parse()?;
+        let mut config = OptimizerConfig::named(&self.optimizer, convention)?;
+        let overrides = [
+            (Hyperparameter::Momentum, self.momentum),
+            (Hyperparameter::Rho, self.rho),
+            (Hyperparameter::Beta1, self.beta1),
+            (Hyperparameter::Beta2, self.beta2),
+            (Hyperparameter::Eps, self.eps),
+        ];
+        for (parameter, value) in overrides {
+            if let Some(value) = value {
+                if !config.set(parameter, value) {
+                    return Err(Error::Invalid {
+                        field: "optimizer",
+                        message: "has no such hyperparameter",
+                        value: parameter.name().into(),
+                    });
+                }
+            }
+        }
+        config.lr = self.lr;
+        config.weight_decay = self.weight_decay;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The schedule over a run of `total_steps` updates.
+    pub fn schedule(&self, total_steps: u64) -> Result<Schedule, Error> {
+        Ok(Schedule::parse(&self.schedule, self.lr, total_steps)?)
+    }
+
+    /// The clipping rule, if any.
+    pub fn clip(&self) -> Result<Option<Clip>, Error> {
+        Ok(self.clip.as_deref().map(str::parse).transpose()?)
+    }
+
+    /// The layers of the model for inputs of width `inputs` and `classes` classes.
+    pub fn layers(&self, inputs: usize, classes: usize) -> Result<Vec<LayerSpec>, Error> {
+        let activation: Activation = self.activation.parse()?;
+        let init: Init = self.init.parse()?;
+        if let Some(zero) = self.hidden.iter().position(|&w| w == 0) {
+            return Err(Error::Invalid {
+                field: "hidden",
+                message: "widths must be at least 1",
+                value: format!("layer {}: 0", zero + 1),
+            });
+        }
+        let widths: Vec<usize> = std::iter::once(inputs).chain(self.hidden.iter().copied()).chain([classes]).collect();
+        Ok(widths
+            .windows(2)
+            .enumerate()
+            .map(|(index, pair)| LayerSpec {
+                inputs: pair[0],
+                outputs: pair[1],
+                activation: if index + 2 == widths.len() { Activation::Identity } else { activation },
+                init,
+            })
+            .collect())
+    }
+
+    /// Checks everything that can be checked before loading data.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.batch == 0 {
+            return Err(Error::Invalid { field: "batch", message: "must be at least 1", value: "0".into() });
+        }
+        if self.epochs == 0 {
+            return Err(Error::Invalid { field: "epochs", message: "must be at least 1", value: "0".into() });
+        }
+        if self.threads == 0 {
+            return Err(Error::Invalid { field: "threads", message: "must be at least 1", value: "0".into() });
+        }
+        if self.early_stop == Some(0) {
+            return Err(Error::Invalid {
+                field: "early-stop",
+                message: "patience must be at least 1",
+                value: "0".into(),
+            });
+        }
+        self.optimizer_config()?;
+        self.schedule(1)?;
+        self.clip()?;
+        self.layers(1, 2)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,468 @@
+//! The training loop: minibatch SGD-style training of a [`Network`] with any optimizer, schedule
+//! and clipping; evaluation every epoch on train (running averages), validation and test;
+//! early stopping on validation error; checkpoints after every epoch; exact resumption.
+//!
+//! The trainer reports through [`Event`]s and never prints.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use descent_optim::parallel::sum_of_squares;
+use descent_optim::{Optimizer, ParamGroup, Schedule};
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{Checkpoint, Progress, CHECKPOINT_FILE};
+use crate::config::TrainConfig;
+use crate::data::{mnist, Dataset, EpochSampler};
+use crate::network::Network;
+use crate::Error;
+
+/// Examples evaluated per forward pass when measuring loss and error.
+const EVAL_BATCH: usize = 500;
+
+/// One row of `metrics.csv`: where the run stood after an epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// Epochs completed (1 for the first).
+    pub epoch: u32,
+    /// Updates made.
+    pub step: u64,
+    /// Learning rate of the epoch's last update.
+    pub lr: f64,
+    /// Cumulative training seconds, evaluation excluded.
+    pub seconds: f64,
+    /// Mean surrogate loss (NLL) over the epoch's minibatches, as they were trained on.
+    pub train_loss: f64,
+    /// 0-1 error over the epoch's minibatches.
+    pub train_error: f64,
+    /// Mean NLL on the validation set at the end of the epoch.
+    pub val_loss: f64,
+    /// 0-1 error on the validation set.
+    pub val_error: f64,
+    /// Mean NLL on the test set.
+    pub test_loss: f64,
+    /// 0-1 error on the test set.
+    pub test_error: f64,
+}
+
+/// The columns of `metrics.csv`, in order.
+pub const METRICS_HEADER: &str = "epoch,step,lr,seconds,train_loss,train_error,val_loss,val_error,test_loss,test_error";
+
+impl EpochMetrics {
+    /// The row as CSV (numbers print as the shortest decimal that parses back exactly).
+    pub fn csv_row(&self) -> String {
+        format!(
+            "{},{},{:?},{:.3},{:?},{:?},{:?},{:?},{:?},{:?}",
+            self.epoch,
+            self.step,
+            self.lr,
+            self.seconds,
+            self.train_loss,
+            self.train_error,
+            self.val_loss,
+            self.val_error,
+            self.test_loss,
+            self.test_error
+        )
+    }
+}
+
+/// What the trainer reports while it runs.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// An epoch begins.
+    EpochStart {
+        /// Its number (1-based).
+        epoch: u32,
+        /// Minibatches in it.
+        batches: usize,
+    },
+    /// A minibatch was trained on.
+    Batch {
+        /// Minibatches done in this epoch.
+        done: usize,
+        /// Examples done in this epoch.
+        examples: usize,
+        /// Mean training loss so far this epoch.
+        running_loss: f64,
+    },
+    /// An epoch ended and was evaluated (and checkpointed, if the run has a folder).
+    EpochEnd(&'a EpochMetrics),
+    /// Validation error has not improved for `patience` epochs: training stops and the parameters
+    /// of `best_epoch` are restored.
+    EarlyStop {
+        /// The epoch whose parameters are kept.
+        best_epoch: u32,
+    },
+}
+
+/// The data a run trains and evaluates on.
+#[derive(Debug, Clone)]
+pub struct Splits {
+    /// Training part.
+    pub train: Dataset,
+    /// Validation part (held out of training, used for early stopping and tuning).
+    pub val: Dataset,
+    /// Test set (never used for any choice).
+    pub test: Dataset,
+}
+
+impl Splits {
+    /// The data of `config`: MNIST (bundled or from `config.data`), split and scaled.
+    pub fn load(config: &TrainConfig) -> Result<Self, Error> {
+        let data = mnist::load(config.data.as_deref())?;
+        Self::from_sets(config, data.train, data.test)
+    }
+
+    /// Splits `train` into train and validation as `config` says, and standardizes if asked.
+    pub fn from_sets(config: &TrainConfig, train: Dataset, test: Dataset) -> Result<Self, Error> {
+        let (mut train, mut val) = train.split(config.val_size, config.seed).map_err(|_| Error::Invalid {
+            field: "val-size",
+            message: "must leave at least one training example",
+            value: format!("{} of {}", config.val_size, train.len()),
+        })?;
+        let mut test = test;
+        if config.batch > train.len() {
+            return Err(Error::Invalid {
+                field: "batch",
+                message: "must not exceed the training examples",
+                value: format!("{} > {}", config.batch, train.len()),
+            });
+        }
+        if config.standardize {
+            let (mean, std) = train.feature_moments();
+            for set in [&mut train, &mut val, &mut test] {
+                set.standardize(&mean, &std);
+            }
+        }
+        Ok(Splits { train, val, test })
+    }
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Epochs trained.
+    pub epochs: u32,
+    /// Updates made.
+    pub steps: u64,
+    /// Training seconds, evaluation excluded.
+    pub seconds: f64,
+    /// The epoch whose parameters the run ends with (the best one with early stopping).
+    pub final_epoch: u32,
+    /// Metrics of that epoch.
+    pub final_metrics: Option<EpochMetrics>,
+    /// Whether early stopping ended the run.
+    pub stopped_early: bool,
+    /// Training examples per second.
+    pub examples_per_second: f64,
+}
+
+/// A training run in progress.
+pub struct Trainer {
+    config: TrainConfig,
+    network: Network<f32>,
+    optimizer: Optimizer<f32>,
+    schedule: Schedule,
+    splits: Splits,
+    sampler: EpochSampler,
+    batch_inputs: Vec<f32>,
+    batch_labels: Vec<u32>,
+    progress: Progress,
+    best_params: Option<Vec<f32>>,
+}
+
+impl Trainer {
+    /// A fresh run of `config` on `splits`.
+    pub fn new(config: TrainConfig, splits: Splits) -> Result<Self, Error> {
+        config.validate()?;
+        let layers = config.layers(splits.train.dim, splits.train.classes)?;
+        let network = Network::new(layers, config.batch.max(EVAL_BATCH), config.seed, config.threads)?;
+        // One group per tensor, so that per-tensor norm clipping clips each tensor.
+        let groups = network
+            .layers()
+            .iter()
+            .flat_map(|l| [ParamGroup::new(l.weights.clone()), ParamGroup::new(l.bias.clone())])
+            .collect();
+        let optimizer =
+            Optimizer::from_config(&config.optimizer_config()?)?.with_clip(config.clip()?)?.with_groups(groups)?;
+        let sampler = EpochSampler::new(splits.train.len(), config.batch, false);
+        let total_steps = sampler.batches() as u64 * config.epochs as u64;
+        Ok(Trainer {
+            schedule: config.schedule(total_steps)?,
+            batch_inputs: vec![0.0; config.batch * splits.train.dim],
+            batch_labels: Vec::with_capacity(config.batch),
+            progress: Progress {
+                epoch: 0,
+                step: 0,
+                seconds: 0.0,
+                best_val_error: f64::INFINITY,
+                best_epoch: 0,
+                bad_epochs: 0,
+                optimizer_scalars: Vec::new(),
+                metrics: Vec::new(),
+            },
+            best_params: None,
+            config,
+            network,
+            optimizer,
+            splits,
+            sampler,
+        })
+    }
+
+    /// The run saved in `dir`, ready to continue to `epochs` total epochs (its own total if `None`).
+    pub fn resume(dir: &Path, epochs: Option<u32>) -> Result<Self, Error> {
+        if !dir.is_dir() {
+            return Err(Error::run(dir, "no such run folder"));
+        }
+        let config_path = dir.join(CONFIG_FILE);
+        if !config_path.is_file() || !dir.join(CHECKPOINT_FILE).is_file() {
+            return Err(Error::run(dir, format!("not a descent run (it needs {CONFIG_FILE} and {CHECKPOINT_FILE})")));
+        }
+        let text =
+            std::fs::read_to_string(&config_path).map_err(|e| Error::run(&config_path, format!("cannot read: {e}")))?;
+        let mut config: TrainConfig =
+            toml::from_str(&text).map_err(|e| Error::run(&config_path, format!("damaged: {}", e.message())))?;
+        if let Some(epochs) = epochs {
+            config.epochs = epochs;
+        }
+        let splits = Splits::load(&config)?;
+        Self::resume_with(dir, config, splits)
+    }
+
+    /// The run saved in `dir` with `config` and `splits` given by the caller (the library form of
+    /// [`resume`](Self::resume), for data that is not in a file).
+    pub fn resume_with(dir: &Path, config: TrainConfig, splits: Splits) -> Result<Self, Error> {
+        let checkpoint = Checkpoint::load(dir)?;
+        let mut trainer = Trainer::new(config, splits)?;
+        trainer.restore(&checkpoint).map_err(|message| Error::run(dir.join(CHECKPOINT_FILE), message))?;
+        Ok(trainer)
+    }
+
+    fn restore(&mut self, checkpoint: &Checkpoint) -> Result<(), String> {
+        let params = checkpoint.tensor("params").ok_or("has no 'params' tensor")?;
+        if params.len() != self.network.params.len() {
+            return Err(format!(
+                "holds {} parameters, the model of config.toml has {}",
+                params.len(),
+                self.network.params.len()
+            ));
+        }
+        self.network.params.copy_from_slice(params);
+        let buffers: Vec<(&str, &[f32])> = checkpoint
+            .tensors
+            .iter()
+            .filter_map(|(name, values)| name.strip_prefix("optimizer.").map(|n| (n, &values[..])))
+            .collect();
+        let scalars: Vec<(&str, f64)> =
+            checkpoint.progress.optimizer_scalars.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+        self.optimizer.load_state(params.len(), &buffers, &scalars).map_err(|e| e.to_string())?;
+        self.best_params = checkpoint.tensor("best_params").map(<[f32]>::to_vec);
+        self.progress = checkpoint.progress.clone();
+        Ok(())
+    }
+
+    /// The run's configuration.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// The model being trained.
+    pub fn network(&self) -> &Network<f32> {
+        &self.network
+    }
+
+    /// Metrics of the epochs completed so far.
+    pub fn metrics(&self) -> &[EpochMetrics] {
+        &self.progress.metrics
+    }
+
+    /// Trains to the configured number of epochs, reporting to `observe`; with `out`, writes the
+    /// run folder (config, metrics, checkpoint, summary) after every epoch.
+    pub fn run(&mut self, out: Option<&Path>, observe: &mut (dyn FnMut(Event<'_>) + Send)) -> Result<Summary, Error> {
+        if let Some(dir) = out {
+            std::fs::create_dir_all(dir).map_err(|e| Error::run(dir, format!("cannot create: {e}")))?;
+            let text = toml::to_string(&self.config).map_err(|e| Error::run(dir, e.to_string()))?;
+            crate::checkpoint::write_atomically(&dir.join(CONFIG_FILE), text.as_bytes())?;
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.config.threads)
+            .build()
+            .map_err(|e| Error::run("threads", e.to_string()))?;
+        let mut stopped_early = false;
+        while self.progress.epoch < self.config.epochs && !stopped_early {
+            let metrics = pool.install(|| self.train_epoch(observe))?;
+            stopped_early = self.update_early_stopping(&metrics);
+            self.progress.metrics.push(metrics);
+            if let Some(dir) = out {
+                self.save(dir)?;
+            }
+            observe(Event::EpochEnd(self.progress.metrics.last().expect("just pushed")));
+        }
+        if stopped_early || self.config.early_stop.is_some() {
+            if let Some(best) = &self.best_params {
+                self.network.params.copy_from_slice(best);
+            }
+        }
+        if stopped_early {
+            observe(Event::EarlyStop { best_epoch: self.progress.best_epoch });
+        }
+        let final_epoch = if self.config.early_stop.is_some() && self.best_params.is_some() {
+            self.progress.best_epoch
+        } else {
+            self.progress.epoch
+        };
+        let examples = self.progress.step as f64 * self.config.batch as f64;
+        let summary = Summary {
+            epochs: self.progress.epoch,
+            steps: self.progress.step,
+            seconds: self.progress.seconds,
+            final_epoch,
+            final_metrics: self.progress.metrics.iter().find(|m| m.epoch == final_epoch).cloned(),
+            stopped_early,
+            examples_per_second: if self.progress.seconds > 0.0 { examples / self.progress.seconds } else { 0.0 },
+        };
+        if let Some(dir) = out {
+            let json = serde_json::to_string_pretty(&summary).map_err(|e| Error::run(dir, e.to_string()))?;
+            crate::checkpoint::write_atomically(&dir.join(SUMMARY_FILE), json.as_bytes())?;
+        }
+        Ok(summary)
+    }
+
+    /// One pass over the training set in a fresh random order, then evaluation.
+    fn train_epoch(&mut self, observe: &mut (dyn FnMut(Event<'_>) + Send)) -> Result<EpochMetrics, Error> {
+        let epoch = self.progress.epoch + 1;
+        self.sampler.shuffle(self.config.seed, epoch);
+        let batches = self.sampler.batches();
+        observe(Event::EpochStart { epoch, batches });
+        let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
+        let mut lr = self.schedule.lr(self.progress.step);
+        let started = Instant::now();
+        for index in 0..batches {
+            let dim = self.splits.train.dim;
+            let indices = self.sampler.batch(index);
+            self.batch_labels.clear();
+            for (row, &example) in indices.iter().enumerate() {
+                self.batch_inputs[row * dim..(row + 1) * dim].copy_from_slice(self.splits.train.row(example as usize));
+                self.batch_labels.push(self.splits.train.labels[example as usize]);
+            }
+            let (batch_loss, batch_correct) =
+                self.network.gradients(&self.batch_inputs[..indices.len() * dim], &self.batch_labels);
+            let step = self.progress.step + 1;
+            if !batch_loss.is_finite() {
+                return Err(Error::NonFinite { what: "loss", step, epoch, layer: String::new() });
+            }
+            if !sum_of_squares(&self.network.grads).is_finite() {
+                return Err(self.non_finite_gradient(step, epoch));
+            }
+            lr = self.schedule.lr(self.progress.step);
+            let Network { params, grads, .. } = &mut self.network;
+            self.optimizer.step(params, grads, lr)?;
+            self.progress.step = step;
+            loss_sum += batch_loss;
+            correct += batch_correct;
+            seen += indices.len();
+            observe(Event::Batch { done: index + 1, examples: seen, running_loss: loss_sum / seen as f64 });
+        }
+        self.progress.seconds += started.elapsed().as_secs_f64();
+        let (val_loss, val_error) = evaluate(&mut self.network, &self.splits.val);
+        let (test_loss, test_error) = evaluate(&mut self.network, &self.splits.test);
+        self.progress.epoch = epoch;
+        self.progress.optimizer_scalars =
+            self.optimizer.state_scalars().into_iter().map(|(n, v)| (n.to_string(), v)).collect();
+        Ok(EpochMetrics {
+            epoch,
+            step: self.progress.step,
+            lr,
+            seconds: self.progress.seconds,
+            train_loss: loss_sum / seen as f64,
+            train_error: 1.0 - correct as f64 / seen as f64,
+            val_loss,
+            val_error,
+            test_loss,
+            test_error,
+        })
+    }
+
+    /// The error for a gradient that is not finite, naming the first layer where it is not.
+    fn non_finite_gradient(&self, step: u64, epoch: u32) -> Error {
+        let layer = self
+            .network
+            .layers()
+            .iter()
+            .enumerate()
+            .find(|(_, l)| !sum_of_squares(&self.network.grads[l.weights.start..l.bias.end]).is_finite())
+            .map(|(index, l)| format!(", in layer {} (dense {}→{})", index + 1, l.spec.inputs, l.spec.outputs))
+            .unwrap_or_default();
+        Error::NonFinite { what: "gradient", step, epoch, layer }
+    }
+
+    /// Records the epoch for early stopping; returns true when patience has run out.
+    fn update_early_stopping(&mut self, metrics: &EpochMetrics) -> bool {
+        if metrics.val_error < self.progress.best_val_error {
+            self.progress.best_val_error = metrics.val_error;
+            self.progress.best_epoch = metrics.epoch;
+            self.progress.bad_epochs = 0;
+            if self.config.early_stop.is_some() {
+                match &mut self.best_params {
+                    Some(best) => best.copy_from_slice(&self.network.params),
+                    None => self.best_params = Some(self.network.params.clone()),
+                }
+            }
+            false
+        } else {
+            self.progress.bad_epochs += 1;
+            self.config.early_stop.is_some_and(|patience| self.progress.bad_epochs >= patience)
+        }
+    }
+
+    /// Writes metrics.csv and the checkpoint into `dir`.
+    fn save(&self, dir: &Path) -> Result<(), Error> {
+        let mut csv = format!("{METRICS_HEADER}\n");
+        for row in &self.progress.metrics {
+            csv.push_str(&row.csv_row());
+            csv.push('\n');
+        }
+        crate::checkpoint::write_atomically(&dir.join(METRICS_FILE), csv.as_bytes())?;
+        let mut tensors = vec![("params".to_string(), self.network.params.clone())];
+        if let Some(best) = &self.best_params {
+            tensors.push(("best_params".to_string(), best.clone()));
+        }
+        tensors.extend(
+            self.optimizer.state_buffers().map(|(name, values)| (format!("optimizer.{name}"), values.to_vec())),
+        );
+        Checkpoint { tensors, progress: self.progress.clone() }.save(dir)
+    }
+}
+
+/// Mean NLL and 0-1 error of `network` on `data`.
+pub fn evaluate(network: &mut Network<f32>, data: &Dataset) -> (f64, f64) {
+    let chunk = network.max_batch();
+    let (mut loss, mut correct) = (0.0, 0usize);
+    for start in (0..data.len()).step_by(chunk) {
+        let end = (start + chunk).min(data.len());
+        let (l, c) = network.evaluate(&data.inputs[start * data.dim..end * data.dim], &data.labels[start..end]);
+        loss += l;
+        correct += c;
+    }
+    let n = data.len().max(1) as f64;
+    (loss / n, 1.0 - correct as f64 / n)
+}
+
+/// File names inside a run folder.
+pub const CONFIG_FILE: &str = "config.toml";
+/// Per-epoch metrics.
+pub const METRICS_FILE: &str = "metrics.csv";
+/// The run's summary.
+pub const SUMMARY_FILE: &str = "summary.json";
+
+/// True when `dir` already holds a run (so that a new run must not overwrite it).
+pub fn holds_a_run(dir: &Path) -> bool {
+    dir.join(CHECKPOINT_FILE).exists() || dir.join(CONFIG_FILE).exists()
+}
+
+/// The default run folder for a problem.
+pub fn default_out(problem: &str) -> PathBuf {
+    PathBuf::from("runs").join(format!("train-{problem}"))
+}
