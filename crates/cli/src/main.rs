@@ -30,6 +30,15 @@ pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
     BadInput(message.into()).into()
 }
 
+/// A core-library error as the user should see it: bad input (exit 2) unless it happened while
+/// running (a non-finite value, a failing step: exit 1).
+pub fn core_error(error: descent::Error) -> anyhow::Error {
+    match error {
+        descent::Error::NonFinite { .. } | descent::Error::Step(_) => anyhow::Error::new(error),
+        other => bad_input(other.to_string()),
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "descent",
@@ -45,6 +54,8 @@ struct Cli {
 enum Command {
     /// Run optimizers on a 2-D test function; write their paths (CSV) and a contour plot.
     Optimize(Box<commands::optimize::OptimizeArgs>),
+    /// Train a model on MNIST (the bundled subset, or --data DIR) and write a run folder.
+    Train(Box<commands::train::TrainArgs>),
     /// Measure speed against a baseline measured in the same run.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
@@ -54,6 +65,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Optimize(args) => commands::optimize::run(*args),
+        Command::Train(args) => commands::train::run(*args),
         Command::Bench(command) => commands::bench::run(command),
     };
     match result {

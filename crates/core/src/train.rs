@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::{Checkpoint, Progress, CHECKPOINT_FILE};
 use crate::config::TrainConfig;
 use crate::data::{mnist, Dataset, EpochSampler};
-use crate::network::Network;
+use crate::network::{LayerSpec, Network};
 use crate::Error;
 
 /// Examples evaluated per forward pass when measuring loss and error.
@@ -108,10 +108,23 @@ pub struct Splits {
 }
 
 impl Splits {
-    /// The data of `config`: MNIST (bundled or from `config.data`), split and scaled.
+    /// The data of `config`: MNIST (bundled, or the folder `config.data`), or a CSV file
+    /// (`config.data` ending in `.csv`, of which a seeded 20% becomes the test set); split and scaled.
     pub fn load(config: &TrainConfig) -> Result<Self, Error> {
-        let data = mnist::load(config.data.as_deref())?;
-        Self::from_sets(config, data.train, data.test)
+        match config.data.as_deref() {
+            Some(path) if path.extension().is_some_and(|e| e == "csv") => {
+                let all = crate::data::csv::read(path)?;
+                let test_size = (all.len() / 5).max(1);
+                let (train, test) = all
+                    .split(test_size, config.seed ^ 0x7e57)
+                    .map_err(|_| Error::data(path, "too few rows to split off a test set"))?;
+                Self::from_sets(config, train, test)
+            }
+            dir => {
+                let data = mnist::load(dir)?;
+                Self::from_sets(config, data.train, data.test)
+            }
+        }
     }
 
     /// Splits `train` into train and validation as `config` says, and standardizes if asked.
@@ -173,10 +186,27 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// A fresh run of `config` on `splits`.
+    /// A fresh run of `config` on `splits`, with the model `config` describes.
     pub fn new(config: TrainConfig, splits: Splits) -> Result<Self, Error> {
-        config.validate()?;
         let layers = config.layers(splits.train.dim, splits.train.classes)?;
+        Self::with_layers(config, splits, layers)
+    }
+
+    /// A fresh run with a model of the caller's own layers (the config's `hidden`, `activation`
+    /// and `init` are then not used). The last layer's outputs are the class scores.
+    pub fn with_layers(config: TrainConfig, splits: Splits, layers: Vec<LayerSpec>) -> Result<Self, Error> {
+        config.validate()?;
+        let (first, last) = (&layers[0], &layers[layers.len() - 1]);
+        if first.inputs != splits.train.dim || last.outputs != splits.train.classes {
+            return Err(Error::Invalid {
+                field: "layers",
+                message: "must take the data's features and output one score per class",
+                value: format!(
+                    "{}→…→{} for {} features and {} classes",
+                    first.inputs, last.outputs, splits.train.dim, splits.train.classes
+                ),
+            });
+        }
         let network = Network::new(layers, config.batch.max(EVAL_BATCH), config.seed, config.threads)?;
         // One group per tensor, so that per-tensor norm clipping clips each tensor.
         let groups = network
@@ -340,29 +370,11 @@ impl Trainer {
         let mut lr = self.schedule.lr(self.progress.step);
         let started = Instant::now();
         for index in 0..batches {
-            let dim = self.splits.train.dim;
-            let indices = self.sampler.batch(index);
-            self.batch_labels.clear();
-            for (row, &example) in indices.iter().enumerate() {
-                self.batch_inputs[row * dim..(row + 1) * dim].copy_from_slice(self.splits.train.row(example as usize));
-                self.batch_labels.push(self.splits.train.labels[example as usize]);
-            }
-            let (batch_loss, batch_correct) =
-                self.network.gradients(&self.batch_inputs[..indices.len() * dim], &self.batch_labels);
-            let step = self.progress.step + 1;
-            if !batch_loss.is_finite() {
-                return Err(Error::NonFinite { what: "loss", step, epoch, layer: String::new() });
-            }
-            if !sum_of_squares(&self.network.grads).is_finite() {
-                return Err(self.non_finite_gradient(step, epoch));
-            }
-            lr = self.schedule.lr(self.progress.step);
-            let Network { params, grads, .. } = &mut self.network;
-            self.optimizer.step(params, grads, lr)?;
-            self.progress.step = step;
+            let (batch_loss, batch_correct, size) = self.train_batch(index, epoch)?;
+            lr = self.schedule.lr(self.progress.step - 1);
             loss_sum += batch_loss;
             correct += batch_correct;
-            seen += indices.len();
+            seen += size;
             observe(Event::Batch { done: index + 1, examples: seen, running_loss: loss_sum / seen as f64 });
         }
         self.progress.seconds += started.elapsed().as_secs_f64();
@@ -383,6 +395,59 @@ impl Trainer {
             test_loss,
             test_error,
         })
+    }
+
+    /// One update on batch `index` of the current permutation: gather, forward, loss, backward,
+    /// check, optimizer step. Returns (Σ loss, correct, batch size).
+    fn train_batch(&mut self, index: usize, epoch: u32) -> Result<(f64, usize, usize), Error> {
+        let dim = self.splits.train.dim;
+        let indices = self.sampler.batch(index);
+        self.batch_labels.clear();
+        for (row, &example) in indices.iter().enumerate() {
+            self.batch_inputs[row * dim..(row + 1) * dim].copy_from_slice(self.splits.train.row(example as usize));
+            self.batch_labels.push(self.splits.train.labels[example as usize]);
+        }
+        let size = indices.len();
+        let (batch_loss, batch_correct) = self.network.gradients(&self.batch_inputs[..size * dim], &self.batch_labels);
+        let step = self.progress.step + 1;
+        if !batch_loss.is_finite() {
+            return Err(Error::NonFinite { what: "loss", step, epoch, layer: String::new() });
+        }
+        if !sum_of_squares(&self.network.grads).is_finite() {
+            return Err(self.non_finite_gradient(step, epoch));
+        }
+        let lr = self.schedule.lr(self.progress.step);
+        let Network { params, grads, .. } = &mut self.network;
+        self.optimizer.step(params, grads, lr)?;
+        self.progress.step = step;
+        Ok((batch_loss, batch_correct, size))
+    }
+
+    /// Runs `steps` training updates exactly as training does (data already in memory), cycling
+    /// through the first epoch's batches, on the run's thread pool; returns the seconds taken.
+    /// For benchmarks: the run's progress and metrics are not meant to be used afterwards.
+    pub fn time_steps(&mut self, steps: usize) -> Result<f64, Error> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.config.threads)
+            .build()
+            .map_err(|e| Error::run("threads", e.to_string()))?;
+        self.sampler.shuffle(self.config.seed, 1);
+        let batches = self.sampler.batches();
+        pool.install(|| {
+            let started = Instant::now();
+            for step in 0..steps {
+                self.train_batch(step % batches, 1)?;
+            }
+            Ok(started.elapsed().as_secs_f64())
+        })
+    }
+
+    /// Multiply-adds ×2 of one training example's forward and backward pass (the first layer needs
+    /// no gradient with respect to its input).
+    pub fn flops_per_example(&self) -> f64 {
+        let layers = self.network.layers();
+        let sizes: Vec<f64> = layers.iter().map(|l| (l.spec.inputs * l.spec.outputs) as f64).collect();
+        2.0 * (3.0 * sizes.iter().sum::<f64>() - sizes[0])
     }
 
     /// The error for a gradient that is not finite, naming the first layer where it is not.

@@ -16,6 +16,45 @@ pub enum BenchCommand {
     /// Optimizer step speed on flat f32 buffers, in ns per parameter and GB/s, beside the memory
     /// bandwidth of an in-place a += s·b over arrays as large.
     Optim(OptimBenchArgs),
+    /// Training throughput (forward + backward + optimizer step, data in memory) in examples/s,
+    /// with the achieved GFLOP/s beside a GEMM peak measured in the same run.
+    Train(TrainBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainBenchArgs {
+    /// Problem: mnist-mlp or mnist-logreg.
+    #[arg(long, default_value = "mnist-mlp")]
+    problem: String,
+    /// Minibatch size.
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    /// Optimizer.
+    #[arg(long, default_value = "adam")]
+    optimizer: String,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "T")]
+    threads: Option<usize>,
+    /// Training steps per timed run; five runs are timed and the median reported.
+    #[arg(long, default_value_t = 60)]
+    steps: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct TrainSpeed {
+    problem: String,
+    optimizer: String,
+    batch: usize,
+    threads: usize,
+    examples_per_sec: f64,
+    examples_per_sec_min: f64,
+    examples_per_sec_max: f64,
+    gflops: f64,
+    peak_gflops: f64,
+    fraction_of_peak: f64,
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +100,7 @@ struct OptimizerSpeed {
 pub fn run(command: BenchCommand) -> Result<()> {
     match command {
         BenchCommand::Optim(args) => bench_optim(args),
+        BenchCommand::Train(args) => bench_train(args),
     }
 }
 
@@ -178,6 +218,89 @@ fn bench_optim(args: OptimBenchArgs) -> Result<()> {
     print!("{}", table::render(&header, &rows));
     println!("\nfloor: a loop with the optimizer's read and write streams and no arithmetic, same run");
     Ok(())
+}
+
+fn bench_train(args: TrainBenchArgs) -> Result<()> {
+    let mut config = descent::config::TrainConfig::for_problem(&args.problem).map_err(|_| {
+        bad_input(format!(
+            "--problem {}: unknown problem (expected one of: {})",
+            args.problem,
+            descent::config::PROBLEMS.join(", ")
+        ))
+    })?;
+    if args.batch == 0 || args.steps == 0 {
+        return Err(bad_input("--batch and --steps must be at least 1"));
+    }
+    config.batch = args.batch;
+    config.optimizer = args.optimizer.clone();
+    config.lr = descent_optim::OptimizerConfig::named(&args.optimizer, descent_optim::Convention::Book)
+        .map_err(|e| bad_input(format!("--optimizer {}: {}", args.optimizer, reason(&e))))?
+        .lr;
+    if let Some(threads) = args.threads {
+        config.threads = threads.max(1);
+    }
+    let threads = config.threads;
+    let splits = descent::train::Splits::load(&config).map_err(crate::core_error)?;
+    let mut trainer = descent::train::Trainer::new(config, splits).map_err(crate::core_error)?;
+    eprintln!(
+        "descent bench train: {} with {}, batch {}, {threads} threads, 5 × {} steps",
+        args.problem, args.optimizer, args.batch, args.steps
+    );
+    trainer.time_steps(10).map_err(crate::core_error)?;
+    let rates: Vec<f64> = (0..5)
+        .map(|_| trainer.time_steps(args.steps).map(|s| (args.steps * args.batch) as f64 / s))
+        .collect::<Result<_, _>>()
+        .map_err(crate::core_error)?;
+    let peak_gflops = gemm_peak(threads)?;
+    let examples_per_sec = median(&rates);
+    let gflops = examples_per_sec * trainer.flops_per_example() / 1e9;
+    let speed = TrainSpeed {
+        problem: args.problem.clone(),
+        optimizer: args.optimizer.clone(),
+        batch: args.batch,
+        threads,
+        examples_per_sec,
+        examples_per_sec_min: rates.iter().copied().fold(f64::INFINITY, f64::min),
+        examples_per_sec_max: rates.iter().copied().fold(0.0, f64::max),
+        gflops,
+        peak_gflops,
+        fraction_of_peak: gflops / peak_gflops,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&speed)?);
+    } else {
+        println!(
+            "{}: {:.0} examples/s (min–max {:.0}–{:.0}), {:.1} GFLOP/s = {:.0}% of the GEMM peak {:.1} GFLOP/s (1024³ f32, same run)",
+            speed.problem,
+            speed.examples_per_sec,
+            speed.examples_per_sec_min,
+            speed.examples_per_sec_max,
+            speed.gflops,
+            100.0 * speed.fraction_of_peak,
+            speed.peak_gflops
+        );
+    }
+    Ok(())
+}
+
+/// GFLOP/s of a 1024×1024×1024 f32 product through descent's matmul on `threads` threads
+/// (best of five after a warm-up: the peak the training products can hope for).
+fn gemm_peak(threads: usize) -> Result<f64> {
+    use descent::linalg::{matmul, Stored};
+    let n = 1024;
+    let (a, b, mut c) = (vec![0.5f32; n * n], vec![0.25f32; n * n], vec![0.0f32; n * n]);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("cannot start worker threads")?;
+    let best = pool.install(|| {
+        (0..6)
+            .map(|_| {
+                let start = Instant::now();
+                matmul(&mut c, &a, Stored::AsIs, &b, Stored::AsIs, (n, n, n), false, threads);
+                start.elapsed().as_secs_f64()
+            })
+            .skip(1)
+            .fold(f64::INFINITY, f64::min)
+    });
+    Ok(2.0 * (n * n * n) as f64 / best / 1e9)
 }
 
 /// Times `a += s·b` over the two buffers (the memory traffic of the simplest update: read two

@@ -2,3 +2,4 @@
 
 pub mod bench;
 pub mod optimize;
+pub mod train;

@@ -288,13 +288,35 @@ pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// Writes `figure` to `path` as SVG or PNG, chosen by the extension.
-pub fn save(figure: &Figure, path: &Path) -> Result<()> {
-    let svg = figure.to_svg();
+/// Several figures one above the other, as one SVG document.
+pub fn stack(figures: &[Figure]) -> String {
+    let width = figures.iter().map(|f| f.width).fold(0.0, f64::max);
+    let height: f64 = figures.iter().map(|f| f.height).sum();
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">"#
+    );
+    let mut top = 0.0;
+    for (index, figure) in figures.iter().enumerate() {
+        // Each panel's clip path needs its own id inside one document.
+        let panel = figure.to_svg().replace("plot-area", &format!("plot-area-{index}"));
+        let _ = write!(svg, r#"<g transform="translate(0 {top})">{panel}</g>"#);
+        top += figure.height;
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// Writes an SVG document to `path` as SVG or PNG, chosen by the extension.
+pub fn save_svg(svg: &str, path: &Path) -> Result<()> {
     match path.extension().and_then(|e| e.to_str()) {
-        Some("png") => png::write_png(&svg, path),
+        Some("png") => png::write_png(svg, path),
         _ => std::fs::write(path, svg).with_context(|| format!("{}: cannot write", path.display())),
     }
+}
+
+/// Writes `figure` to `path` as SVG or PNG, chosen by the extension.
+pub fn save(figure: &Figure, path: &Path) -> Result<()> {
+    save_svg(&figure.to_svg(), path)
 }
 
 #[cfg(test)]

@@ -1,0 +1,285 @@
+//! `descent train`: train a model on MNIST (bundled subset or `--data DIR`) with any optimizer,
+//! showing progress, writing the run folder, and resuming from it.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use descent::config::TrainConfig;
+use descent::train::{self, EpochMetrics, Event, Splits, Summary, Trainer};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::flags::OptimizerFlags;
+use crate::plot::{self, Figure, PALETTE};
+use crate::{bad_input, table};
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Problem: mnist-mlp (784-1000-500-100-10, ReLU) or mnist-logreg (784→10).
+    #[arg(long, default_value = "mnist-mlp")]
+    problem: String,
+    /// Folder with the four MNIST IDX files (default: the bundled 10,000/2,000 subset).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Hidden layer widths, comma-separated (default: the problem's).
+    #[arg(long, value_name = "WIDTHS")]
+    hidden: Option<String>,
+    /// Hidden nonlinearity: relu, tanh, sigmoid, identity.
+    #[arg(long, default_value = "relu")]
+    activation: String,
+    /// Weight initializer: glorot-uniform, glorot-normal, uniform-fan-in, he-uniform, he-normal,
+    /// lecun-normal, orthogonal[:GAIN].
+    #[arg(long, default_value = "glorot-uniform")]
+    init: String,
+    #[command(flatten)]
+    optimizer: OptimizerFlags,
+    /// Minibatch size m.
+    #[arg(long, default_value_t = 128, allow_negative_numbers = true)]
+    batch: i64,
+    /// Total epochs (a resumed run continues to this number).
+    #[arg(long, allow_negative_numbers = true)]
+    epochs: Option<i64>,
+    /// Training examples held out for validation.
+    #[arg(long, default_value_t = 5000, allow_negative_numbers = true)]
+    val_size: i64,
+    /// Stop after this many epochs without a better validation error; keep the best parameters.
+    #[arg(long, value_name = "PATIENCE", allow_negative_numbers = true)]
+    early_stop: Option<i64>,
+    /// Standardize features to zero mean and unit variance (from the training part).
+    #[arg(long)]
+    standardize: bool,
+    /// Seed of every random draw.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Run folder (default: runs/train-PROBLEM).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Continue the run saved in DIR, in DIR (only --epochs is taken from the command line).
+    #[arg(long, value_name = "DIR")]
+    resume: Option<PathBuf>,
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let epochs = args.epochs.map(|e| positive("--epochs", e)).transpose()?.map(|e| e as u32);
+    let (mut trainer, out) = match &args.resume {
+        Some(dir) => (Trainer::resume(dir, epochs).map_err(crate::core_error)?, dir.clone()),
+        None => {
+            let config = build_config(&args, epochs)?;
+            let out = args.out.clone().unwrap_or_else(|| train::default_out(&config.problem));
+            if train::holds_a_run(&out) {
+                return Err(bad_input(format!(
+                    "--out {}: already holds a run; continue it with --resume {0} or choose another folder",
+                    out.display()
+                )));
+            }
+            let splits = Splits::load(&config).map_err(crate::core_error)?;
+            (Trainer::new(config, splits).map_err(crate::core_error)?, out)
+        }
+    };
+    let config = trainer.config().clone();
+    println!(
+        "{} on {}: {} ({} convention), lr {}, batch {}, {} epochs, seed {}, {} threads",
+        config.problem,
+        config.data.as_ref().map_or("the bundled MNIST subset".to_string(), |d| d.display().to_string()),
+        config.optimizer,
+        config.convention,
+        config.lr,
+        config.batch,
+        config.epochs,
+        config.seed,
+        config.threads
+    );
+    let mut progress = Progress::new(config.epochs);
+    let summary = trainer.run(Some(&out), &mut |event| progress.show(event)).map_err(crate::core_error)?;
+    plot::save_svg(&curves(trainer.metrics()), &out.join("curves.svg"))?;
+    print_summary(&summary);
+    println!(
+        "run folder: {} (config.toml, metrics.csv, summary.json, checkpoint.safetensors, curves.svg)",
+        out.display()
+    );
+    Ok(())
+}
+
+fn positive(flag: &str, value: i64) -> Result<i64> {
+    if value < 1 {
+        return Err(bad_input(format!("{flag} {value}: must be at least 1")));
+    }
+    Ok(value)
+}
+
+/// The resolved configuration from the flags, each checked with the flag named.
+fn build_config(args: &TrainArgs, epochs: Option<u32>) -> Result<TrainConfig> {
+    let mut config = TrainConfig::for_problem(&args.problem).map_err(|_| {
+        bad_input(format!(
+            "--problem {}: unknown problem (expected one of: {})",
+            args.problem,
+            descent::config::PROBLEMS.join(", ")
+        ))
+    })?;
+    config.data = args.data.clone();
+    if let Some(dir) = &config.data {
+        if !dir.is_dir() {
+            return Err(bad_input(format!("--data {}: no such folder", dir.display())));
+        }
+    }
+    if let Some(hidden) = &args.hidden {
+        config.hidden = hidden
+            .split(',')
+            .filter(|w| !w.trim().is_empty())
+            .map(|w| w.trim().parse::<usize>().ok().filter(|&w| w > 0))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                bad_input(format!("--hidden {hidden}: expected widths >= 1, comma-separated (e.g. 1000,500,100)"))
+            })?;
+    }
+    config.activation = args
+        .activation
+        .parse::<descent::network::Activation>()
+        .map_err(|e| bad_input(format!("--activation {}: {e}", args.activation)))?
+        .to_string();
+    args.init
+        .parse::<descent_optim::Init>()
+        .map_err(|e| bad_input(format!("--init {}: {}", args.init, crate::flags::reason(&e))))?;
+    config.init = args.init.clone();
+    let optimizers = args.optimizer.configs("adam", |c| c.lr)?;
+    let [optimizer] = &optimizers[..] else {
+        return Err(bad_input(format!(
+            "--optimizer {}: train takes one optimizer (compare several with the lab)",
+            args.optimizer.optimizers.as_deref().unwrap_or("")
+        )));
+    };
+    args.optimizer.schedule(optimizer.lr, 1)?;
+    args.optimizer.clip()?;
+    config.optimizer = optimizer.name.to_string();
+    config.convention = args.optimizer.convention.clone();
+    config.lr = optimizer.lr;
+    config.weight_decay = optimizer.weight_decay;
+    (config.momentum, config.rho, config.beta1, config.beta2, config.eps) =
+        (args.optimizer.momentum, args.optimizer.rho, args.optimizer.beta1, args.optimizer.beta2, args.optimizer.eps);
+    config.schedule = args.optimizer.schedule.clone();
+    config.clip = args.optimizer.clip.clone();
+    config.batch = positive("--batch", args.batch)? as usize;
+    if let Some(epochs) = epochs {
+        config.epochs = epochs;
+    }
+    if args.val_size < 0 {
+        return Err(bad_input(format!("--val-size {}: must be at least 0", args.val_size)));
+    }
+    config.val_size = args.val_size as usize;
+    config.early_stop = args.early_stop.map(|p| positive("--early-stop", p)).transpose()?.map(|p| p as u32);
+    config.standardize = args.standardize;
+    config.seed = args.seed;
+    if let Some(threads) = args.threads {
+        config.threads = positive("--threads", threads as i64)? as usize;
+    }
+    Ok(config)
+}
+
+/// A progress bar per epoch on stderr (hidden when stderr is not a terminal) and a line per epoch.
+struct Progress {
+    epochs: u32,
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    fn new(epochs: u32) -> Self {
+        Progress { epochs, bar: None }
+    }
+
+    fn show(&mut self, event: Event<'_>) {
+        match event {
+            Event::EpochStart { epoch, batches } => {
+                let bar = ProgressBar::new(batches as u64);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "epoch {prefix} [{bar:30}] {pos}/{len} batches, {per_sec}, {msg} ({eta} left)",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
+                );
+                bar.set_prefix(format!("{epoch}/{}", self.epochs));
+                self.bar = Some(bar);
+            }
+            Event::Batch { done, running_loss, .. } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_position(done as u64);
+                    if done % 10 == 0 {
+                        bar.set_message(format!("loss {running_loss:.4}"));
+                    }
+                }
+            }
+            Event::EpochEnd(m) => {
+                if let Some(bar) = self.bar.take() {
+                    bar.finish_and_clear();
+                }
+                println!(
+                    "epoch {:>3}/{}  train loss {:.4} err {:5.2}%  val loss {:.4} err {:5.2}%  test err {:5.2}%  lr {}  {:.1}s",
+                    m.epoch,
+                    self.epochs,
+                    m.train_loss,
+                    100.0 * m.train_error,
+                    m.val_loss,
+                    100.0 * m.val_error,
+                    100.0 * m.test_error,
+                    table::number(m.lr, 3),
+                    m.seconds
+                );
+            }
+            Event::EarlyStop { best_epoch } => {
+                println!(
+                    "early stop: validation error has not improved since epoch {best_epoch}; its parameters are kept"
+                );
+            }
+        }
+    }
+}
+
+fn print_summary(summary: &Summary) {
+    let Some(m) = &summary.final_metrics else { return };
+    println!();
+    let rows = vec![
+        vec!["train (running)".into(), format!("{:.4}", m.train_loss), format!("{:.2}%", 100.0 * m.train_error)],
+        vec!["validation".into(), format!("{:.4}", m.val_loss), format!("{:.2}%", 100.0 * m.val_error)],
+        vec!["test".into(), format!("{:.4}", m.test_loss), format!("{:.2}%", 100.0 * m.test_error)],
+    ];
+    print!("{}", table::render(&[&format!("epoch {}", summary.final_epoch), "loss (NLL)", "0-1 error"], &rows));
+    println!(
+        "generalization gap (test − train error): {:+.2} points; {} updates in {:.1}s of training ({:.0} examples/s)",
+        100.0 * (m.test_error - m.train_error),
+        summary.steps,
+        summary.seconds,
+        summary.examples_per_second
+    );
+}
+
+/// Loss and error against epoch, train/validation/test, as two stacked panels.
+fn curves(metrics: &[EpochMetrics]) -> String {
+    let epochs = metrics.last().map_or(1, |m| m.epoch).max(2) as f64;
+    let series = |pick: &dyn Fn(&EpochMetrics) -> [f64; 3]| -> [Vec<(f64, f64)>; 3] {
+        let mut out: [Vec<(f64, f64)>; 3] = Default::default();
+        for m in metrics {
+            for (line, value) in out.iter_mut().zip(pick(m)) {
+                line.push((m.epoch as f64, value));
+            }
+        }
+        out
+    };
+    let panel = |title: &str, y_label: &str, lines: [Vec<(f64, f64)>; 3]| {
+        let top = lines.iter().flatten().map(|p| p.1).filter(|v| v.is_finite()).fold(0.0, f64::max) * 1.05;
+        let mut figure = Figure::new(720.0, 320.0, (1.0, epochs), (0.0, top.max(1e-6))).labels(title, "epoch", y_label);
+        for ((line, name), colour) in lines.iter().zip(["train", "validation", "test"]).zip(PALETTE) {
+            figure.line(line, colour, Some(name));
+            for &point in line {
+                figure.marker(point, "circle", colour, 2.5);
+            }
+        }
+        figure
+    };
+    plot::stack(&[
+        panel("surrogate loss (NLL)", "loss", series(&|m| [m.train_loss, m.val_loss, m.test_loss])),
+        panel("0-1 error", "error", series(&|m| [m.train_error, m.val_error, m.test_error])),
+    ])
+}
