@@ -18,7 +18,8 @@ pub struct TrainArgs {
     /// Problem: mnist-mlp (784-1000-500-100-10, ReLU) or mnist-logreg (784→10).
     #[arg(long, default_value = "mnist-mlp")]
     problem: String,
-    /// Folder with the four MNIST IDX files (default: the bundled 10,000/2,000 subset).
+    /// Folder with the four MNIST IDX files (default: the bundled 10,000/2,000 subset), or a CSV
+    /// file of features with the class label last (a seeded 20% of its rows becomes the test set).
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
     /// Hidden layer widths, comma-separated (default: the problem's).
@@ -121,8 +122,12 @@ fn build_config(args: &TrainArgs, epochs: Option<u32>) -> Result<TrainConfig> {
     })?;
     config.data = args.data.clone();
     if let Some(dir) = &config.data {
-        if !dir.is_dir() {
-            return Err(bad_input(format!("--data {}: no such folder", dir.display())));
+        let is_csv = dir.extension().is_some_and(|e| e == "csv");
+        if !(dir.is_dir() || is_csv && dir.is_file()) {
+            return Err(bad_input(format!(
+                "--data {}: no such folder (of MNIST IDX files) or CSV file",
+                dir.display()
+            )));
         }
     }
     if let Some(hidden) = &args.hidden {
