@@ -23,7 +23,7 @@ use crate::Error;
 pub enum Activation {
     /// y = z.
     Identity,
-    /// y = max(0, z); y′ = [y > 0].
+    /// y = max(0, z); y′ = 1 where y > 0, else 0.
     Relu,
     /// y = tanh z; y′ = 1 − y².
     Tanh,

@@ -29,7 +29,7 @@ pub struct TrainArgs {
     #[arg(long, default_value = "relu")]
     activation: String,
     /// Weight initializer: glorot-uniform, glorot-normal, uniform-fan-in, he-uniform, he-normal,
-    /// lecun-normal, orthogonal[:GAIN].
+    /// lecun-normal, orthogonal or orthogonal:GAIN.
     #[arg(long, default_value = "glorot-uniform")]
     init: String,
     #[command(flatten)]
