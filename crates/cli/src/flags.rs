@@ -1,7 +1,7 @@
 //! Flags shared by the commands that build optimizers, and how their errors name the flag.
 
 use clap::Args;
-use descent_optim::{Clip, ConfigError, Convention, Hyperparameter, OptimizerConfig, Schedule};
+use descent_optim::{Clip, ConfigError, Convention, OptimizerConfig, Overrides, Schedule};
 
 use crate::bad_input;
 
@@ -67,13 +67,8 @@ impl OptimizerFlags {
         if names.iter().any(|name| name.is_empty()) {
             return Err(bad_input(format!("--optimizer '{list}': empty name in the list")));
         }
-        let overrides = [
-            (Hyperparameter::Momentum, self.momentum),
-            (Hyperparameter::Rho, self.rho),
-            (Hyperparameter::Beta1, self.beta1),
-            (Hyperparameter::Beta2, self.beta2),
-            (Hyperparameter::Eps, self.eps),
-        ];
+        let overrides =
+            Overrides { momentum: self.momentum, rho: self.rho, beta1: self.beta1, beta2: self.beta2, eps: self.eps };
         let mut used = [false; 5];
         let mut configs = Vec::new();
         for (index, name) in names.iter().enumerate() {
@@ -82,10 +77,8 @@ impl OptimizerFlags {
             }
             let mut config = OptimizerConfig::named(name, convention)
                 .map_err(|error| bad_input(format!("--optimizer {name}: {}", reason(&error))))?;
-            for (slot, (parameter, value)) in used.iter_mut().zip(overrides) {
-                if let Some(value) = value {
-                    *slot |= config.set(parameter, value);
-                }
+            for (slot, applied) in used.iter_mut().zip(config.apply(&overrides)) {
+                *slot |= applied;
             }
             config.lr = self.lr.unwrap_or_else(|| default_lr(&config));
             if let Some(weight_decay) = self.weight_decay {
@@ -94,7 +87,7 @@ impl OptimizerFlags {
             config.validate().map_err(|error| self.flag_error(&error))?;
             configs.push(config);
         }
-        for ((parameter, value), used) in overrides.iter().zip(used) {
+        for ((parameter, value), used) in overrides.pairs().iter().zip(used) {
             if let (Some(value), false) = (value, used) {
                 return Err(bad_input(format!(
                     "--{} {value}: none of the optimizers ({list}) has this hyperparameter",

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use descent_optim::{Clip, ConfigError, Convention, Hyperparameter, Init, OptimizerConfig, Schedule};
+use descent_optim::{Clip, ConfigError, Convention, Init, OptimizerConfig, Overrides, Schedule};
 use serde::{Deserialize, Serialize};
 
 use crate::network::{Activation, LayerSpec};
@@ -109,23 +109,16 @@ impl TrainConfig {
     pub fn optimizer_config(&self) -> Result<OptimizerConfig, Error> {
         let convention: Convention = self.convention.parse()?;
         let mut config = OptimizerConfig::named(&self.optimizer, convention)?;
-        let overrides = [
-            (Hyperparameter::Momentum, self.momentum),
-            (Hyperparameter::Rho, self.rho),
-            (Hyperparameter::Beta1, self.beta1),
-            (Hyperparameter::Beta2, self.beta2),
-            (Hyperparameter::Eps, self.eps),
-        ];
-        for (parameter, value) in overrides {
-            if let Some(value) = value {
-                if !config.set(parameter, value) {
-                    return Err(Error::Invalid {
-                        field: "optimizer",
-                        message: "has no such hyperparameter",
-                        value: parameter.name().into(),
-                    });
-                }
-            }
+        let overrides =
+            Overrides { momentum: self.momentum, rho: self.rho, beta1: self.beta1, beta2: self.beta2, eps: self.eps };
+        let applied = config.apply(&overrides);
+        let unused = overrides.pairs().into_iter().zip(applied).find(|((_, value), used)| value.is_some() && !used);
+        if let Some(((parameter, _), _)) = unused {
+            return Err(Error::Invalid {
+                field: "optimizer",
+                message: "has no such hyperparameter",
+                value: parameter.name().into(),
+            });
         }
         config.lr = self.lr;
         config.weight_decay = self.weight_decay;

@@ -28,7 +28,7 @@ mod testing;
 
 pub use algorithms::{
     AdadeltaConfig, AdagradConfig, AdamConfig, Algorithm, Convention, Hyperparameter, NadamConfig, OptimizerConfig,
-    RmspropConfig, SgdConfig, OPTIMIZER_NAMES,
+    Overrides, RmspropConfig, SgdConfig, OPTIMIZER_NAMES,
 };
 pub use clip::Clip;
 pub use error::{ConfigError, StateError, StepError};

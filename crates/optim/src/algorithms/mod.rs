@@ -344,6 +344,34 @@ impl Hyperparameter {
     }
 }
 
+/// Values for the hyperparameters a user can set by name (flags, config files), each optional.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Overrides {
+    /// α / μ.
+    pub momentum: Option<f64>,
+    /// ρ.
+    pub rho: Option<f64>,
+    /// ρ₁ / β₁.
+    pub beta1: Option<f64>,
+    /// ρ₂ / β₂.
+    pub beta2: Option<f64>,
+    /// δ / eps.
+    pub eps: Option<f64>,
+}
+
+impl Overrides {
+    /// The overrides as (parameter, value) pairs, in a fixed order.
+    pub fn pairs(&self) -> [(Hyperparameter, Option<f64>); 5] {
+        [
+            (Hyperparameter::Momentum, self.momentum),
+            (Hyperparameter::Rho, self.rho),
+            (Hyperparameter::Beta1, self.beta1),
+            (Hyperparameter::Beta2, self.beta2),
+            (Hyperparameter::Eps, self.eps),
+        ]
+    }
+}
+
 /// A named optimizer with everything needed to build it: rule, learning rate, weight decay.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OptimizerConfig {
@@ -418,6 +446,12 @@ impl OptimizerConfig {
             }
             None => false,
         }
+    }
+
+    /// Sets every given override this rule has; returns, in the order of [`Overrides::pairs`],
+    /// whether each given value was used (false for values not given).
+    pub fn apply(&mut self, overrides: &Overrides) -> [bool; 5] {
+        overrides.pairs().map(|(parameter, value)| value.is_some_and(|value| self.set(parameter, value)))
     }
 
     /// Checks the learning rate, the weight decay and the rule's hyperparameters.
