@@ -76,6 +76,8 @@ pub enum Event<'a> {
         epoch: u32,
         /// Minibatches in it.
         batches: usize,
+        /// Training examples in it.
+        examples: usize,
     },
     /// A minibatch was trained on.
     Batch {
@@ -365,7 +367,7 @@ impl Trainer {
         let epoch = self.progress.epoch + 1;
         self.sampler.shuffle(self.config.seed, epoch);
         let batches = self.sampler.batches();
-        observe(Event::EpochStart { epoch, batches });
+        observe(Event::EpochStart { epoch, batches, examples: self.splits.train.len() });
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
         let mut lr = self.schedule.lr(self.progress.step);
         let started = Instant::now();

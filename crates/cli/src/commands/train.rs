@@ -196,11 +196,11 @@ impl Progress {
 
     fn show(&mut self, event: Event<'_>) {
         match event {
-            Event::EpochStart { epoch, batches } => {
-                let bar = ProgressBar::new(batches as u64);
+            Event::EpochStart { epoch, examples, .. } => {
+                let bar = ProgressBar::new(examples as u64);
                 bar.set_style(
                     ProgressStyle::with_template(
-                        "epoch {prefix} [{bar:30}] {pos}/{len} batches, {per_sec}, {msg} ({eta} left)",
+                        "epoch {prefix} [{bar:30}] {pos}/{len} examples, {per_sec}, {msg} ({eta} left)",
                     )
                     .expect("valid template")
                     .progress_chars("=> "),
@@ -208,9 +208,9 @@ impl Progress {
                 bar.set_prefix(format!("{epoch}/{}", self.epochs));
                 self.bar = Some(bar);
             }
-            Event::Batch { done, running_loss, .. } => {
+            Event::Batch { done, examples, running_loss } => {
                 if let Some(bar) = &self.bar {
-                    bar.set_position(done as u64);
+                    bar.set_position(examples as u64);
                     if done % 10 == 0 {
                         bar.set_message(format!("loss {running_loss:.4}"));
                     }
