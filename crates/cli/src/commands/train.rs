@@ -199,11 +199,9 @@ impl Progress {
             Event::EpochStart { epoch, examples, .. } => {
                 let bar = ProgressBar::new(examples as u64);
                 bar.set_style(
-                    ProgressStyle::with_template(
-                        "epoch {prefix} [{bar:30}] {pos}/{len} examples, {per_sec}, {msg} ({eta} left)",
-                    )
-                    .expect("valid template")
-                    .progress_chars("=> "),
+                    ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} examples, {msg} ({eta} left)")
+                        .expect("valid template")
+                        .progress_chars("=> "),
                 );
                 bar.set_prefix(format!("{epoch}/{}", self.epochs));
                 self.bar = Some(bar);
@@ -212,7 +210,8 @@ impl Progress {
                 if let Some(bar) = &self.bar {
                     bar.set_position(examples as u64);
                     if done % 10 == 0 {
-                        bar.set_message(format!("loss {running_loss:.4}"));
+                        let rate = examples as f64 / bar.elapsed().as_secs_f64().max(1e-9);
+                        bar.set_message(format!("{rate:.0} examples/s, loss {running_loss:.4}"));
                     }
                 }
             }
