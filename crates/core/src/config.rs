@@ -7,10 +7,13 @@ use descent_optim::{Clip, ConfigError, Convention, Init, OptimizerConfig, Overri
 use serde::{Deserialize, Serialize};
 
 use crate::network::{Activation, LayerSpec};
+use crate::problems::{Problem, Task, ALL};
 use crate::Error;
 
-/// The problems `train` knows.
-pub const PROBLEMS: [&str; 2] = ["mnist-mlp", "mnist-logreg"];
+/// The problems `train` knows: the registry's classifiers.
+pub fn trainable() -> Vec<&'static str> {
+    ALL.iter().filter(|p| p.is_classifier()).map(|p| p.name).collect()
+}
 
 /// Everything that defines a training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,22 +67,30 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
-    /// The defaults of `problem`: Adam at 1e-3, batch 128, 10 epochs, 5,000 validation examples.
+    /// The defaults of a trainable `problem`: Adam at 1e-3, batch 128, 10 epochs, 5,000
+    /// validation examples.
     pub fn for_problem(problem: &str) -> Result<Self, Error> {
-        let hidden = match problem {
-            "mnist-mlp" => vec![1000, 500, 100],
-            "mnist-logreg" => vec![],
-            _ => {
-                return Err(ConfigError::Unknown {
-                    kind: "problem",
-                    name: problem.to_string(),
-                    expected: PROBLEMS.join(", "),
-                }
-                .into())
+        let entry = crate::problems::named(problem)?;
+        if !entry.is_classifier() {
+            return Err(ConfigError::Unknown {
+                kind: "problem to train",
+                name: problem.to_string(),
+                expected: trainable().join(", "),
             }
+            .into());
+        }
+        Ok(Self::defaults(entry))
+    }
+
+    /// The defaults of any registry problem (a 2-D function has no layers; only the optimizer
+    /// part of its config is used).
+    pub fn defaults(problem: &Problem) -> Self {
+        let hidden = match problem.task {
+            Task::Classify { hidden } => hidden.to_vec(),
+            Task::Minimize { .. } => Vec::new(),
         };
-        Ok(TrainConfig {
-            problem: problem.to_string(),
+        TrainConfig {
+            problem: problem.name.to_string(),
             data: None,
             hidden,
             activation: "relu".into(),
@@ -102,7 +113,7 @@ impl TrainConfig {
             standardize: false,
             seed: 1,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        })
+        }
     }
 
     /// The optimizer this config describes, checked.

@@ -39,6 +39,14 @@ pub enum Error {
         /// ", in layer N (name)" where known.
         layer: String,
     },
+    /// The run was asked to stop (Ctrl-C) before it finished; its last checkpoint is kept.
+    #[error("interrupted at step {step} (epoch {epoch}); the last epoch's checkpoint is kept")]
+    Interrupted {
+        /// Updates made when it stopped.
+        step: u64,
+        /// The epoch it was in.
+        epoch: u32,
+    },
     /// A value given by the user that is out of range for what it sets.
     #[error("{field} {message}, got {value}")]
     Invalid {

@@ -10,6 +10,7 @@
 //!   matrix product in [`linalg`].
 //! - [`train`]: the training loop (events, early stopping, [`checkpoint`]s, exact resume), set up
 //!   by a [`config::TrainConfig`].
+//! - [`problems`]: the registry of problems by name; [`lab`] runs optimizers side by side on one.
 //! - [`data`]: MNIST (IDX) and CSV readers, the bundled MNIST subset, splits and the sampler.
 //!
 //! The algorithms themselves live in [`descent_optim`], re-exported here as [`optim`].
@@ -22,9 +23,11 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod functions;
+pub mod lab;
 pub mod linalg;
 pub mod loss;
 pub mod network;
+pub mod problems;
 pub mod train;
 pub mod trajectory;
 

@@ -5,6 +5,8 @@
 //! The trainer reports through [`Event`]s and never prints.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use descent_optim::parallel::sum_of_squares;
@@ -185,6 +187,7 @@ pub struct Trainer {
     batch_labels: Vec<u32>,
     progress: Progress,
     best_params: Option<Vec<f32>>,
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl Trainer {
@@ -235,6 +238,7 @@ impl Trainer {
                 metrics: Vec::new(),
             },
             best_params: None,
+            stop: None,
             config,
             network,
             optimizer,
@@ -293,6 +297,14 @@ impl Trainer {
         self.best_params = checkpoint.tensor("best_params").map(<[f32]>::to_vec);
         self.progress = checkpoint.progress.clone();
         Ok(())
+    }
+
+    /// Makes the run stop, between two updates, once `flag` is set: [`run`](Self::run) then
+    /// returns [`Error::Interrupted`] and the run folder keeps its last epoch's checkpoint, from
+    /// which [`resume`](Self::resume) continues exactly.
+    pub fn stop_when(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.stop = Some(flag);
+        self
     }
 
     /// The run's configuration.
@@ -372,6 +384,9 @@ impl Trainer {
         let mut lr = self.schedule.lr(self.progress.step);
         let started = Instant::now();
         for index in 0..batches {
+            if self.stop.as_ref().is_some_and(|flag| flag.load(Ordering::Relaxed)) {
+                return Err(Error::Interrupted { step: self.progress.step, epoch });
+            }
             let (batch_loss, batch_correct, size) = self.train_batch(index, epoch)?;
             lr = self.schedule.lr(self.progress.step - 1);
             loss_sum += batch_loss;

@@ -225,7 +225,7 @@ fn bench_train(args: TrainBenchArgs) -> Result<()> {
         bad_input(format!(
             "--problem {}: unknown problem (expected one of: {})",
             args.problem,
-            descent::config::PROBLEMS.join(", ")
+            descent::config::trainable().join(", ")
         ))
     })?;
     if args.batch == 0 || args.steps == 0 {

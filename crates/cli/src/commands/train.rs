@@ -117,7 +117,7 @@ fn build_config(args: &TrainArgs, epochs: Option<u32>) -> Result<TrainConfig> {
         bad_input(format!(
             "--problem {}: unknown problem (expected one of: {})",
             args.problem,
-            descent::config::PROBLEMS.join(", ")
+            descent::config::trainable().join(", ")
         ))
     })?;
     config.data = args.data.clone();

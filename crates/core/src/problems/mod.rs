@@ -1,0 +1,120 @@
+//! The problem registry: every problem the trainer and the lab know, by name, each with its data,
+//! model, loss, metric, default budget and the target that counts as "reached" (SPEC §6).
+//!
+//! A problem is one constant in one small file of this folder; adding one means writing that file
+//! and listing it in [`ALL`].
+
+mod functions;
+mod mnist_logreg;
+mod mnist_mlp;
+
+use crate::functions::Function2d;
+use crate::Error;
+
+/// What a problem trains.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Task {
+    /// A classifier on MNIST (the bundled subset, or the full set with `--data`), trained on the
+    /// negative log-likelihood, judged by the 0-1 error.
+    Classify {
+        /// Hidden layer widths (none for logistic regression).
+        hidden: &'static [usize],
+    },
+    /// A 2-D test function minimized from its customary start, judged by f − f*.
+    Minimize {
+        /// The function's name in [`crate::functions`].
+        function: &'static str,
+        /// κ for the quadratic (ignored by the others).
+        condition: f64,
+    },
+}
+
+/// One entry of the registry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Problem {
+    /// The name on the command line.
+    pub name: &'static str,
+    /// One line for people: model and data.
+    pub description: &'static str,
+    /// What is trained.
+    pub task: Task,
+    /// The lab's default budget: epochs for classifiers, updates for 2-D functions.
+    pub budget: u32,
+    /// The value of [`metric`](Self::metric) on the test set that counts as reaching the result
+    /// on the built-in data (the bundled MNIST subset).
+    pub target: f64,
+    /// The same on the full data set (`--data DIR`), where models do better.
+    pub target_full_data: f64,
+    /// What is judged: "0-1 error" or "f − f*".
+    pub metric: &'static str,
+}
+
+/// Every problem, in the order they are listed to users.
+pub const ALL: &[Problem] = &[
+    mnist_mlp::PROBLEM,
+    mnist_logreg::PROBLEM,
+    functions::QUADRATIC,
+    functions::ROSENBROCK,
+    functions::BEALE,
+    functions::SADDLE,
+    functions::HIMMELBLAU,
+];
+
+/// The problem called `name`.
+pub fn named(name: &str) -> Result<&'static Problem, Error> {
+    ALL.iter().find(|p| p.name == name).ok_or_else(|| {
+        Error::Config(descent_optim::ConfigError::Unknown {
+            kind: "problem",
+            name: name.to_string(),
+            expected: names().join(", "),
+        })
+    })
+}
+
+/// The names of every problem.
+pub fn names() -> Vec<&'static str> {
+    ALL.iter().map(|p| p.name).collect()
+}
+
+impl Problem {
+    /// True for problems with data, a model and minibatches (as opposed to a 2-D function).
+    pub fn is_classifier(&self) -> bool {
+        matches!(self.task, Task::Classify { .. })
+    }
+
+    /// True when every run is the same whatever the seed (2-D functions from a fixed start).
+    pub fn is_deterministic(&self) -> bool {
+        !self.is_classifier()
+    }
+
+    /// The 2-D function of a [`Task::Minimize`] problem.
+    pub fn function(&self) -> Option<Function2d> {
+        match self.task {
+            Task::Minimize { function, condition } => Function2d::named(function, condition).ok(),
+            Task::Classify { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_every_function_builds() {
+        let names = names();
+        for (index, name) in names.iter().enumerate() {
+            assert!(!names[..index].contains(name), "{name} twice");
+        }
+        for problem in ALL {
+            assert!(problem.budget > 0 && problem.target.is_finite(), "{}", problem.name);
+            assert_eq!(problem.function().is_some(), !problem.is_classifier(), "{}", problem.name);
+        }
+    }
+
+    #[test]
+    fn unknown_names_list_the_known_ones() {
+        let message = named("mnist-cnn").unwrap_err().to_string();
+        assert!(message.contains("mnist-cnn") && message.contains("mnist-mlp, mnist-logreg"), "{message}");
+    }
+}
