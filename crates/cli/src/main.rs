@@ -7,6 +7,7 @@
 mod commands;
 mod flags;
 mod plot;
+mod report;
 mod table;
 
 use std::process::ExitCode;
@@ -25,6 +26,18 @@ impl std::fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
+/// Work stopped on request (Ctrl-C) with what was done kept: exit status 130.
+#[derive(Debug)]
+pub struct Stopped(pub String);
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Stopped {}
+
 /// Returns a [`BadInput`] error with `message`.
 pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
     BadInput(message.into()).into()
@@ -34,7 +47,9 @@ pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
 /// running (a non-finite value, a failing step: exit 1).
 pub fn core_error(error: descent::Error) -> anyhow::Error {
     match error {
-        descent::Error::NonFinite { .. } | descent::Error::Step(_) => anyhow::Error::new(error),
+        descent::Error::NonFinite { .. } | descent::Error::Step(_) | descent::Error::Interrupted { .. } => {
+            anyhow::Error::new(error)
+        }
         other => bad_input(other.to_string()),
     }
 }
@@ -52,6 +67,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The lab: compare optimizers on a problem, tune each one's learning rate on validation
+    /// error, rerun over seeds, and write a report (HTML, plots, CSV, JSON).
+    Compare(Box<commands::compare::CompareArgs>),
+    /// Redraw a comparison's report from its results, without training.
+    Report(commands::report::ReportArgs),
     /// Run optimizers on a 2-D test function; write their paths (CSV) and a contour plot.
     Optimize(Box<commands::optimize::OptimizeArgs>),
     /// Train a model on MNIST (the bundled subset, or --data DIR) and write a run folder.
@@ -64,6 +84,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Compare(args) => commands::compare::run(*args),
+        Command::Report(args) => commands::report::run(args),
         Command::Optimize(args) => commands::optimize::run(*args),
         Command::Train(args) => commands::train::run(*args),
         Command::Bench(command) => commands::bench::run(command),
@@ -74,6 +96,9 @@ fn main() -> ExitCode {
             if let Some(bad) = error.downcast_ref::<BadInput>() {
                 eprintln!("error: {bad}");
                 ExitCode::from(2)
+            } else if let Some(stopped) = error.downcast_ref::<Stopped>() {
+                eprintln!("{stopped}");
+                ExitCode::from(130)
             } else {
                 eprintln!("error: {error:#}");
                 ExitCode::from(1)

@@ -147,7 +147,7 @@ fn summary_table(function: &Function2d, paths: &[Trajectory], lrs: &[f64]) -> St
 }
 
 /// The contour plot of `function` with every path on it.
-fn contour_figure(function: &Function2d, paths: &[Trajectory], schedule: &str) -> Figure {
+pub fn contour_figure(function: &Function2d, paths: &[Trajectory], schedule: &str) -> Figure {
     let view = plot_view(function, paths);
     let grid = Grid::sample(|x, y| function.value(x, y), view.x, view.y, 241, 181);
     let mut figure = Figure::new(820.0, 560.0, view.x, view.y).labels(

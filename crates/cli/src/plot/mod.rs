@@ -45,6 +45,7 @@ pub struct Figure {
     title: String,
     x_label: String,
     y_label: String,
+    log_ticks: (bool, bool),
 }
 
 impl Figure {
@@ -61,7 +62,39 @@ impl Figure {
             title: String::new(),
             x_label: String::new(),
             y_label: String::new(),
+            log_ticks: (false, false),
         }
+    }
+
+    /// Labels the ticks of x and/or y as powers of ten: the data on that axis are log₁₀ values.
+    pub fn log_ticks(mut self, x: bool, y: bool) -> Self {
+        self.log_ticks = (x, y);
+        self
+    }
+
+    /// Fills the region between `low` and `high` along x (points `(x, low, high)`), for a spread
+    /// around a mean line.
+    pub fn band(&mut self, points: &[(f64, f64, f64)], colour: &str, opacity: f64) {
+        let visible: Vec<(f64, f64, f64)> = points
+            .iter()
+            .map(|&(x, low, high)| (self.x.map(x), self.y.map(low), self.y.map(high)))
+            .filter(|(x, low, high)| x.is_finite() && low.is_finite() && high.is_finite())
+            .map(|(x, low, high)| (x, low.clamp(-1e4, 1e4), high.clamp(-1e4, 1e4)))
+            .collect();
+        if visible.len() < 2 {
+            return;
+        }
+        let mut path = String::new();
+        for (index, (x, _, high)) in visible.iter().enumerate() {
+            let _ = write!(path, "{}{x:.2} {high:.2}", if index == 0 { "M" } else { "L" });
+        }
+        for (x, low, _) in visible.iter().rev() {
+            let _ = write!(path, "L{x:.2} {low:.2}");
+        }
+        let _ = writeln!(
+            self.body,
+            r#"<path d="{path}Z" fill="{colour}" fill-opacity="{opacity}" stroke="none" clip-path="url(#plot-area)"/>"#
+        );
     }
 
     /// Sets the title and axis labels.
@@ -121,7 +154,7 @@ impl Figure {
         }
     }
 
-    /// Draws a marker at a data point: `shape` is "circle", "square" or "star".
+    /// Draws a marker at a data point: `shape` is "circle", "square", "star" or "cross".
     pub fn marker(&mut self, (x, y): (f64, f64), shape: &str, colour: &str, size: f64) {
         let (px, py) = (self.x.map(x), self.y.map(y));
         if !(px.is_finite() && py.is_finite()) {
@@ -134,6 +167,17 @@ impl Figure {
                 py - size,
                 2.0 * size,
                 2.0 * size
+            ),
+            "cross" => format!(
+                r#"<path d="M{:.1} {:.1}L{:.1} {:.1}M{:.1} {:.1}L{:.1} {:.1}" stroke="{colour}" stroke-width="2.5"/>"#,
+                px - size,
+                py - size,
+                px + size,
+                py + size,
+                px - size,
+                py + size,
+                px + size,
+                py - size
             ),
             "star" => {
                 let points: Vec<String> = (0..10)
@@ -210,7 +254,7 @@ impl Figure {
                 r##"<line x1="{px:.1}" y1="{y_bottom}" x2="{px:.1}" y2="{:.1}" stroke="#444"/><text x="{px:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
                 y_bottom + 5.0,
                 y_bottom + 18.0,
-                format_tick(tick)
+                format_axis_tick(tick, self.log_ticks.0)
             );
         }
         for tick in nice_ticks(self.y.domain, 6) {
@@ -221,7 +265,7 @@ impl Figure {
                 x_left - 5.0,
                 x_left - 8.0,
                 py + 4.0,
-                format_tick(tick)
+                format_axis_tick(tick, self.log_ticks.1)
             );
         }
         svg
@@ -281,6 +325,18 @@ fn format_tick(value: f64) -> String {
     }
     let text = format!("{value:.3}");
     text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// A tick label: the value, or 10^value on a log axis.
+fn format_axis_tick(tick: f64, log: bool) -> String {
+    if !log {
+        return format_tick(tick);
+    }
+    if tick.fract() == 0.0 {
+        format!("1e{tick:.0}")
+    } else {
+        format!("{:.1e}", 10f64.powf(tick))
+    }
 }
 
 /// Escapes text for SVG.

@@ -1,0 +1,259 @@
+//! `descent compare`: the lab. Runs optimizers side by side on one problem, tunes each one's
+//! learning rate on validation error, reruns the chosen rate over seeds, and writes the report.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Result;
+use clap::Args;
+use descent::lab::{self, ExperimentSpec, LabEvent, LrGrid};
+use descent::problems;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::flags::reason;
+use crate::{bad_input, report, table, Stopped};
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Problem from the registry: mnist-mlp, mnist-logreg, quadratic, rosenbrock, beale, saddle,
+    /// himmelblau (default: mnist-mlp, or the experiment file's).
+    #[arg(long)]
+    problem: Option<String>,
+    /// Optimizers, comma-separated (default: sgd,momentum,nesterov,adagrad,rmsprop,adam,adadelta).
+    #[arg(long, value_name = "LIST")]
+    optimizers: Option<String>,
+    /// Learning-rate grid: auto (a decade either side of each optimizer's default) or a list,
+    /// e.g. 0.3,0.1,0.03.
+    #[arg(long, value_name = "auto|LIST", allow_hyphen_values = true)]
+    lrs: Option<String>,
+    /// Seeds the chosen rate runs with (default 3; 1 for a 2-D function).
+    #[arg(long, allow_negative_numbers = true)]
+    seeds: Option<i64>,
+    /// Epochs per run (updates for a 2-D function; default: the problem's budget).
+    #[arg(long, allow_negative_numbers = true)]
+    epochs: Option<i64>,
+    /// Minibatch size (default 128).
+    #[arg(long, allow_negative_numbers = true)]
+    batch: Option<i64>,
+    /// Training examples held out for validation (default 5000).
+    #[arg(long, allow_negative_numbers = true)]
+    val_size: Option<i64>,
+    /// Test error that counts as reaching the result (default: the problem's).
+    #[arg(long, allow_negative_numbers = true)]
+    target: Option<f64>,
+    /// Folder with the four MNIST IDX files (default: the bundled subset).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Runs at a time, one thread each (default: one per core).
+    #[arg(long, allow_negative_numbers = true)]
+    jobs: Option<i64>,
+    /// Experiment file (TOML); flags given as well take precedence.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Report folder (default: reports/compare-PROBLEM). Running again with the same folder
+    /// continues an interrupted comparison.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+pub fn run(args: CompareArgs) -> Result<()> {
+    let spec = experiment_spec(&args)?;
+    let experiment = spec.resolve(args.config.as_deref()).map_err(crate::core_error)?;
+    let jobs = match args.jobs {
+        Some(jobs) => positive("--jobs", jobs)? as usize,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let out =
+        args.out.clone().unwrap_or_else(|| PathBuf::from("reports").join(format!("compare-{}", experiment.problem)));
+    lab::prepare(&experiment, &out).map_err(crate::core_error)?;
+
+    let problem = experiment.problem();
+    let runs: usize = experiment.variants.iter().map(|v| v.lrs.len() + experiment.seeds as usize - 1).sum();
+    println!(
+        "{}: {} optimizers, {} runs of {} {} on {} worker{}; report in {}",
+        problem.name,
+        experiment.variants.len(),
+        runs,
+        experiment.epochs,
+        if problem.is_classifier() { "epochs" } else { "updates" },
+        jobs,
+        if jobs == 1 { "" } else { "s" },
+        out.display()
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    // The first Ctrl-C stops cleanly (finished runs and each run's last epoch are kept); a
+    // second one quits at once.
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping: finishing nothing new; press Ctrl-C again to quit at once");
+    });
+    let progress = LabProgress::new(problem.is_classifier());
+    let outcome = lab::run(&experiment, &out, jobs, &stop, &|event| progress.show(event));
+    progress.bar.finish_and_clear();
+    let results = match outcome {
+        Ok(results) => results,
+        Err(descent::Error::Interrupted { .. }) => {
+            return Err(Stopped(format!(
+                "stopped; finished runs are kept in {0}. Run the same command again to continue.",
+                out.display()
+            ))
+            .into())
+        }
+        Err(error) => return Err(crate::core_error(error)),
+    };
+    println!();
+    print!("{}", report::text_summary(&results));
+    let page = report::write(&results, &out)?;
+    println!();
+    println!("report: {}", page.display());
+    println!("also: {0}/summary.csv, {0}/results.json, {0}/plots/, {0}/runs/", out.display());
+    Ok(())
+}
+
+fn positive(flag: &str, value: i64) -> Result<i64> {
+    if value < 1 {
+        return Err(bad_input(format!("{flag} {value}: must be at least 1")));
+    }
+    Ok(value)
+}
+
+/// The experiment file (if any) with the flags laid over it, each flag checked and named.
+fn experiment_spec(args: &CompareArgs) -> Result<ExperimentSpec> {
+    let mut spec = match &args.config {
+        Some(path) => ExperimentSpec::read(path).map_err(crate::core_error)?,
+        None => ExperimentSpec::default(),
+    };
+    if let Some(problem) = &args.problem {
+        problems::named(problem).map_err(|e| match e {
+            descent::Error::Config(config) => bad_input(format!("--problem {problem}: {}", reason(&config))),
+            other => bad_input(other.to_string()),
+        })?;
+        spec.problem = Some(problem.clone());
+    }
+    if let Some(list) = &args.optimizers {
+        let names: Vec<String> = list.split(',').map(|s| s.trim().to_string()).collect();
+        for name in &names {
+            if name.is_empty() {
+                return Err(bad_input(format!("--optimizers '{list}': empty name in the list")));
+            }
+            descent_optim::OptimizerConfig::named(name, descent_optim::Convention::Book)
+                .map_err(|e| bad_input(format!("--optimizers {name}: {}", reason(&e))))?;
+        }
+        spec.optimizers = Some(names);
+        spec.variants.clear();
+    }
+    if let Some(text) = &args.lrs {
+        spec.lrs = Some(parse_lrs(text)?);
+        for variant in &mut spec.variants {
+            variant.lrs = None;
+        }
+    }
+    if let Some(seeds) = args.seeds {
+        spec.seeds = Some(positive("--seeds", seeds)? as u32);
+    }
+    if let Some(epochs) = args.epochs {
+        spec.epochs = Some(positive("--epochs", epochs)? as u32);
+    }
+    if let Some(batch) = args.batch {
+        spec.batch = Some(positive("--batch", batch)? as usize);
+    }
+    if let Some(val_size) = args.val_size {
+        spec.val_size = Some(positive("--val-size", val_size)? as usize);
+    }
+    if let Some(target) = args.target {
+        if !target.is_finite() {
+            return Err(bad_input(format!("--target {target}: must be a finite number")));
+        }
+        spec.target = Some(target);
+    }
+    if let Some(dir) = &args.data {
+        if !dir.is_dir() {
+            return Err(bad_input(format!("--data {}: no such folder (of MNIST IDX files)", dir.display())));
+        }
+        spec.data = Some(dir.clone());
+    }
+    Ok(spec)
+}
+
+/// `auto` or a comma-separated list of positive rates.
+fn parse_lrs(text: &str) -> Result<LrGrid> {
+    if text.trim() == "auto" {
+        return Ok(LrGrid::Keyword("auto".into()));
+    }
+    let rates: Vec<Option<f64>> = text
+        .split(',')
+        .filter(|part| !part.trim().is_empty())
+        .map(|part| part.trim().parse::<f64>().ok().filter(|lr| lr.is_finite() && *lr > 0.0))
+        .collect();
+    if rates.is_empty() {
+        return Err(bad_input(format!("--lrs '{text}': the list is empty (give rates, e.g. 0.1,0.01, or auto)")));
+    }
+    let rates: Option<Vec<f64>> = rates.into_iter().collect();
+    rates
+        .map(LrGrid::List)
+        .ok_or_else(|| bad_input(format!("--lrs {text}: expected positive numbers, comma-separated, or auto")))
+}
+
+/// One progress bar over every epoch of every run, and a line per finished run.
+struct LabProgress {
+    bar: ProgressBar,
+    classifier: bool,
+}
+
+impl LabProgress {
+    fn new(classifier: bool) -> Self {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("[{bar:30}] {pos}/{len} epochs, {msg} ({elapsed} elapsed, {eta} left)")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        LabProgress { bar, classifier }
+    }
+
+    fn line(&self, text: String) {
+        if self.bar.is_hidden() {
+            println!("{text}");
+        } else {
+            self.bar.println(text);
+        }
+    }
+
+    fn show(&self, event: LabEvent<'_>) {
+        match event {
+            LabEvent::Planned { runs, epochs } => {
+                self.bar.set_length(epochs);
+                self.bar.set_message(format!("{runs} runs"));
+            }
+            LabEvent::Epoch { .. } => self.bar.inc(1),
+            LabEvent::Finished { result, from_disk, epochs_skipped } => {
+                self.bar.inc(epochs_skipped);
+                let outcome = match (&result.diverged, result.last()) {
+                    (Some(why), _) => format!("diverged: {why}"),
+                    (None, Some(m)) if self.classifier => format!(
+                        "val err {:.2}%, test err {:.2}%, {:.1}s",
+                        100.0 * m.val_error,
+                        100.0 * m.test_error,
+                        m.seconds
+                    ),
+                    (None, Some(m)) => format!("final {}", table::number(m.val_error, 3)),
+                    (None, None) => "no epoch finished".into(),
+                };
+                let origin = if from_disk { " (from an earlier invocation)" } else { "" };
+                self.line(format!(
+                    "{:<12} lr {:<8} seed {}: {outcome}{origin}",
+                    result.variant,
+                    table::number(result.lr, 3),
+                    result.seed
+                ));
+            }
+            LabEvent::Chosen { variant, lr } => {
+                self.line(format!("{variant}: rate {} chosen on validation error", table::number(lr, 3)));
+            }
+        }
+    }
+}

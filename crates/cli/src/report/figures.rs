@@ -1,0 +1,199 @@
+//! The report's plots: curves of the chosen rate (mean over seeds, with the spread between the
+//! best and worst seed as a band) against epochs and against seconds, and the rate sensitivity.
+
+use descent::lab::{Band, Results, Variant};
+use descent::train::EpochMetrics;
+use descent::trajectory::{Point, Trajectory};
+
+use crate::commands::optimize::contour_figure;
+use crate::plot::{Figure, PALETTE};
+
+/// One plot of the report.
+pub struct Plot {
+    /// File name without extension (also the id of its figure in the HTML page).
+    pub name: String,
+    /// The sentence under it.
+    pub caption: String,
+    /// The figure.
+    pub figure: Figure,
+}
+
+const WIDTH: f64 = 760.0;
+const HEIGHT: f64 = 380.0;
+
+/// Every plot for `results`.
+pub fn plots(results: &Results) -> Vec<Plot> {
+    match results.experiment.problem().function() {
+        Some(_) => function_plots(results),
+        None => classifier_plots(results),
+    }
+}
+
+fn classifier_plots(results: &Results) -> Vec<Plot> {
+    let error = |m: &EpochMetrics| m.val_error;
+    let test = |m: &EpochMetrics| m.test_error;
+    let loss = |m: &EpochMetrics| m.train_loss;
+    let seeds = results.experiment.seeds;
+    let spread =
+        if seeds > 1 { format!("; the band spans the best and worst of {seeds} seeds") } else { String::new() };
+    let mut plots = Vec::new();
+    for (time, axis) in [(false, "epochs"), (true, "seconds")] {
+        let x_label = if time { "training seconds (evaluation excluded)" } else { "epoch" };
+        let suffix = if time { "seconds" } else { "epochs" };
+        for (name, title, pick, what) in [
+            (
+                "val-error",
+                "validation error",
+                &error as &dyn Fn(&EpochMetrics) -> f64,
+                "the error the rates were chosen on",
+            ),
+            ("test-error", "test error", &test, "never used for any choice"),
+            (
+                "train-loss",
+                "training loss (NLL, running mean over each epoch)",
+                &loss,
+                "the surrogate the optimizers minimize",
+            ),
+        ] {
+            plots.push(Plot {
+                name: format!("{name}-{suffix}"),
+                caption: format!(
+                    "{} against {axis} at each optimizer's chosen rate: {what}{spread}.",
+                    capitalize(title)
+                ),
+                figure: curves(results, pick, time, &format!("{title} against {axis}"), x_label, title),
+            });
+        }
+    }
+    plots.push(Plot {
+        name: "lr-sensitivity".into(),
+        caption: "Final validation error of seed 1 at every rate of the grid: a flat curve means an optimizer \
+                  that forgives a poorly chosen rate; a cross marks a rate that diverged."
+            .into(),
+        figure: sensitivity(results, "final validation error"),
+    });
+    plots
+}
+
+fn function_plots(results: &Results) -> Vec<Plot> {
+    let experiment = &results.experiment;
+    let function = experiment.problem().function().expect("a 2-D problem");
+    let paths: Vec<Trajectory> = experiment
+        .variants
+        .iter()
+        .filter_map(|variant| {
+            let run = results.final_runs(variant).into_iter().next()?;
+            let points = run
+                .path
+                .iter()
+                .enumerate()
+                .map(|(step, &[x, y])| Point { step: step as u64, x, y, f: function.value(x, y) })
+                .collect();
+            Some(Trajectory { optimizer: variant.name.clone(), points, diverged_at: None })
+        })
+        .collect();
+    let log = results.metric != "f";
+    let metric = if log { "f − f* (log scale)" } else { "f" };
+    let pick = move |m: &EpochMetrics| if log { m.val_error.max(1e-300).log10() } else { m.val_error };
+    let mut gap = curves(results, &pick, false, &format!("{} against updates", results.metric), "update", metric);
+    if log {
+        gap = gap.log_ticks(false, true);
+    }
+    vec![
+        Plot {
+            name: "contour".into(),
+            caption: format!(
+                "The paths of every optimizer at its chosen rate on the contour lines of {function}; \
+                 the circle is the start, squares the ends, stars the minima."
+            ),
+            figure: contour_figure(&function, &paths, &experiment.variants[0].schedule),
+        },
+        Plot {
+            name: "gap-updates".into(),
+            caption: format!("{} at each update, at each optimizer's chosen rate.", capitalize(&results.metric)),
+            figure: gap,
+        },
+        Plot {
+            name: "lr-sensitivity".into(),
+            caption: format!("Final {} at every rate of the grid; a cross marks a rate that diverged.", results.metric),
+            figure: sensitivity(results, &results.metric),
+        },
+    ]
+}
+
+/// Mean curves with bands, one per variant, against epoch or seconds.
+fn curves(
+    results: &Results,
+    pick: &dyn Fn(&EpochMetrics) -> f64,
+    against_time: bool,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+) -> Figure {
+    let bands: Vec<(&Variant, Vec<Band>)> =
+        results.experiment.variants.iter().map(|v| (v, results.band(v, pick))).collect();
+    let x_of = |b: &Band| if against_time { b.seconds } else { b.epoch as f64 };
+    let all = || bands.iter().flat_map(|(_, b)| b.iter());
+    let x_max = all().map(x_of).fold(0.0, f64::max);
+    let x_min = if against_time { 0.0 } else { 1.0 };
+    let finite = |v: f64| v.is_finite();
+    let y_low = all().map(|b| b.low).filter(|v| finite(*v)).fold(f64::INFINITY, f64::min);
+    let mut y_high = all().map(|b| b.high).filter(|v| finite(*v)).fold(f64::NEG_INFINITY, f64::max);
+    // A loss that starts far above where it ends would flatten every curve: cap the view at
+    // three times the highest final mean.
+    let finals = bands.iter().filter_map(|(_, b)| b.last()).map(|b| b.mean).fold(f64::NEG_INFINITY, f64::max);
+    if finals.is_finite() && y_high > 3.0 * finals && finals > 0.0 {
+        y_high = 3.0 * finals;
+    }
+    let (y_low, y_high) = if y_low.is_finite() && y_high.is_finite() { (y_low, y_high) } else { (0.0, 1.0) };
+    let pad = ((y_high - y_low) * 0.05).max(1e-9);
+    let y_floor = if y_low >= 0.0 && y_low - pad < 0.0 { 0.0 } else { y_low - pad };
+    let mut figure = Figure::new(WIDTH, HEIGHT, (x_min, x_max.max(x_min + 1e-9)), (y_floor, y_high + pad))
+        .labels(title, x_label, y_label);
+    for (index, (variant, band)) in bands.iter().enumerate() {
+        let colour = PALETTE[index % PALETTE.len()];
+        figure.band(&band.iter().map(|b| (x_of(b), b.low, b.high)).collect::<Vec<_>>(), colour, 0.15);
+        figure.line(&band.iter().map(|b| (x_of(b), b.mean)).collect::<Vec<_>>(), colour, Some(&variant.name));
+    }
+    figure
+}
+
+/// Final metric against log₁₀ rate, one line per variant; crosses for diverged rates.
+fn sensitivity(results: &Results, y_label: &str) -> Figure {
+    let variants = &results.experiment.variants;
+    let curves: Vec<Vec<(f64, Option<f64>)>> = variants.iter().map(|v| results.sensitivity_curve(v)).collect();
+    let points = || curves.iter().flatten();
+    let x_low = points().map(|(lr, _)| lr.log10()).fold(f64::INFINITY, f64::min);
+    let x_high = points().map(|(lr, _)| lr.log10()).fold(f64::NEG_INFINITY, f64::max);
+    let values: Vec<f64> = points().filter_map(|(_, e)| *e).filter(|e| e.is_finite()).collect();
+    let log = results.metric != "0-1 error" && results.metric != "f" && values.iter().all(|v| *v > 0.0);
+    let y_label = if log { format!("{y_label} (log scale)") } else { y_label.to_string() };
+    let transform = |v: f64| if log { v.max(1e-300).log10() } else { v };
+    let y_low = values.iter().map(|v| transform(*v)).fold(f64::INFINITY, f64::min);
+    let y_high = values.iter().map(|v| transform(*v)).fold(f64::NEG_INFINITY, f64::max);
+    let (y_low, y_high) = if y_low.is_finite() { (y_low, y_high) } else { (0.0, 1.0) };
+    let pad = ((y_high - y_low) * 0.08).max(1e-6);
+    let (x_low, x_high) = if x_low.is_finite() { (x_low - 0.25, x_high + 0.25) } else { (-3.0, 0.0) };
+    let y_floor = if !log && y_low >= 0.0 && y_low - pad < 0.0 { 0.0 } else { y_low - pad };
+    let top = y_high + pad;
+    let mut figure = Figure::new(WIDTH, HEIGHT, (x_low, x_high), (y_floor, top + pad))
+        .labels("sensitivity to the learning rate", "learning rate (log scale)", &y_label)
+        .log_ticks(true, log);
+    for (index, (variant, curve)) in variants.iter().zip(&curves).enumerate() {
+        let colour = PALETTE[index % PALETTE.len()];
+        let line: Vec<(f64, f64)> = curve.iter().map(|(lr, e)| (lr.log10(), e.map_or(f64::NAN, transform))).collect();
+        figure.line(&line, colour, Some(&variant.name));
+        for (lr, error) in curve {
+            match error {
+                Some(e) => figure.marker((lr.log10(), transform(*e)), "circle", colour, 3.5),
+                None => figure.marker((lr.log10(), top), "cross", colour, 5.0),
+            }
+        }
+    }
+    figure
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+}

@@ -1,0 +1,187 @@
+//! `report.html`: one self-contained page (styles and plots inline, nothing fetched) with the
+//! setup, the summary table, the verdict and every plot.
+
+use std::fmt::Write as _;
+
+use descent::lab::{Results, SummaryRow};
+
+use super::figures::Plot;
+use super::verdict::metric_value;
+use crate::plot::escape;
+use crate::table;
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:960px;margin:2em auto;\
+padding:0 1em;color:#222;line-height:1.45}h1{font-size:1.6em}h2{margin-top:1.8em;border-bottom:1px solid #ddd}\
+table{border-collapse:collapse;font-variant-numeric:tabular-nums}th,td{padding:.35em .7em;border-bottom:1px solid #e4e4e4;\
+text-align:right}th:first-child,td:first-child{text-align:left}thead th{background:#f4f4f4}tr.best td{font-weight:600}\
+figure{margin:1.5em 0}figure svg{max-width:100%;height:auto}figcaption{color:#555;font-size:.92em}\
+.verdict{background:#f5f9ff;border-left:4px solid #1f77b4;padding:.6em 1em}code{background:#f4f4f4;padding:0 .25em}";
+
+/// The summary table's header (a 2-D function has no held-out data and counts updates).
+pub fn columns(results: &Results) -> Vec<&'static str> {
+    if results.experiment.problem().is_classifier() {
+        vec![
+            "optimizer",
+            "best lr",
+            "final test (mean ± std)",
+            "final val",
+            "best val",
+            "epochs to target",
+            "seconds to target",
+            "sensitivity",
+            "diverged runs",
+        ]
+    } else {
+        vec![
+            "optimizer",
+            "best lr",
+            "final",
+            "final (no held-out set)",
+            "lowest on the path",
+            "updates to target",
+            "seconds to target",
+            "sensitivity",
+            "diverged runs",
+        ]
+    }
+}
+
+/// The summary table's cells, as text (shared by the terminal table and the page).
+pub fn rows(results: &Results, summary: &[SummaryRow]) -> Vec<Vec<String>> {
+    summary
+        .iter()
+        .map(|row| {
+            let std = row.test_error_std.map_or(String::new(), |s| format!(" ± {}", metric_value(results, s)));
+            vec![
+                row.variant.clone(),
+                format!("{}{}", table::number(row.best_lr, 3), if row.best_at_edge { " (edge)" } else { "" }),
+                format!("{}{std}", metric_value(results, row.test_error_mean)),
+                metric_value(results, row.val_error_mean),
+                metric_value(results, row.best_val_error),
+                row.epochs_to_target.map_or("not reached".into(), |e| e.to_string()),
+                row.seconds_to_target.map_or("not reached".into(), |s| format!("{s:.1}")),
+                metric_value(results, row.sensitivity),
+                row.diverged_runs.to_string(),
+            ]
+        })
+        .collect()
+}
+
+/// The page.
+pub fn page(results: &Results, summary: &[SummaryRow], verdict: &[String], plots: &[Plot]) -> String {
+    let experiment = &results.experiment;
+    let problem = experiment.problem();
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>descent compare: {name}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
+         <h1>Optimizers compared on <code>{name}</code></h1>\n<p>{description}.</p>\n",
+        name = escape(&experiment.problem),
+        description = escape(&results.description)
+    );
+    html.push_str("<section id=\"verdict\" class=\"verdict\">\n");
+    for sentence in verdict {
+        let _ = writeln!(html, "<p>{}</p>", escape(sentence));
+    }
+    html.push_str("</section>\n<h2>Setup</h2>\n<ul id=\"setup\">\n");
+    let data = match &experiment.data {
+        Some(dir) => escape(&dir.display().to_string()),
+        None if problem.is_classifier() => "the bundled MNIST subset (10,000 training, 2,000 test images)".into(),
+        None => "none: a 2-D function from its customary start".into(),
+    };
+    let unit = if problem.is_classifier() { "epochs" } else { "updates" };
+    let mut facts = vec![
+        format!("Data: {data}."),
+        format!(
+            "Budget: {} {unit} per run; target: {}{} ≤ {}.",
+            experiment.epochs,
+            if problem.is_classifier() { "test " } else { "" },
+            results.metric,
+            metric_value(results, experiment.target)
+        ),
+    ];
+    if problem.is_classifier() {
+        facts.push(format!(
+            "Minibatches of {}; {} training examples held out for validation; one thread per run.",
+            experiment.batch, experiment.val_size
+        ));
+    }
+    facts.push(format!(
+        "Protocol: every rate of each grid runs with seed 1; the rate with the lowest final validation {} is \
+         chosen (ties to the smaller rate; the test set never influences a choice){}.",
+        results.metric,
+        if experiment.seeds > 1 { format!(", then rerun with seeds 2 to {}", experiment.seeds) } else { String::new() }
+    ));
+    facts.push(format!(
+        "Hyperparameters other than the rate: the {} convention's defaults unless listed.",
+        experiment.convention
+    ));
+    for variant in &experiment.variants {
+        let mut settings = Vec::new();
+        for (name, value) in [
+            ("momentum", variant.momentum),
+            ("rho", variant.rho),
+            ("beta1", variant.beta1),
+            ("beta2", variant.beta2),
+            ("eps", variant.eps),
+            ("weight decay", variant.weight_decay),
+        ] {
+            if let Some(value) = value {
+                settings.push(format!("{name} {value}"));
+            }
+        }
+        if let Some(clip) = &variant.clip {
+            settings.push(format!("clip {clip}"));
+        }
+        if variant.schedule != "constant" {
+            settings.push(format!("schedule {}", variant.schedule));
+        }
+        let grid: Vec<String> = variant.lrs.iter().map(|lr| table::number(*lr, 3)).collect();
+        facts.push(format!(
+            "<code>{}</code>: {}{}; rates {}.",
+            escape(&variant.name),
+            escape(&variant.optimizer),
+            if settings.is_empty() { String::new() } else { format!(" ({})", escape(&settings.join(", "))) },
+            grid.join(", ")
+        ));
+    }
+    for fact in facts {
+        let _ = writeln!(html, "<li>{fact}</li>");
+    }
+    html.push_str("</ul>\n<h2>Results</h2>\n<table id=\"summary\">\n<thead><tr>");
+    for column in columns(results) {
+        let _ = write!(html, "<th>{}</th>", escape(column));
+    }
+    html.push_str("</tr></thead>\n<tbody>\n");
+    let best = summary.iter().map(|r| r.test_error_mean).fold(f64::INFINITY, f64::min);
+    for (row, cells) in summary.iter().zip(rows(results, summary)) {
+        let class = if row.test_error_mean == best { " class=\"best\"" } else { "" };
+        let _ = write!(html, "<tr{class}>");
+        for cell in cells {
+            let _ = write!(html, "<td>{}</td>", escape(&cell));
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str(
+        "</tbody>\n</table>\n<p>Sensitivity: how much worse, on average over the grid, the final validation \
+         error was than at the best rate (a diverged rate counts as error 1). Every number is in \
+         <code>summary.csv</code>; every run and epoch in <code>results.json</code>.</p>\n<h2>Plots</h2>\n",
+    );
+    for plot in plots {
+        // Inline SVGs share one id namespace: give each figure's clip path its own id.
+        let svg = plot.figure.to_svg().replace("plot-area", &format!("plot-area-{}", plot.name));
+        let _ = write!(
+            html,
+            "<figure id=\"plot-{name}\">\n{svg}<figcaption>{caption} (<a href=\"plots/{name}.svg\">SVG</a>, \
+             <a href=\"plots/{name}.png\">PNG</a>)</figcaption>\n</figure>\n",
+            name = plot.name,
+            caption = escape(&plot.caption)
+        );
+    }
+    html.push_str(
+        "<p><small>Made by descent. Re-render with <code>descent report DIR</code>.</small></p>\n</body>\n</html>\n",
+    );
+    html
+}

@@ -1,0 +1,159 @@
+//! `descent compare` and `descent report` through the real binary: the report folder, re-rendering,
+//! bad input, and the page opened in a real headless browser.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn descent(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_descent")).args(args).current_dir(dir).output().expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A comparison of ~2 s: logistic regression, two optimizers × two rates, two seeds, one epoch.
+const SMALL: [&str; 12] = [
+    "compare",
+    "--problem",
+    "mnist-logreg",
+    "--optimizers",
+    "sgd,adam",
+    "--lrs",
+    "0.1,0.001",
+    "--seeds",
+    "2",
+    "--epochs",
+    "2",
+    "--val-size=2000",
+];
+
+const PLOTS: [&str; 7] = [
+    "val-error-epochs",
+    "test-error-epochs",
+    "train-loss-epochs",
+    "val-error-seconds",
+    "test-error-seconds",
+    "train-loss-seconds",
+    "lr-sensitivity",
+];
+
+fn small_report(dir: &Path) -> PathBuf {
+    let output = descent(&[&SMALL[..], &["--out", "report"]].concat(), dir);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("report: report/report.html"), "{stdout}");
+    assert!(stdout.contains("rate 0.1 chosen on validation error") || stdout.contains("rate 0.001 chosen"), "{stdout}");
+    dir.join("report")
+}
+
+#[test]
+fn compare_writes_the_report_and_report_redraws_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = small_report(dir.path());
+    for file in ["experiment.toml", "results.json", "summary.csv", "report.html"] {
+        assert!(report.join(file).is_file(), "{file} missing");
+    }
+    for plot in PLOTS {
+        for ext in ["svg", "png"] {
+            assert!(report.join("plots").join(format!("{plot}.{ext}")).is_file(), "{plot}.{ext} missing");
+        }
+    }
+    let run = report.join("runs/adam/lr-0.001-seed-1");
+    for file in ["config.toml", "metrics.csv", "summary.json", "result.json"] {
+        assert!(run.join(file).is_file(), "{file} missing in {}", run.display());
+    }
+    let summary = std::fs::read_to_string(report.join("summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 3, "{summary}");
+    assert!(summary.starts_with("optimizer,algorithm,best_lr,"), "{summary}");
+
+    // Redrawing from results.json alone gives the same page.
+    let page = std::fs::read_to_string(report.join("report.html")).unwrap();
+    std::fs::remove_file(report.join("report.html")).unwrap();
+    std::fs::remove_dir_all(report.join("plots")).unwrap();
+    let redraw = descent(&["report", "report"], dir.path());
+    assert!(redraw.status.success(), "{}", text(&redraw.stderr));
+    assert_eq!(std::fs::read_to_string(report.join("report.html")).unwrap(), page);
+    assert!(report.join("plots/lr-sensitivity.png").is_file());
+
+    // Running the same comparison again reads every run back instead of training.
+    let again = descent(&[&SMALL[..], &["--out", "report"]].concat(), dir.path());
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_eq!(text(&again.stdout).matches("(from an earlier invocation)").count(), 6, "{}", text(&again.stdout));
+}
+
+#[test]
+fn a_two_dimensional_problem_reports_its_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let output =
+        descent(&["compare", "--problem", "rosenbrock", "--optimizers", "momentum,adam", "--out", "r"], dir.path());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    for plot in ["contour", "gap-updates", "lr-sensitivity"] {
+        assert!(dir.path().join("r/plots").join(format!("{plot}.svg")).is_file(), "{plot}");
+    }
+    let page = std::fs::read_to_string(dir.path().join("r/report.html")).unwrap();
+    assert!(page.contains("id=\"plot-contour\"") && page.contains("Rosenbrock"), "the page shows the contour");
+}
+
+#[test]
+fn bad_input_is_named_and_nothing_is_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("mine")).unwrap();
+    std::fs::write(dir.path().join("mine/notes.txt"), "keep me").unwrap();
+    std::fs::write(dir.path().join("bad.toml"), "problem = \"mnist-logreg\"\nseeds = \"three\"\n").unwrap();
+    std::fs::write(dir.path().join("unknown.toml"), "[[variant]]\noptimizer = \"adam\"\nbeta3 = 0.9\n").unwrap();
+    let cases: [(&[&str], &str); 9] = [
+        (&["--optimizers", "adam,adamx"], "--optimizers adamx: unknown optimizer"),
+        (&["--problem", "imagenet"], "--problem imagenet: unknown problem"),
+        (&["--lrs", ","], "--lrs ',': the list is empty"),
+        (&["--lrs", "0.1,-0.01"], "--lrs 0.1,-0.01: expected positive numbers"),
+        (&["--lrs", "0"], "--lrs 0: expected positive numbers"),
+        (&["--seeds", "0"], "--seeds 0: must be at least 1"),
+        (&["--config", "bad.toml"], "bad.toml: line 2, key `seeds`"),
+        (&["--config", "unknown.toml"], "unknown field `beta3`"),
+        (&["--out", "mine"], "mine: exists and is not a descent report"),
+    ];
+    for (args, expected) in cases {
+        let output = descent(&[&["compare"], args].concat(), dir.path());
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: ") && stderr.contains(expected), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+    }
+    assert_eq!(std::fs::read_to_string(dir.path().join("mine/notes.txt")).unwrap(), "keep me");
+    assert_eq!(std::fs::read_dir(dir.path().join("mine")).unwrap().count(), 1);
+    let output = descent(&["report", "mine"], dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("mine: not a finished descent report"), "{}", text(&output.stderr));
+}
+
+/// The page in Debian's Chromium, driven by playwright-core (`tests/browser/check_report.mjs`):
+/// no console errors, the table and every plot drawn, a screenshot taken. `tools/test.sh`
+/// installs the browser and sets DESCENT_BROWSER_TESTS=require, so that in CI a missing browser
+/// fails this test instead of skipping it.
+#[test]
+fn the_report_opens_in_a_headless_browser() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script = root.join("tests/browser/check_report.mjs");
+    let ready = root.join("tests/browser/node_modules/playwright-core").is_dir()
+        && Path::new("/usr/bin/chromium").exists()
+        && Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !ready {
+        let required = std::env::var("DESCENT_BROWSER_TESTS").is_ok_and(|v| v == "require");
+        assert!(!required, "no browser: run tools/install-browser.sh (Chromium, Node.js and playwright-core)");
+        eprintln!("skipped: no headless browser here (tools/install-browser.sh installs one)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let report = small_report(dir.path());
+    let screenshot = root.join("target/report-screenshot.png");
+    let output =
+        Command::new("node").arg(&script).arg(report.join("report.html")).arg(&screenshot).output().expect("node runs");
+    let found = text(&output.stdout);
+    assert!(output.status.success(), "{found}\n{}", text(&output.stderr));
+    assert!(found.contains("\"problems\":[]") && found.contains("\"rows\":2"), "{found}");
+    for plot in PLOTS {
+        assert!(found.contains(&format!("\"id\":\"plot-{plot}\"")), "{plot} not on the page: {found}");
+    }
+    assert!(std::fs::metadata(&screenshot).unwrap().len() > 50_000, "a real screenshot");
+}

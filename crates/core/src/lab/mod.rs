@@ -1,0 +1,330 @@
+//! The lab: optimizers side by side on one problem, tuned honestly (SPEC §6).
+//!
+//! The protocol, after DeepOBS and AlgoPerf:
+//! 1. every variant runs once (seed 1) at every rate of its grid;
+//! 2. the rate with the lowest final **validation** error is chosen (ties to the smaller rate;
+//!    the test set never influences a choice);
+//! 3. the chosen rate runs again with seeds 2, 3, …, so that the report shows a mean and a spread.
+//!
+//! Runs go over a pool of workers, one thread each. Every run keeps its folder under
+//! `runs/VARIANT/lr-LR-seed-S/` (config, metrics, and `result.json` once finished), so a
+//! comparison that is stopped continues where it was: finished runs are read back, a run cut
+//! short resumes from its last epoch's checkpoint.
+
+pub mod experiment;
+pub mod results;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use descent_optim::Schedule;
+
+pub use experiment::{Experiment, ExperimentSpec, LrGrid, Variant, VariantSpec};
+pub use results::{choose_lr, Band, Results, RunResult, SummaryRow};
+
+use crate::checkpoint::{write_atomically, CHECKPOINT_FILE};
+use crate::data::{mnist, Dataset};
+use crate::train::{self, EpochMetrics, Event, Splits, Trainer};
+use crate::trajectory::{self, RunSettings};
+use crate::Error;
+
+/// The resolved experiment in a report folder: its presence marks the folder as a report.
+pub const EXPERIMENT_FILE: &str = "experiment.toml";
+/// Every run, every epoch.
+pub const RESULTS_FILE: &str = "results.json";
+/// One row per variant.
+pub const SUMMARY_CSV: &str = "summary.csv";
+/// A finished run's result, inside its run folder.
+pub const RUN_RESULT_FILE: &str = "result.json";
+
+/// What the lab reports while it works (from its worker threads).
+#[derive(Debug)]
+pub enum LabEvent<'a> {
+    /// The work ahead: runs and epochs in all (finished ones included).
+    Planned {
+        /// Runs in the comparison.
+        runs: usize,
+        /// Epochs over all runs.
+        epochs: u64,
+    },
+    /// A run finished an epoch.
+    Epoch {
+        /// The run's variant.
+        variant: &'a str,
+        /// Its metrics.
+        metrics: &'a EpochMetrics,
+    },
+    /// A run is done (or was found done on disk).
+    Finished {
+        /// Its result.
+        result: &'a RunResult,
+        /// True when it was read back from an earlier invocation.
+        from_disk: bool,
+        /// Epochs of its budget it did not run (it diverged), or that were already counted.
+        epochs_skipped: u64,
+    },
+    /// A variant's rate was chosen on validation error.
+    Chosen {
+        /// The variant.
+        variant: &'a str,
+        /// The rate.
+        lr: f64,
+    },
+}
+
+/// Checks that `out` may hold `experiment` (it is new, empty, or holds this same experiment)
+/// and writes `experiment.toml` into it. Nothing is overwritten otherwise.
+pub fn prepare(experiment: &Experiment, out: &Path) -> Result<(), Error> {
+    let marker = out.join(EXPERIMENT_FILE);
+    if marker.is_file() {
+        let text = std::fs::read_to_string(&marker).map_err(|e| Error::run(&marker, format!("cannot read: {e}")))?;
+        let saved: Experiment =
+            toml::from_str(&text).map_err(|e| Error::run(&marker, format!("damaged: {}", e.message())))?;
+        return match saved.difference(experiment) {
+            None => Ok(()),
+            Some(difference) => Err(Error::run(
+                out,
+                format!("holds another experiment ({difference}); choose another folder, or repeat its settings"),
+            )),
+        };
+    }
+    let occupied = out.is_file() || std::fs::read_dir(out).map(|mut entries| entries.next().is_some()).unwrap_or(false);
+    if occupied {
+        return Err(Error::run(out, format!("exists and is not a descent report (it has no {EXPERIMENT_FILE})")));
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::run(out, format!("cannot create: {e}")))?;
+    let text = toml::to_string(experiment).map_err(|e| Error::run(&marker, e.to_string()))?;
+    write_atomically(&marker, text.as_bytes())
+}
+
+/// One planned run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct RunSpec {
+    variant: usize,
+    lr: f64,
+    seed: u64,
+}
+
+/// The folder of one run inside the report folder.
+pub fn run_folder(out: &Path, variant: &str, lr: f64, seed: u64) -> PathBuf {
+    out.join("runs").join(variant).join(format!("lr-{lr:?}-seed-{seed}"))
+}
+
+/// Runs the comparison into `out` (see [`prepare`]) on `jobs` workers, until done or until
+/// `stop` is set; writes `results.json` and `summary.csv` and returns the results.
+pub fn run(
+    experiment: &Experiment,
+    out: &Path,
+    jobs: usize,
+    stop: &Arc<AtomicBool>,
+    observe: &(dyn Fn(LabEvent<'_>) + Sync),
+) -> Result<Results, Error> {
+    prepare(experiment, out)?;
+    let problem = experiment.problem();
+    let data = if problem.is_classifier() {
+        let mnist = mnist::load(experiment.data.as_deref())?;
+        Some((mnist.train, mnist.test))
+    } else {
+        None
+    };
+    let seeds = experiment.seeds as u64;
+    let mut runs: usize = experiment.variants.iter().map(|v| v.lrs.len() + seeds as usize - 1).sum();
+    observe(LabEvent::Planned { runs, epochs: runs as u64 * experiment.epochs as u64 });
+    let lab = Lab { experiment, out, data: data.as_ref(), stop, observe };
+
+    let mut results = Results {
+        experiment: experiment.clone(),
+        description: problem.description.into(),
+        metric: problem.metric.into(),
+        runs: Vec::new(),
+    };
+    // Tuning: every rate with seed 1, growing auto grids whose best rate lies at an edge.
+    let mut pending: Vec<RunSpec> = (experiment.variants.iter().enumerate())
+        .flat_map(|(variant, v)| v.lrs.iter().map(move |&lr| RunSpec { variant, lr, seed: 1 }))
+        .collect();
+    while !pending.is_empty() {
+        results.runs.extend(lab.pool(jobs, &pending)?);
+        pending = (experiment.variants.iter().enumerate())
+            .filter_map(|(variant, v)| results.extension(v).map(|lr| RunSpec { variant, lr, seed: 1 }))
+            .collect();
+        if !pending.is_empty() {
+            runs += pending.len();
+            observe(LabEvent::Planned { runs, epochs: runs as u64 * experiment.epochs as u64 });
+        }
+    }
+    let mut finals = Vec::new();
+    for (index, variant) in experiment.variants.iter().enumerate() {
+        let lr = results.chosen_lr(variant).expect("every rate of the grid has run");
+        observe(LabEvent::Chosen { variant: &variant.name, lr });
+        finals.extend((2..=seeds).map(|seed| RunSpec { variant: index, lr, seed }));
+    }
+    results.runs.extend(lab.pool(jobs, &finals)?);
+    results.save(out)?;
+    Ok(results)
+}
+
+/// What every worker shares.
+struct Lab<'a> {
+    experiment: &'a Experiment,
+    out: &'a Path,
+    data: Option<&'a (Dataset, Dataset)>,
+    stop: &'a Arc<AtomicBool>,
+    observe: &'a (dyn Fn(LabEvent<'_>) + Sync),
+}
+
+impl Lab<'_> {
+    /// Runs `specs` over `jobs` workers, each taking the next spec not yet taken; returns their
+    /// results in the order of `specs`. The first failure stops every worker.
+    fn pool(&self, jobs: usize, specs: &[RunSpec]) -> Result<Vec<RunResult>, Error> {
+        let next = AtomicUsize::new(0);
+        let slots: Vec<Mutex<Option<Result<RunResult, Error>>>> = specs.iter().map(|_| Mutex::new(None)).collect();
+        let failed = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            for _ in 0..jobs.clamp(1, specs.len().max(1)) {
+                scope.spawn(|| loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    if index >= specs.len() || self.stop.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let result = self.run_one(specs[index]);
+                    if result.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    *slots[index].lock().expect("no worker panics holding it") = Some(result);
+                });
+            }
+        });
+        let mut results = Vec::with_capacity(specs.len());
+        let mut interrupted = None;
+        for slot in slots {
+            match slot.into_inner().expect("no worker panics holding it") {
+                Some(Ok(result)) => results.push(result),
+                Some(Err(error @ Error::Interrupted { .. })) => interrupted = Some(error),
+                Some(Err(error)) => return Err(error),
+                None => interrupted = interrupted.or(Some(Error::Interrupted { step: 0, epoch: 0 })),
+            }
+        }
+        match interrupted {
+            Some(error) => Err(error),
+            None => Ok(results),
+        }
+    }
+
+    /// One run: read back if finished, resumed if cut short, else run from the start.
+    fn run_one(&self, spec: RunSpec) -> Result<RunResult, Error> {
+        let variant = &self.experiment.variants[spec.variant];
+        let dir = run_folder(self.out, &variant.name, spec.lr, spec.seed);
+        let file = dir.join(RUN_RESULT_FILE);
+        let budget = self.experiment.epochs as u64;
+        if file.is_file() {
+            let text = std::fs::read_to_string(&file).map_err(|e| Error::run(&file, format!("cannot read: {e}")))?;
+            let result: RunResult =
+                serde_json::from_str(&text).map_err(|e| Error::run(&file, format!("damaged: {e}")))?;
+            (self.observe)(LabEvent::Finished { result: &result, from_disk: true, epochs_skipped: budget });
+            return Ok(result);
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| Error::run(&dir, format!("cannot create: {e}")))?;
+        let (result, resumed_epochs) = match self.data {
+            Some(data) => self.train(variant, spec, &dir, data)?,
+            None => (self.minimize(variant, spec)?, 0),
+        };
+        let json = serde_json::to_string(&result).map_err(|e| Error::run(&file, e.to_string()))?;
+        write_atomically(&file, json.as_bytes())?;
+        // The checkpoint only serves resumption; a finished run keeps its metrics, not 20 MB.
+        let _ = std::fs::remove_file(dir.join(CHECKPOINT_FILE));
+        let epochs_skipped = budget - result.epochs.len() as u64 + resumed_epochs;
+        (self.observe)(LabEvent::Finished { result: &result, from_disk: false, epochs_skipped });
+        Ok(result)
+    }
+
+    /// Trains a classifier run; returns its result and the epochs it had done before (resumed).
+    fn train(
+        &self,
+        variant: &Variant,
+        spec: RunSpec,
+        dir: &Path,
+        (train, test): &(Dataset, Dataset),
+    ) -> Result<(RunResult, u64), Error> {
+        let config = self.experiment.train_config(variant, spec.lr, spec.seed);
+        let splits = Splits::from_sets(&config, train.clone(), test.clone())?;
+        let trainer = if train::holds_a_run(dir) && dir.join(CHECKPOINT_FILE).is_file() {
+            Trainer::resume_with(dir, config, splits)?
+        } else {
+            Trainer::new(config, splits)?
+        };
+        let mut trainer = trainer.stop_when(Arc::clone(self.stop));
+        let resumed = trainer.metrics().len() as u64;
+        let observe = self.observe;
+        let name = variant.name.as_str();
+        let outcome = trainer.run(Some(dir), &mut |event| {
+            if let Event::EpochEnd(metrics) = event {
+                observe(LabEvent::Epoch { variant: name, metrics });
+            }
+        });
+        let diverged = match outcome {
+            Ok(_) => None,
+            Err(error @ Error::NonFinite { .. }) => Some(error.to_string()),
+            Err(error) => return Err(error),
+        };
+        let result = RunResult {
+            variant: variant.name.clone(),
+            lr: spec.lr,
+            seed: spec.seed,
+            diverged,
+            epochs: trainer.metrics().to_vec(),
+            path: Vec::new(),
+        };
+        Ok((result, resumed))
+    }
+
+    /// Runs a 2-D function problem: every update is an "epoch" whose losses are f and whose errors
+    /// are the problem's metric (f − f*, or f where there is no minimum). The path's time is
+    /// spread evenly over its updates (each costs the same).
+    fn minimize(&self, variant: &Variant, spec: RunSpec) -> Result<RunResult, Error> {
+        let problem = self.experiment.problem();
+        let function = problem.function().expect("a 2-D problem has its function");
+        let config = self.experiment.train_config(variant, spec.lr, spec.seed);
+        let steps = self.experiment.epochs as u64;
+        let settings = RunSettings {
+            start: function.default_start(),
+            steps,
+            schedule: Schedule::parse(&config.schedule, spec.lr, steps)?,
+            clip: config.clip()?,
+        };
+        let started = Instant::now();
+        let path = trajectory::run(&function, &config.optimizer_config()?, &settings)?;
+        let seconds = started.elapsed().as_secs_f64();
+        let floor = function.minimum_value().unwrap_or(0.0);
+        let finite: Vec<_> =
+            path.points.iter().take_while(|p| p.x.is_finite() && p.y.is_finite() && p.f.is_finite()).collect();
+        let epochs = finite
+            .iter()
+            .skip(1)
+            .map(|point| {
+                let gap = point.f - floor;
+                EpochMetrics {
+                    epoch: point.step as u32,
+                    step: point.step,
+                    lr: settings.schedule.lr(point.step - 1),
+                    seconds: seconds * point.step as f64 / steps as f64,
+                    train_loss: point.f,
+                    train_error: gap,
+                    val_loss: point.f,
+                    val_error: gap,
+                    test_loss: point.f,
+                    test_error: gap,
+                }
+            })
+            .collect();
+        Ok(RunResult {
+            variant: variant.name.clone(),
+            lr: spec.lr,
+            seed: spec.seed,
+            diverged: path.diverged_at.map(|step| format!("non-finite value at step {step}")),
+            epochs,
+            path: finite.iter().map(|p| [p.x, p.y]).collect(),
+        })
+    }
+}
