@@ -70,6 +70,9 @@ enum Command {
     /// The lab: compare optimizers on a problem, tune each one's learning rate on validation
     /// error, rerun over seeds, and write a report (HTML, plots, CSV, JSON).
     Compare(Box<commands::compare::CompareArgs>),
+    /// Train a problem with every monitor on (curvature, λ_max, per-layer gradients) and write a
+    /// small report explaining each plot.
+    Diagnose(Box<commands::diagnose::DiagnoseArgs>),
     /// Redraw a comparison's report from its results, without training.
     Report(commands::report::ReportArgs),
     /// Run optimizers on a 2-D test function; write their paths (CSV) and a contour plot.
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Compare(args) => commands::compare::run(*args),
+        Command::Diagnose(args) => commands::diagnose::run(*args),
         Command::Report(args) => commands::report::run(args),
         Command::Optimize(args) => commands::optimize::run(*args),
         Command::Train(args) => commands::train::run(*args),

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use descent_optim::{Clip, ConfigError, Convention, Init, OptimizerConfig, Overrides, Schedule};
 use serde::{Deserialize, Serialize};
 
+use crate::diagnostics::DiagnosticsConfig;
 use crate::network::{Activation, LayerSpec};
 use crate::problems::{Problem, Task, ALL};
 use crate::Error;
@@ -54,6 +55,10 @@ pub struct TrainConfig {
     pub batch: usize,
     /// Total epochs of the run (a resumed run continues to this number).
     pub epochs: u32,
+    /// A budget in updates instead: the run stops after this many (in the middle of an epoch if
+    /// need be, which is then evaluated as the last).
+    #[serde(default)]
+    pub steps: Option<u64>,
     /// Examples held out of training for validation.
     pub val_size: usize,
     /// Stop after this many epochs without a better validation error, and restore the best.
@@ -64,6 +69,9 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Worker threads.
     pub threads: usize,
+    /// The monitors of [`crate::diagnostics`], if the run asked for them.
+    #[serde(default)]
+    pub diagnostics: Option<DiagnosticsConfig>,
 }
 
 impl TrainConfig {
@@ -108,11 +116,13 @@ impl TrainConfig {
             clip: None,
             batch: 128,
             epochs: 10,
+            steps: None,
             val_size: 5000,
             early_stop: None,
             standardize: false,
             seed: 1,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            diagnostics: None,
         }
     }
 
@@ -179,6 +189,9 @@ impl TrainConfig {
         if self.epochs == 0 {
             return Err(Error::Invalid { field: "epochs", message: "must be at least 1", value: "0".into() });
         }
+        if self.steps == Some(0) {
+            return Err(Error::Invalid { field: "steps", message: "must be at least 1", value: "0".into() });
+        }
         if self.threads == 0 {
             return Err(Error::Invalid { field: "threads", message: "must be at least 1", value: "0".into() });
         }
@@ -188,6 +201,9 @@ impl TrainConfig {
                 message: "patience must be at least 1",
                 value: "0".into(),
             });
+        }
+        if let Some(diagnostics) = &self.diagnostics {
+            diagnostics.validate()?;
         }
         self.optimizer_config()?;
         self.schedule(1)?;

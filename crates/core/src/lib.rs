@@ -20,7 +20,9 @@ pub use descent_optim as optim;
 
 pub mod checkpoint;
 pub mod config;
+pub mod curvature;
 pub mod data;
+pub mod diagnostics;
 pub mod error;
 pub mod functions;
 pub mod lab;

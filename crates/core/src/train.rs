@@ -11,11 +11,15 @@ use std::time::Instant;
 
 use descent_optim::parallel::sum_of_squares;
 use descent_optim::{Optimizer, ParamGroup, Schedule};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{Checkpoint, Progress, CHECKPOINT_FILE};
 use crate::config::TrainConfig;
+use crate::curvature::{self, Scratch};
 use crate::data::{mnist, Dataset, EpochSampler};
+use crate::diagnostics::{self, CurvatureRow, DiagnosticsConfig, LayerRow, DIAGNOSTICS_HEADER, LAYER_STATS_HEADER};
 use crate::network::{LayerSpec, Network};
 use crate::Error;
 
@@ -188,6 +192,21 @@ pub struct Trainer {
     progress: Progress,
     best_params: Option<Vec<f32>>,
     stop: Option<Arc<AtomicBool>>,
+    monitor: Option<Box<Monitor>>,
+}
+
+/// The diagnostics of a run that asked for them: a fixed diagnostic batch, buffers sized once,
+/// and the rows recorded so far.
+struct Monitor {
+    config: DiagnosticsConfig,
+    inputs: Vec<f32>,
+    labels: Vec<u32>,
+    buffers: [Vec<f32>; 2],
+    theta: Vec<f32>,
+    scratch: Scratch<f32>,
+    pending: Option<CurvatureRow>,
+    curvature: Vec<CurvatureRow>,
+    layers: Vec<LayerRow>,
 }
 
 impl Trainer {
@@ -222,8 +241,12 @@ impl Trainer {
         let optimizer =
             Optimizer::from_config(&config.optimizer_config()?)?.with_clip(config.clip()?)?.with_groups(groups)?;
         let sampler = EpochSampler::new(splits.train.len(), config.batch, false);
-        let total_steps = sampler.batches() as u64 * config.epochs as u64;
-        Ok(Trainer {
+        let mut total_steps = sampler.batches() as u64 * config.epochs as u64;
+        if let Some(steps) = config.steps {
+            total_steps = total_steps.min(steps);
+        }
+        let diagnostics = config.diagnostics.clone();
+        let trainer = Trainer {
             schedule: config.schedule(total_steps)?,
             batch_inputs: vec![0.0; config.batch * splits.train.dim],
             batch_labels: Vec::with_capacity(config.batch),
@@ -239,12 +262,17 @@ impl Trainer {
             },
             best_params: None,
             stop: None,
+            monitor: None,
             config,
             network,
             optimizer,
             splits,
             sampler,
-        })
+        };
+        match diagnostics {
+            Some(diagnostics) => trainer.with_diagnostics(diagnostics),
+            None => Ok(trainer),
+        }
     }
 
     /// The run saved in `dir`, ready to continue to `epochs` total epochs (its own total if `None`).
@@ -307,6 +335,44 @@ impl Trainer {
         self
     }
 
+    /// Turns on the monitors of [`diagnostics`]: before every `config.every`-th update, the
+    /// curvature row (and per-layer statistics if asked), written to `diagnostics.csv` (and
+    /// `layer_stats.csv`) in the run folder. The diagnostic batch is a seeded sample of the
+    /// training part, the same at every diagnosed step.
+    pub fn with_diagnostics(mut self, config: DiagnosticsConfig) -> Result<Self, Error> {
+        config.validate()?;
+        let train = &self.splits.train;
+        let examples = config.examples.min(train.len()).min(self.network.max_batch());
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.config.seed ^ 0xd1a6_0057);
+        order.shuffle(&mut rng);
+        order.truncate(examples);
+        let chosen = train.subset(&order);
+        let dim = self.network.params.len();
+        self.monitor = Some(Box::new(Monitor {
+            config,
+            inputs: chosen.inputs,
+            labels: chosen.labels,
+            buffers: [vec![0.0; dim], vec![0.0; dim]],
+            theta: vec![0.0; dim],
+            scratch: Scratch::new(dim),
+            pending: None,
+            curvature: Vec::new(),
+            layers: Vec::new(),
+        }));
+        Ok(self)
+    }
+
+    /// Curvature rows recorded so far (empty without diagnostics).
+    pub fn curvature_rows(&self) -> &[CurvatureRow] {
+        self.monitor.as_ref().map_or(&[], |m| &m.curvature)
+    }
+
+    /// Per-layer rows recorded so far (empty without `layer_stats`).
+    pub fn layer_rows(&self) -> &[LayerRow] {
+        self.monitor.as_ref().map_or(&[], |m| &m.layers)
+    }
+
     /// The run's configuration.
     pub fn config(&self) -> &TrainConfig {
         &self.config
@@ -334,8 +400,11 @@ impl Trainer {
             .num_threads(self.config.threads)
             .build()
             .map_err(|e| Error::run("threads", e.to_string()))?;
+        if let (Some(dir), Some(monitor)) = (out, self.monitor.as_mut()) {
+            monitor.load_earlier(dir, self.progress.step)?;
+        }
         let mut stopped_early = false;
-        while self.progress.epoch < self.config.epochs && !stopped_early {
+        while self.progress.epoch < self.config.epochs && !stopped_early && !self.out_of_steps() {
             let metrics = pool.install(|| self.train_epoch(observe))?;
             stopped_early = self.update_early_stopping(&metrics);
             self.progress.metrics.push(metrics);
@@ -384,6 +453,9 @@ impl Trainer {
         let mut lr = self.schedule.lr(self.progress.step);
         let started = Instant::now();
         for index in 0..batches {
+            if self.out_of_steps() {
+                break;
+            }
             if self.stop.as_ref().is_some_and(|flag| flag.load(Ordering::Relaxed)) {
                 return Err(Error::Interrupted { step: self.progress.step, epoch });
             }
@@ -425,6 +497,11 @@ impl Trainer {
             self.batch_labels.push(self.splits.train.labels[example as usize]);
         }
         let size = indices.len();
+        let lr = self.schedule.lr(self.progress.step);
+        let diagnosed = self.monitor.as_ref().is_some_and(|m| m.config.is_due(self.progress.step));
+        if diagnosed {
+            self.measure_curvature(lr);
+        }
         let (batch_loss, batch_correct) = self.network.gradients(&self.batch_inputs[..size * dim], &self.batch_labels);
         let step = self.progress.step + 1;
         if !batch_loss.is_finite() {
@@ -433,9 +510,16 @@ impl Trainer {
         if !sum_of_squares(&self.network.grads).is_finite() {
             return Err(self.non_finite_gradient(step, epoch));
         }
-        let lr = self.schedule.lr(self.progress.step);
+        if diagnosed {
+            if let Some(monitor) = self.monitor.as_mut() {
+                monitor.theta.copy_from_slice(&self.network.params);
+            }
+        }
         let Network { params, grads, .. } = &mut self.network;
         self.optimizer.step(params, grads, lr)?;
+        if diagnosed {
+            self.record_step();
+        }
         self.progress.step = step;
         Ok((batch_loss, batch_correct, size))
     }
@@ -457,6 +541,71 @@ impl Trainer {
             }
             Ok(started.elapsed().as_secs_f64())
         })
+    }
+
+    /// Whether the config's step budget, if any, is spent.
+    fn out_of_steps(&self) -> bool {
+        self.config.steps.is_some_and(|steps| self.progress.step >= steps)
+    }
+
+    /// The curvature part of a diagnostic row at the current θ (θ is left as it was).
+    fn measure_curvature(&mut self, lr: f64) {
+        let Some(monitor) = self.monitor.as_mut() else { return };
+        let Monitor { config, inputs, labels, buffers, theta, scratch, pending, .. } = &mut **monitor;
+        let network = &mut self.network;
+        theta.copy_from_slice(&network.params);
+        let examples = labels.len() as f64;
+        let mut gradient = |point: &[f32], out: &mut [f32]| {
+            network.params.copy_from_slice(point);
+            let (loss, _) = network.gradients(inputs, labels);
+            out.copy_from_slice(&network.grads);
+            loss / examples
+        };
+        let row = diagnostics::measure(
+            &mut gradient,
+            theta,
+            lr,
+            self.progress.step,
+            config,
+            self.config.seed,
+            buffers,
+            scratch,
+        );
+        network.params.copy_from_slice(theta);
+        *pending = Some(row);
+    }
+
+    /// After a diagnosed update: the loss change it made, and per-layer statistics (the
+    /// minibatch gradient is still in `grads`, θ before the update in the monitor).
+    fn record_step(&mut self) {
+        let Some(monitor) = self.monitor.as_mut() else { return };
+        let examples = monitor.labels.len() as f64;
+        if let Some(mut row) = monitor.pending.take() {
+            let (loss, _) = self.network.evaluate(&monitor.inputs, &monitor.labels);
+            row.actual_change = loss / examples - row.loss;
+            monitor.curvature.push(row);
+        }
+        if monitor.config.layer_stats {
+            let network = &self.network;
+            for (index, layer) in network.layers().iter().enumerate() {
+                let range = layer.weights.start..layer.bias.end;
+                let before = &monitor.theta[range.clone()];
+                let param_norm = curvature::norm(before);
+                let change: f64 = network.params[range.clone()]
+                    .iter()
+                    .zip(before)
+                    .map(|(&a, &b)| (a as f64 - b as f64).powi(2))
+                    .sum::<f64>()
+                    .sqrt();
+                monitor.layers.push(LayerRow {
+                    step: self.progress.step,
+                    layer: index + 1,
+                    grad_norm: curvature::norm(&network.grads[range]),
+                    param_norm,
+                    update_ratio: if param_norm > 0.0 { change / param_norm } else { f64::NAN },
+                });
+            }
+        }
     }
 
     /// Multiply-adds ×2 of one training example's forward and backward pass (the first layer needs
@@ -501,12 +650,16 @@ impl Trainer {
 
     /// Writes metrics.csv and the checkpoint into `dir`.
     fn save(&self, dir: &Path) -> Result<(), Error> {
-        let mut csv = format!("{METRICS_HEADER}\n");
-        for row in &self.progress.metrics {
-            csv.push_str(&row.csv_row());
-            csv.push('\n');
-        }
+        let csv = diagnostics::to_csv(METRICS_HEADER, self.progress.metrics.iter().map(EpochMetrics::csv_row));
         crate::checkpoint::write_atomically(&dir.join(METRICS_FILE), csv.as_bytes())?;
+        if let Some(monitor) = &self.monitor {
+            let rows = diagnostics::to_csv(DIAGNOSTICS_HEADER, monitor.curvature.iter().map(CurvatureRow::csv_row));
+            crate::checkpoint::write_atomically(&dir.join(DIAGNOSTICS_FILE), rows.as_bytes())?;
+            if monitor.config.layer_stats {
+                let rows = diagnostics::to_csv(LAYER_STATS_HEADER, monitor.layers.iter().map(LayerRow::csv_row));
+                crate::checkpoint::write_atomically(&dir.join(LAYER_STATS_FILE), rows.as_bytes())?;
+            }
+        }
         let mut tensors = vec![("params".to_string(), self.network.params.clone())];
         if let Some(best) = &self.best_params {
             tensors.push(("best_params".to_string(), best.clone()));
@@ -538,6 +691,41 @@ pub const CONFIG_FILE: &str = "config.toml";
 pub const METRICS_FILE: &str = "metrics.csv";
 /// The run's summary.
 pub const SUMMARY_FILE: &str = "summary.json";
+/// Curvature rows of a diagnosed run.
+pub const DIAGNOSTICS_FILE: &str = "diagnostics.csv";
+/// Per-layer rows of a run with layer statistics.
+pub const LAYER_STATS_FILE: &str = "layer_stats.csv";
+
+impl Monitor {
+    /// On resume: the rows an earlier invocation wrote for steps before `step`.
+    fn load_earlier(&mut self, dir: &Path, step: u64) -> Result<(), Error> {
+        if step == 0 || !self.curvature.is_empty() {
+            return Ok(());
+        }
+        let read = |name: &str| -> Result<Vec<String>, Error> {
+            let path = dir.join(name);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => Ok(text.lines().skip(1).map(str::to_string).collect()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+                Err(e) => Err(Error::run(&path, format!("cannot read: {e}"))),
+            }
+        };
+        for line in read(DIAGNOSTICS_FILE)? {
+            let row =
+                CurvatureRow::parse(&line).ok_or_else(|| Error::run(dir.join(DIAGNOSTICS_FILE), "damaged row"))?;
+            if row.step < step {
+                self.curvature.push(row);
+            }
+        }
+        for line in read(LAYER_STATS_FILE)? {
+            let row = LayerRow::parse(&line).ok_or_else(|| Error::run(dir.join(LAYER_STATS_FILE), "damaged row"))?;
+            if row.step < step {
+                self.layers.push(row);
+            }
+        }
+        Ok(())
+    }
+}
 
 /// True when `dir` already holds a run (so that a new run must not overwrite it).
 pub fn holds_a_run(dir: &Path) -> bool {

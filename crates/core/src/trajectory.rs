@@ -59,6 +59,29 @@ impl Trajectory {
 
 /// Runs `config` on `function` for `settings.steps` updates.
 pub fn run(function: &Function2d, config: &OptimizerConfig, settings: &RunSettings) -> Result<Trajectory, Error> {
+    run_observed(function, config, settings, &mut |_| {})
+}
+
+/// One update as [`run_observed`] shows it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Update {
+    /// Updates made before this one.
+    pub step: u64,
+    /// θ before it.
+    pub before: [f64; 2],
+    /// θ after it.
+    pub after: [f64; 2],
+    /// The rate it used.
+    pub lr: f64,
+}
+
+/// [`run`], showing every update to `observe` (for diagnostics).
+pub fn run_observed(
+    function: &Function2d,
+    config: &OptimizerConfig,
+    settings: &RunSettings,
+    observe: &mut dyn FnMut(Update),
+) -> Result<Trajectory, Error> {
     settings.schedule.validate()?;
     let mut optimizer = Optimizer::<f64>::from_config(config)?.with_clip(settings.clip)?;
     let mut theta = settings.start;
@@ -68,7 +91,9 @@ pub fn run(function: &Function2d, config: &OptimizerConfig, settings: &RunSettin
     let mut diverged_at = None;
     for step in 1..=settings.steps {
         let grad = function.gradient(theta[0], theta[1]);
-        optimizer.step(&mut theta, &grad, settings.schedule.lr(step - 1))?;
+        let (before, lr) = (theta, settings.schedule.lr(step - 1));
+        optimizer.step(&mut theta, &grad, lr)?;
+        observe(Update { step: step - 1, before, after: theta, lr });
         let current = point(step, theta);
         points.push(current);
         if !(current.x.is_finite() && current.y.is_finite() && current.f.is_finite()) {

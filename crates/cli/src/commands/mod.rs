@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod compare;
+pub mod diagnose;
 pub mod optimize;
 pub mod report;
 pub mod train;

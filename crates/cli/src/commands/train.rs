@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use descent::config::TrainConfig;
+use descent::diagnostics::DiagnosticsConfig;
 use descent::train::{self, EpochMetrics, Event, Splits, Summary, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -17,58 +18,118 @@ use crate::{bad_input, table};
 pub struct TrainArgs {
     /// Problem: mnist-mlp (784-1000-500-100-10, ReLU) or mnist-logreg (784→10).
     #[arg(long, default_value = "mnist-mlp")]
-    problem: String,
+    pub problem: String,
     /// Folder with the four MNIST IDX files (default: the bundled 10,000/2,000 subset), or a CSV
     /// file of features with the class label last (a seeded 20% of its rows becomes the test set).
     #[arg(long, value_name = "DIR")]
-    data: Option<PathBuf>,
+    pub data: Option<PathBuf>,
     /// Hidden layer widths, comma-separated (default: the problem's).
     #[arg(long, value_name = "WIDTHS")]
-    hidden: Option<String>,
+    pub hidden: Option<String>,
     /// Hidden nonlinearity: relu, tanh, sigmoid, identity.
     #[arg(long, default_value = "relu")]
-    activation: String,
+    pub activation: String,
     /// Weight initializer: glorot-uniform, glorot-normal, uniform-fan-in, he-uniform, he-normal,
     /// lecun-normal, orthogonal or orthogonal:GAIN.
     #[arg(long, default_value = "glorot-uniform")]
-    init: String,
+    pub init: String,
     #[command(flatten)]
-    optimizer: OptimizerFlags,
+    pub optimizer: OptimizerFlags,
     /// Minibatch size m.
     #[arg(long, default_value_t = 128, allow_negative_numbers = true)]
-    batch: i64,
+    pub batch: i64,
     /// Total epochs (a resumed run continues to this number).
     #[arg(long, allow_negative_numbers = true)]
-    epochs: Option<i64>,
+    pub epochs: Option<i64>,
     /// Training examples held out for validation.
     #[arg(long, default_value_t = 5000, allow_negative_numbers = true)]
-    val_size: i64,
+    pub val_size: i64,
     /// Stop after this many epochs without a better validation error; keep the best parameters.
     #[arg(long, value_name = "PATIENCE", allow_negative_numbers = true)]
-    early_stop: Option<i64>,
+    pub early_stop: Option<i64>,
     /// Standardize features to zero mean and unit variance (from the training part).
     #[arg(long)]
-    standardize: bool,
+    pub standardize: bool,
     /// Seed of every random draw.
     #[arg(long, default_value_t = 1)]
-    seed: u64,
+    pub seed: u64,
     /// Worker threads (default: one per core).
     #[arg(long)]
-    threads: Option<usize>,
+    pub threads: Option<usize>,
     /// Run folder (default: runs/train-PROBLEM).
     #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
+    pub out: Option<PathBuf>,
     /// Continue the run saved in DIR, in DIR (only --epochs is taken from the command line).
     #[arg(long, value_name = "DIR")]
-    resume: Option<PathBuf>,
+    pub resume: Option<PathBuf>,
+    #[command(flatten)]
+    pub diagnostics: DiagnoseFlags,
+}
+
+/// The monitors of the chapter's challenges (shared by `train` and `diagnose`).
+#[derive(Debug, Args)]
+pub struct DiagnoseFlags {
+    /// A budget in updates instead of epochs.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub steps: Option<i64>,
+    /// Measure curvature (gᵀg, gᵀHg, the first- and second-order terms, λ_max) before every
+    /// K-th update; writes diagnostics.csv and diagnostics.svg.
+    #[arg(long = "diagnose-every", visible_alias = "every", value_name = "K", allow_negative_numbers = true)]
+    pub every: Option<i64>,
+    /// Record per-layer gradient norms, parameter norms and update-to-parameter ratios at the
+    /// diagnosed updates (every 50 without --diagnose-every); writes layer_stats.csv and .svg.
+    #[arg(long)]
+    pub layer_stats: bool,
+    /// Most Hessian-vector products for λ_max (0: skip λ_max).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub power_iterations: usize,
+    /// Relative tolerance at which the power iteration stops.
+    #[arg(long, value_name = "T", default_value_t = 1e-3, allow_negative_numbers = true)]
+    pub power_tolerance: f64,
+    /// Training examples in the diagnostic batch.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub diagnose_examples: usize,
+}
+
+impl DiagnoseFlags {
+    /// The monitors asked for, checked; `default_every` applies when only --layer-stats (or
+    /// `descent diagnose`) asks.
+    pub fn config(&self, default_every: Option<u64>) -> Result<Option<DiagnosticsConfig>> {
+        let every = match self.every {
+            Some(every) => Some(positive("--diagnose-every", every)? as u64),
+            None if self.layer_stats => Some(default_every.unwrap_or(50)),
+            None => default_every,
+        };
+        let Some(every) = every else { return Ok(None) };
+        if !(self.power_tolerance.is_finite() && self.power_tolerance > 0.0) {
+            return Err(bad_input(format!("--power-tolerance {}: must be a positive number", self.power_tolerance)));
+        }
+        if self.diagnose_examples == 0 {
+            return Err(bad_input("--diagnose-examples 0: must be at least 1"));
+        }
+        Ok(Some(DiagnosticsConfig {
+            every,
+            power_iterations: self.power_iterations,
+            tolerance: self.power_tolerance,
+            examples: self.diagnose_examples,
+            layer_stats: self.layer_stats,
+        }))
+    }
+
+    /// The --steps budget, checked.
+    pub fn steps(&self) -> Result<Option<u64>> {
+        self.steps.map(|s| positive("--steps", s).map(|s| s as u64)).transpose()
+    }
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
     let epochs = args.epochs.map(|e| positive("--epochs", e)).transpose()?.map(|e| e as u32);
-    let (mut trainer, out) = match &args.resume {
+    let (trainer, out) = match &args.resume {
         Some(dir) => (Trainer::resume(dir, epochs).map_err(crate::core_error)?, dir.clone()),
         None => {
-            let config = build_config(&args, epochs)?;
+            let mut config = build_config(&args, epochs)?;
+            config.diagnostics = args.diagnostics.config(None)?;
+            config.steps = args.diagnostics.steps()?;
             let out = args.out.clone().unwrap_or_else(|| train::default_out(&config.problem));
             if train::holds_a_run(&out) {
                 return Err(bad_input(format!(
@@ -80,6 +141,17 @@ pub fn run(args: TrainArgs) -> Result<()> {
             (Trainer::new(config, splits).map_err(crate::core_error)?, out)
         }
     };
+    train_into(trainer, &out)?;
+    println!(
+        "run folder: {} (config.toml, metrics.csv, summary.json, checkpoint.safetensors, curves.svg{})",
+        out.display(),
+        if args.diagnostics.every.is_some() || args.diagnostics.layer_stats { ", diagnostics" } else { "" }
+    );
+    Ok(())
+}
+
+/// Trains with progress on the terminal, then writes the plots of the run folder `out`.
+pub fn train_into(mut trainer: Trainer, out: &std::path::Path) -> Result<Trainer> {
     let config = trainer.config().clone();
     println!(
         "{} on {}: {} ({} convention), lr {}, batch {}, {} epochs, seed {}, {} threads",
@@ -94,17 +166,22 @@ pub fn run(args: TrainArgs) -> Result<()> {
         config.threads
     );
     let mut progress = Progress::new(config.epochs);
-    let summary = trainer.run(Some(&out), &mut |event| progress.show(event)).map_err(crate::core_error)?;
+    let summary = trainer.run(Some(out), &mut |event| progress.show(event)).map_err(crate::core_error)?;
     plot::save_svg(&curves(trainer.metrics()), &out.join("curves.svg"))?;
+    if !trainer.curvature_rows().is_empty() {
+        plot::save_svg(
+            &crate::report::diagnose::curvature_svg(trainer.curvature_rows()),
+            &out.join("diagnostics.svg"),
+        )?;
+    }
+    if !trainer.layer_rows().is_empty() {
+        plot::save_svg(&crate::report::diagnose::layers_svg(trainer.layer_rows()), &out.join("layer_stats.svg"))?;
+    }
     print_summary(&summary);
-    println!(
-        "run folder: {} (config.toml, metrics.csv, summary.json, checkpoint.safetensors, curves.svg)",
-        out.display()
-    );
-    Ok(())
+    Ok(trainer)
 }
 
-fn positive(flag: &str, value: i64) -> Result<i64> {
+pub fn positive(flag: &str, value: i64) -> Result<i64> {
     if value < 1 {
         return Err(bad_input(format!("{flag} {value}: must be at least 1")));
     }
@@ -112,7 +189,7 @@ fn positive(flag: &str, value: i64) -> Result<i64> {
 }
 
 /// The resolved configuration from the flags, each checked with the flag named.
-fn build_config(args: &TrainArgs, epochs: Option<u32>) -> Result<TrainConfig> {
+pub fn build_config(args: &TrainArgs, epochs: Option<u32>) -> Result<TrainConfig> {
     let mut config = TrainConfig::for_problem(&args.problem).map_err(|_| {
         bad_input(format!(
             "--problem {}: unknown problem (expected one of: {})",

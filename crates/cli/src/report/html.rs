@@ -10,7 +10,7 @@ use super::verdict::metric_value;
 use crate::plot::escape;
 use crate::table;
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:960px;margin:2em auto;\
+pub const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:960px;margin:2em auto;\
 padding:0 1em;color:#222;line-height:1.45}h1{font-size:1.6em}h2{margin-top:1.8em;border-bottom:1px solid #ddd}\
 table{border-collapse:collapse;font-variant-numeric:tabular-nums}th,td{padding:.35em .7em;border-bottom:1px solid #e4e4e4;\
 text-align:right}th:first-child,td:first-child{text-align:left}thead th{background:#f4f4f4}tr.best td{font-weight:600}\

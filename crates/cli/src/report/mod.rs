@@ -1,6 +1,7 @@
 //! The comparison report: `plots/*.svg|png` and `report.html`, rendered from `results.json`
 //! (so `descent report DIR` can redraw it without training).
 
+pub mod diagnose;
 mod figures;
 mod html;
 mod verdict;

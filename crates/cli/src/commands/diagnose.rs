@@ -1,0 +1,177 @@
+//! `descent diagnose`: trains a problem for a budget with every monitor on and writes a small
+//! report that explains each plot in a sentence.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use descent::diagnostics::{self, CurvatureRow, DiagnosticsConfig, DIAGNOSTICS_HEADER};
+use descent::functions::Function2d;
+use descent::problems::{self, Problem};
+use descent::train::{self, Splits, Trainer, DIAGNOSTICS_FILE};
+use descent::trajectory::RunSettings;
+
+use super::optimize::contour_figure;
+use super::train::{build_config, positive, train_into, TrainArgs};
+use crate::bad_input;
+use crate::flags::reason;
+use crate::plot::{self, png};
+use crate::report::diagnose::{self as pictures, findings};
+
+#[derive(Debug, Args)]
+pub struct DiagnoseArgs {
+    #[command(flatten)]
+    train: TrainArgs,
+}
+
+/// The monitors' default interval: every update of a 2-D function, every 50th of a network.
+fn default_every(problem: &Problem) -> u64 {
+    if problem.is_classifier() {
+        50
+    } else {
+        1
+    }
+}
+
+pub fn run(args: DiagnoseArgs) -> Result<()> {
+    let args = args.train;
+    let problem = problems::named(&args.problem).map_err(|e| match e {
+        descent::Error::Config(config) => bad_input(format!("--problem {}: {}", args.problem, reason(&config))),
+        other => bad_input(other.to_string()),
+    })?;
+    if args.resume.is_some() {
+        return Err(bad_input("--resume: diagnose starts fresh runs (resume one with descent train --resume DIR)"));
+    }
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("diagnose-{}", problem.name)));
+    if train::holds_a_run(&out) || out.join(DIAGNOSTICS_FILE).exists() {
+        return Err(bad_input(format!("--out {}: already holds a run; choose another folder", out.display())));
+    }
+    let mut monitors = args.diagnostics.config(Some(default_every(problem)))?.expect("a default interval");
+    let page = if problem.is_classifier() {
+        monitors.layer_stats = true;
+        diagnose_network(&args, monitors, &out)?
+    } else {
+        if args.diagnostics.layer_stats {
+            return Err(bad_input(format!(
+                "--layer-stats: {} is a 2-D function and has no layers (use a network problem such as mnist-mlp)",
+                problem.name
+            )));
+        }
+        diagnose_function(&args, problem, &monitors, &out)?
+    };
+    println!("report: {}", page.display());
+    Ok(())
+}
+
+/// A network problem: a training run with the monitors on, in the run folder `out`.
+fn diagnose_network(args: &TrainArgs, monitors: DiagnosticsConfig, out: &std::path::Path) -> Result<PathBuf> {
+    let epochs = args.epochs.map(|e| positive("--epochs", e)).transpose()?.map(|e| e as u32);
+    let mut config = build_config(args, epochs)?;
+    config.diagnostics = Some(monitors);
+    config.steps = args.diagnostics.steps()?;
+    let splits = Splits::load(&config).map_err(crate::core_error)?;
+    if let (Some(steps), None) = (config.steps, epochs) {
+        // A budget in updates alone: enough epochs to hold it.
+        let batches = splits.train.len().div_ceil(config.batch) as u64;
+        config.epochs = steps.div_ceil(batches).max(1) as u32;
+    }
+    let trainer = train_into(Trainer::new(config, splits).map_err(crate::core_error)?, out)?;
+    let rows = trainer.curvature_rows();
+    let mut sections = curvature_sections(rows);
+    sections.push((
+        "Gradients and updates layer by layer",
+        "Per layer: the minibatch gradient's norm, the parameters' norm and the relative size of each update; \
+         gradients that shrink or grow from layer to layer are the vanishing and exploding gradients of §8.2.5."
+            .into(),
+        pictures::layers_svg(trainer.layer_rows()),
+    ));
+    for (name, svg) in [("diagnostics", &sections[0].2), ("layer_stats", &sections[sections.len() - 1].2)] {
+        png::write_png(svg, &out.join(format!("{name}.png")))?;
+    }
+    let mut facts = vec![format!(
+        "{} trained with {} at rate {} for {} updates; diagnosed every {} updates on {} training examples \
+         (the same batch each time).",
+        trainer.config().problem,
+        trainer.config().optimizer,
+        trainer.config().lr,
+        trainer.metrics().last().map_or(0, |m| m.step),
+        trainer.config().diagnostics.as_ref().map_or(0, |d| d.every),
+        trainer.config().diagnostics.as_ref().map_or(0, |d| d.examples),
+    )];
+    facts.extend(findings(rows));
+    write_page(out, &format!("Diagnostics of {}", trainer.config().problem), &facts, &sections)
+}
+
+/// A 2-D function: one optimizer's path with the curvature monitor at its updates.
+fn diagnose_function(
+    args: &TrainArgs,
+    problem: &Problem,
+    monitors: &DiagnosticsConfig,
+    out: &std::path::Path,
+) -> Result<PathBuf> {
+    let function: Function2d = problem.function().expect("a 2-D problem");
+    let optimizers = args.optimizer.configs("sgd", |_| function.suggested_lr())?;
+    let [optimizer] = &optimizers[..] else {
+        return Err(bad_input("--optimizer: diagnose takes one optimizer (compare several with descent compare)"));
+    };
+    let steps = match (args.diagnostics.steps()?, args.epochs) {
+        (Some(steps), _) => steps,
+        (None, Some(epochs)) => positive("--epochs", epochs)? as u64,
+        (None, None) => problem.budget as u64,
+    };
+    let settings = RunSettings {
+        start: function.default_start(),
+        steps,
+        schedule: args.optimizer.schedule(optimizer.lr, steps)?,
+        clip: args.optimizer.clip()?,
+    };
+    let (path, rows) = diagnostics::minimize(&function, optimizer, &settings, monitors).map_err(crate::core_error)?;
+    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create folder", out.display()))?;
+    let csv = diagnostics::to_csv(DIAGNOSTICS_HEADER, rows.iter().map(CurvatureRow::csv_row));
+    std::fs::write(out.join(DIAGNOSTICS_FILE), csv).with_context(|| format!("{}: cannot write", out.display()))?;
+    let mut sections = curvature_sections(&rows);
+    let contour = contour_figure(&function, std::slice::from_ref(&path), &args.optimizer.schedule).to_svg();
+    plot::save_svg(&contour, &out.join("path.svg"))?;
+    sections.push((
+        "The path",
+        format!("The path of {} on the contour lines of {function}, from the circle to the square.", optimizer.name),
+        contour,
+    ));
+    plot::save_svg(&sections[0].2, &out.join("diagnostics.svg"))?;
+    png::write_png(&sections[0].2, &out.join("diagnostics.png"))?;
+    let mut facts = vec![format!(
+        "{} on {function} from ({}, {}) at rate {} for {steps} updates{}; the Hessian-vector products are \
+         central differences of the exact gradient.",
+        optimizer.name,
+        settings.start[0],
+        settings.start[1],
+        optimizer.lr,
+        path.diverged_at.map_or(String::new(), |s| format!(" (it diverged at update {s})"))
+    )];
+    facts.extend(findings(&rows));
+    write_page(out, &format!("Diagnostics of {} on {function}", optimizer.name), &facts, &sections)
+}
+
+/// The curvature plot as a report section, written beside the CSV.
+fn curvature_sections(rows: &[CurvatureRow]) -> Vec<(&'static str, String, String)> {
+    vec![(
+        "Curvature against gradient size",
+        "Top to bottom: the loss; the gradient norm ‖g‖ and the curvature along it gᵀHg/gᵀg; the first-order gain \
+         εgᵀg of a step −εg against the second-order term ½ε²gᵀHg that curvature takes back, with the decrease the \
+         real step produced; and the sharpest curvature λ_max with the largest stable rate 2/λ_max beside the rate in use."
+            .into(),
+        pictures::curvature_svg(rows),
+    )]
+}
+
+fn write_page(
+    out: &std::path::Path,
+    title: &str,
+    facts: &[String],
+    sections: &[(&str, String, String)],
+) -> Result<PathBuf> {
+    let page = out.join("report.html");
+    std::fs::write(&page, pictures::page(title, facts, sections))
+        .with_context(|| format!("{}: cannot write", page.display()))?;
+    Ok(page)
+}

@@ -1,0 +1,89 @@
+//! `descent diagnose` and `train --diagnose-every` through the real binary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn descent(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_descent")).args(args).current_dir(dir).output().expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The column `name` of a CSV file, as numbers.
+fn column(csv: &str, name: &str) -> Vec<f64> {
+    let mut lines = csv.lines();
+    let index = lines.next().unwrap().split(',').position(|c| c == name).expect("the column exists");
+    lines.map(|line| line.split(',').nth(index).unwrap().parse().unwrap()).collect()
+}
+
+#[test]
+fn on_the_quadratic_lambda_max_is_100() {
+    let dir = tempfile::tempdir().unwrap();
+    let args =
+        ["diagnose", "--problem", "quadratic", "--optimizer", "sgd", "--lr", "0.001", "--steps", "50", "--out", "D"];
+    let output = descent(&args, dir.path());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let csv = std::fs::read_to_string(dir.path().join("D/diagnostics.csv")).unwrap();
+    assert!(csv.starts_with("step,loss,grad_norm,gHg,first_order,second_order,actual_change,lambda_max"), "{csv}");
+    let lambdas = column(&csv, "lambda_max");
+    assert_eq!(lambdas.len(), 50);
+    assert!(lambdas.iter().all(|l| (l - 100.0).abs() <= 0.1), "{lambdas:?}");
+    for file in ["diagnostics.svg", "diagnostics.png", "path.svg", "report.html"] {
+        assert!(dir.path().join("D").join(file).is_file(), "{file}");
+    }
+}
+
+#[test]
+fn train_writes_diagnostics_and_layer_stats_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "train",
+        "--problem",
+        "mnist-logreg",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.1",
+        "--steps",
+        "30",
+        "--val-size",
+        "2000",
+        "--diagnose-every",
+        "10",
+        "--layer-stats",
+        "--power-iterations",
+        "5",
+        "--out",
+        "run",
+    ];
+    let output = descent(&args, dir.path());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let csv = std::fs::read_to_string(dir.path().join("run/diagnostics.csv")).unwrap();
+    assert_eq!(column(&csv, "step"), vec![0.0, 10.0, 20.0]);
+    let layers = std::fs::read_to_string(dir.path().join("run/layer_stats.csv")).unwrap();
+    assert!(layers.starts_with("step,layer,grad_norm,param_norm,update_ratio"), "{layers}");
+    assert_eq!(layers.lines().count(), 4);
+    let metrics = std::fs::read_to_string(dir.path().join("run/metrics.csv")).unwrap();
+    assert_eq!(column(&metrics, "step"), vec![30.0], "a 30-update budget ends inside the first epoch");
+    assert!(dir.path().join("run/diagnostics.svg").is_file() && dir.path().join("run/layer_stats.svg").is_file());
+}
+
+#[test]
+fn bad_diagnostics_input_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (&["diagnose", "--problem", "quadratic", "--every", "0"], "--diagnose-every 0: must be at least 1"),
+        (&["diagnose", "--problem", "quadratic", "--every", "-3"], "--diagnose-every -3: must be at least 1"),
+        (&["diagnose", "--problem", "rosenbrock", "--layer-stats"], "--layer-stats: rosenbrock is a 2-D function"),
+        (&["diagnose", "--problem", "quadratic", "--power-tolerance", "0"], "--power-tolerance 0: must be a positive"),
+        (&["train", "--diagnose-every", "0"], "--diagnose-every 0: must be at least 1"),
+    ];
+    for (args, expected) in cases {
+        let output = descent(args, dir.path());
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
