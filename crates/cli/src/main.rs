@@ -73,6 +73,8 @@ enum Command {
     /// Train a problem with every monitor on (curvature, λ_max, per-layer gradients) and write a
     /// small report explaining each plot.
     Diagnose(Box<commands::diagnose::DiagnoseArgs>),
+    /// The batch size as evidence: throughput, activation memory and validation error per size.
+    SweepBatch(Box<commands::sweep::SweepArgs>),
     /// Redraw a comparison's report from its results, without training.
     Report(commands::report::ReportArgs),
     /// Run optimizers on a 2-D test function; write their paths (CSV) and a contour plot.
@@ -89,6 +91,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Compare(args) => commands::compare::run(*args),
         Command::Diagnose(args) => commands::diagnose::run(*args),
+        Command::SweepBatch(args) => commands::sweep::run(*args),
         Command::Report(args) => commands::report::run(args),
         Command::Optimize(args) => commands::optimize::run(*args),
         Command::Train(args) => commands::train::run(*args),

@@ -176,6 +176,14 @@ impl<F: Float> Network<F> {
         })
     }
 
+    /// Bytes of the activation buffers a batch of `batch` rows needs: every layer's outputs (kept
+    /// for the backward pass) and the two back-propagated deltas.
+    pub fn activation_bytes(&self, batch: usize) -> usize {
+        let outputs: usize = self.layers.iter().map(|l| l.spec.outputs).sum();
+        let widest = self.layers.iter().map(|l| l.spec.outputs.max(l.spec.inputs)).max().unwrap_or(0);
+        (outputs + 2 * widest) * batch * std::mem::size_of::<F>()
+    }
+
     /// The layers, with their ranges in the flat buffers.
     pub fn layers(&self) -> &[Layer] {
         &self.layers

@@ -364,7 +364,7 @@ fn time_traffic_floor(params: &mut [f32], grads: &[f32], buffers: usize, repeats
     median(&samples)
 }
 
-fn median(samples: &[f64]) -> f64 {
+pub fn median(samples: &[f64]) -> f64 {
     let mut sorted = samples.to_vec();
     sorted.sort_by(f64::total_cmp);
     let middle = sorted.len() / 2;

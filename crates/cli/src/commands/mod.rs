@@ -5,4 +5,5 @@ pub mod compare;
 pub mod diagnose;
 pub mod optimize;
 pub mod report;
+pub mod sweep;
 pub mod train;
