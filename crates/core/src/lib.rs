@@ -30,6 +30,7 @@ pub mod linalg;
 pub mod loss;
 pub mod network;
 pub mod problems;
+pub mod rnn;
 pub mod train;
 pub mod trajectory;
 
