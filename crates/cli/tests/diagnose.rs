@@ -132,3 +132,37 @@ fn sweep_batch_refuses_an_empty_size_list() {
     let output = descent(&["sweep-batch", "--lr-rule", "cubic"], dir.path());
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn a_diagnosed_recurrent_run_records_gradients_across_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "train",
+        "--problem",
+        "mnist-rnn",
+        "--hidden",
+        "32",
+        "--steps",
+        "10",
+        "--val-size",
+        "2000",
+        "--diagnose-every",
+        "5",
+        "--power-iterations",
+        "3",
+        "--out",
+        "rnn",
+    ];
+    let output = descent(&args, dir.path());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let csv = std::fs::read_to_string(dir.path().join("rnn/time_grads.csv")).unwrap();
+    assert!(csv.starts_with("step,spectral_radius,t,hidden_grad_norm"), "{csv}");
+    // Two diagnosed updates (0 and 5) × 28 time steps.
+    assert_eq!(column(&csv, "t").len(), 56);
+    assert!(column(&csv, "hidden_grad_norm").iter().all(|&g| g > 0.0 && g.is_finite()));
+    assert!(column(&csv, "spectral_radius").iter().all(|&r| r > 0.5 && r < 2.0));
+    assert!(dir.path().join("rnn/time_grads.svg").is_file());
+    let bad = descent(&["train", "--problem", "mnist-rnn", "--hidden", "32,16", "--out", "bad"], dir.path());
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("hidden of a recurrent network is one width"), "{}", text(&bad.stderr));
+}

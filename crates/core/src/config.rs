@@ -95,6 +95,7 @@ impl TrainConfig {
     pub fn defaults(problem: &Problem) -> Self {
         let hidden = match problem.task {
             Task::Classify { hidden } => hidden.to_vec(),
+            Task::Sequence { .. } => vec![128],
             Task::Minimize { .. } => Vec::new(),
         };
         TrainConfig {
@@ -179,6 +180,30 @@ impl TrainConfig {
                 init,
             })
             .collect())
+    }
+
+    /// The recurrent network of a sequence problem: rows of `inputs` features cut into `steps`
+    /// time steps, the first hidden width as its state, `init` for its recurrent matrix.
+    pub fn rnn_spec(&self, inputs: usize, classes: usize, steps: usize) -> Result<crate::rnn::RnnSpec, Error> {
+        let hidden = match self.hidden[..] {
+            [width] if width > 0 => width,
+            _ => {
+                return Err(Error::Invalid {
+                    field: "hidden",
+                    message: "of a recurrent network is one width of at least 1",
+                    value: format!("{:?}", self.hidden),
+                })
+            }
+        };
+        if steps == 0 || inputs % steps != 0 {
+            return Err(Error::Invalid {
+                field: "data",
+                message: "features must split evenly into the problem's time steps",
+                value: format!("{inputs} features, {steps} steps"),
+            });
+        }
+        let recurrent_init = self.init.parse()?;
+        Ok(crate::rnn::RnnSpec { inputs: inputs / steps, hidden, outputs: classes, steps, recurrent_init })
     }
 
     /// Checks everything that can be checked before loading data.

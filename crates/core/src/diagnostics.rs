@@ -164,6 +164,42 @@ pub struct LayerRow {
     pub update_ratio: f64,
 }
 
+/// One row of `time_grads.csv`: for a recurrent model at a diagnosed step, how much of the
+/// minibatch loss's gradient reached time step t, and the spectral radius of W.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeRow {
+    /// Updates made before this one.
+    pub step: u64,
+    /// ρ(W) after the update.
+    pub spectral_radius: f64,
+    /// Time step, from 1.
+    pub t: usize,
+    /// ‖∂L/∂h_t‖ of the minibatch the update used.
+    pub hidden_grad_norm: f64,
+}
+
+/// The columns of `time_grads.csv`.
+pub const TIME_GRADS_HEADER: &str = "step,spectral_radius,t,hidden_grad_norm";
+
+impl TimeRow {
+    /// The row as CSV.
+    pub fn csv_row(&self) -> String {
+        format!("{},{:?},{},{:?}", self.step, self.spectral_radius, self.t, self.hidden_grad_norm)
+    }
+
+    /// A row written by [`csv_row`](Self::csv_row), or `None` if it is not one.
+    pub fn parse(line: &str) -> Option<Self> {
+        let fields: Vec<&str> = line.split(',').collect();
+        let [step, radius, t, norm] = fields[..] else { return None };
+        Some(TimeRow {
+            step: step.parse().ok()?,
+            spectral_radius: radius.parse().ok()?,
+            t: t.parse().ok()?,
+            hidden_grad_norm: norm.parse().ok()?,
+        })
+    }
+}
+
 /// The columns of `layer_stats.csv`.
 pub const LAYER_STATS_HEADER: &str = "step,layer,grad_norm,param_norm,update_ratio";
 

@@ -28,6 +28,7 @@ pub mod functions;
 pub mod lab;
 pub mod linalg;
 pub mod loss;
+pub mod model;
 pub mod network;
 pub mod problems;
 pub mod rnn;

@@ -103,6 +103,18 @@ impl<F: Float> Rnn<F> {
         self.spec
     }
 
+    /// The largest batch the buffers hold.
+    pub fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+
+    /// Bytes of the buffers a batch of `batch` needs: every time step's hidden state (kept for
+    /// back-propagation through time), the outputs and the two deltas.
+    pub fn activation_bytes(&self, batch: usize) -> usize {
+        let s = self.spec;
+        ((s.steps + 1) * s.hidden + s.inputs + 2 * s.outputs + 2 * s.hidden) * batch * std::mem::size_of::<F>()
+    }
+
     /// The range of W in the buffers.
     pub fn w(&self) -> Range<usize> {
         0..self.spec.hidden * self.spec.hidden

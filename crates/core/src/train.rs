@@ -19,8 +19,13 @@ use crate::checkpoint::{Checkpoint, Progress, CHECKPOINT_FILE};
 use crate::config::TrainConfig;
 use crate::curvature::{self, Scratch};
 use crate::data::{mnist, Dataset, EpochSampler};
-use crate::diagnostics::{self, CurvatureRow, DiagnosticsConfig, LayerRow, DIAGNOSTICS_HEADER, LAYER_STATS_HEADER};
+use crate::diagnostics::{
+    self, CurvatureRow, DiagnosticsConfig, LayerRow, TimeRow, DIAGNOSTICS_HEADER, LAYER_STATS_HEADER, TIME_GRADS_HEADER,
+};
+use crate::model::Model;
 use crate::network::{LayerSpec, Network};
+use crate::problems::{Problem, Task};
+use crate::rnn::Rnn;
 use crate::Error;
 
 /// Examples evaluated per forward pass when measuring loss and error.
@@ -182,7 +187,7 @@ pub struct Summary {
 /// A training run in progress.
 pub struct Trainer {
     config: TrainConfig,
-    network: Network<f32>,
+    model: Model,
     optimizer: Optimizer<f32>,
     schedule: Schedule,
     splits: Splits,
@@ -207,11 +212,19 @@ struct Monitor {
     pending: Option<CurvatureRow>,
     curvature: Vec<CurvatureRow>,
     layers: Vec<LayerRow>,
+    time: Vec<TimeRow>,
 }
 
 impl Trainer {
-    /// A fresh run of `config` on `splits`, with the model `config` describes.
+    /// A fresh run of `config` on `splits`, with the model `config` describes: dense layers, or
+    /// for a sequence problem of the registry a recurrent network reading each row as time steps.
     pub fn new(config: TrainConfig, splits: Splits) -> Result<Self, Error> {
+        if let Ok(Problem { task: Task::Sequence { steps }, .. }) = crate::problems::named(&config.problem) {
+            config.validate()?;
+            let spec = config.rnn_spec(splits.train.dim, splits.train.classes, *steps)?;
+            let rnn = Rnn::new(spec, config.batch.max(EVAL_BATCH), config.seed)?;
+            return Self::with_model(config, splits, Model::Recurrent(rnn));
+        }
         let layers = config.layers(splits.train.dim, splits.train.classes)?;
         Self::with_layers(config, splits, layers)
     }
@@ -232,12 +245,13 @@ impl Trainer {
             });
         }
         let network = Network::new(layers, config.batch.max(EVAL_BATCH), config.seed, config.threads)?;
+        Self::with_model(config, splits, Model::Dense(network))
+    }
+
+    /// A fresh run of a model built by the caller.
+    fn with_model(config: TrainConfig, splits: Splits, model: Model) -> Result<Self, Error> {
         // One group per tensor, so that per-tensor norm clipping clips each tensor.
-        let groups = network
-            .layers()
-            .iter()
-            .flat_map(|l| [ParamGroup::new(l.weights.clone()), ParamGroup::new(l.bias.clone())])
-            .collect();
+        let groups = model.tensors().into_iter().map(|(_, range)| ParamGroup::new(range)).collect();
         let optimizer =
             Optimizer::from_config(&config.optimizer_config()?)?.with_clip(config.clip()?)?.with_groups(groups)?;
         let sampler = EpochSampler::new(splits.train.len(), config.batch, false);
@@ -264,7 +278,7 @@ impl Trainer {
             stop: None,
             monitor: None,
             config,
-            network,
+            model,
             optimizer,
             splits,
             sampler,
@@ -306,14 +320,14 @@ impl Trainer {
 
     fn restore(&mut self, checkpoint: &Checkpoint) -> Result<(), String> {
         let params = checkpoint.tensor("params").ok_or("has no 'params' tensor")?;
-        if params.len() != self.network.params.len() {
+        if params.len() != self.model.params().len() {
             return Err(format!(
                 "holds {} parameters, the model of config.toml has {}",
                 params.len(),
-                self.network.params.len()
+                self.model.params().len()
             ));
         }
-        self.network.params.copy_from_slice(params);
+        self.model.params_mut().copy_from_slice(params);
         let buffers: Vec<(&str, &[f32])> = checkpoint
             .tensors
             .iter()
@@ -342,13 +356,13 @@ impl Trainer {
     pub fn with_diagnostics(mut self, config: DiagnosticsConfig) -> Result<Self, Error> {
         config.validate()?;
         let train = &self.splits.train;
-        let examples = config.examples.min(train.len()).min(self.network.max_batch());
+        let examples = config.examples.min(train.len()).min(self.model.max_batch());
         let mut order: Vec<usize> = (0..train.len()).collect();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.config.seed ^ 0xd1a6_0057);
         order.shuffle(&mut rng);
         order.truncate(examples);
         let chosen = train.subset(&order);
-        let dim = self.network.params.len();
+        let dim = self.model.params().len();
         self.monitor = Some(Box::new(Monitor {
             config,
             inputs: chosen.inputs,
@@ -359,6 +373,7 @@ impl Trainer {
             pending: None,
             curvature: Vec::new(),
             layers: Vec::new(),
+            time: Vec::new(),
         }));
         Ok(self)
     }
@@ -373,14 +388,19 @@ impl Trainer {
         self.monitor.as_ref().map_or(&[], |m| &m.layers)
     }
 
+    /// Gradient norms across time and ρ(W) recorded so far (recurrent models only).
+    pub fn time_rows(&self) -> &[TimeRow] {
+        self.monitor.as_ref().map_or(&[], |m| &m.time)
+    }
+
     /// The run's configuration.
     pub fn config(&self) -> &TrainConfig {
         &self.config
     }
 
     /// The model being trained.
-    pub fn network(&self) -> &Network<f32> {
-        &self.network
+    pub fn model(&self) -> &Model {
+        &self.model
     }
 
     /// Metrics of the epochs completed so far.
@@ -415,7 +435,7 @@ impl Trainer {
         }
         if stopped_early || self.config.early_stop.is_some() {
             if let Some(best) = &self.best_params {
-                self.network.params.copy_from_slice(best);
+                self.model.params_mut().copy_from_slice(best);
             }
         }
         if stopped_early {
@@ -467,8 +487,8 @@ impl Trainer {
             observe(Event::Batch { done: index + 1, examples: seen, running_loss: loss_sum / seen as f64 });
         }
         self.progress.seconds += started.elapsed().as_secs_f64();
-        let (val_loss, val_error) = evaluate(&mut self.network, &self.splits.val);
-        let (test_loss, test_error) = evaluate(&mut self.network, &self.splits.test);
+        let (val_loss, val_error) = evaluate(&mut self.model, &self.splits.val);
+        let (test_loss, test_error) = evaluate(&mut self.model, &self.splits.test);
         self.progress.epoch = epoch;
         self.progress.optimizer_scalars =
             self.optimizer.state_scalars().into_iter().map(|(n, v)| (n.to_string(), v)).collect();
@@ -502,20 +522,20 @@ impl Trainer {
         if diagnosed {
             self.measure_curvature(lr);
         }
-        let (batch_loss, batch_correct) = self.network.gradients(&self.batch_inputs[..size * dim], &self.batch_labels);
+        let (batch_loss, batch_correct) = self.model.gradients(&self.batch_inputs[..size * dim], &self.batch_labels);
         let step = self.progress.step + 1;
         if !batch_loss.is_finite() {
             return Err(Error::NonFinite { what: "loss", step, epoch, layer: String::new() });
         }
-        if !sum_of_squares(&self.network.grads).is_finite() {
+        if !sum_of_squares(self.model.grads()).is_finite() {
             return Err(self.non_finite_gradient(step, epoch));
         }
         if diagnosed {
             if let Some(monitor) = self.monitor.as_mut() {
-                monitor.theta.copy_from_slice(&self.network.params);
+                monitor.theta.copy_from_slice(self.model.params());
             }
         }
-        let Network { params, grads, .. } = &mut self.network;
+        let (params, grads) = self.model.params_and_grads();
         self.optimizer.step(params, grads, lr)?;
         if diagnosed {
             self.record_step();
@@ -552,13 +572,13 @@ impl Trainer {
     fn measure_curvature(&mut self, lr: f64) {
         let Some(monitor) = self.monitor.as_mut() else { return };
         let Monitor { config, inputs, labels, buffers, theta, scratch, pending, .. } = &mut **monitor;
-        let network = &mut self.network;
-        theta.copy_from_slice(&network.params);
+        let model = &mut self.model;
+        theta.copy_from_slice(model.params());
         let examples = labels.len() as f64;
         let mut gradient = |point: &[f32], out: &mut [f32]| {
-            network.params.copy_from_slice(point);
-            let (loss, _) = network.gradients(inputs, labels);
-            out.copy_from_slice(&network.grads);
+            model.params_mut().copy_from_slice(point);
+            let (loss, _) = model.gradients(inputs, labels);
+            out.copy_from_slice(model.grads());
             loss / examples
         };
         let row = diagnostics::measure(
@@ -571,7 +591,7 @@ impl Trainer {
             buffers,
             scratch,
         );
-        network.params.copy_from_slice(theta);
+        model.params_mut().copy_from_slice(theta);
         *pending = Some(row);
     }
 
@@ -581,17 +601,25 @@ impl Trainer {
         let Some(monitor) = self.monitor.as_mut() else { return };
         let examples = monitor.labels.len() as f64;
         if let Some(mut row) = monitor.pending.take() {
-            let (loss, _) = self.network.evaluate(&monitor.inputs, &monitor.labels);
+            let (loss, _) = self.model.evaluate(&monitor.inputs, &monitor.labels);
             row.actual_change = loss / examples - row.loss;
             monitor.curvature.push(row);
         }
+        if let Some((spectral_radius, norms)) = self.model.time_profile() {
+            let step = self.progress.step;
+            monitor.time.extend(norms.iter().enumerate().map(|(index, &hidden_grad_norm)| TimeRow {
+                step,
+                spectral_radius,
+                t: index + 1,
+                hidden_grad_norm,
+            }));
+        }
         if monitor.config.layer_stats {
-            let network = &self.network;
-            for (index, layer) in network.layers().iter().enumerate() {
-                let range = layer.weights.start..layer.bias.end;
+            let model = &self.model;
+            for (index, (_, range)) in model.layers().into_iter().enumerate() {
                 let before = &monitor.theta[range.clone()];
                 let param_norm = curvature::norm(before);
-                let change: f64 = network.params[range.clone()]
+                let change: f64 = model.params()[range.clone()]
                     .iter()
                     .zip(before)
                     .map(|(&a, &b)| (a as f64 - b as f64).powi(2))
@@ -600,7 +628,7 @@ impl Trainer {
                 monitor.layers.push(LayerRow {
                     step: self.progress.step,
                     layer: index + 1,
-                    grad_norm: curvature::norm(&network.grads[range]),
+                    grad_norm: curvature::norm(&model.grads()[range]),
                     param_norm,
                     update_ratio: if param_norm > 0.0 { change / param_norm } else { f64::NAN },
                 });
@@ -611,20 +639,18 @@ impl Trainer {
     /// Multiply-adds ×2 of one training example's forward and backward pass (the first layer needs
     /// no gradient with respect to its input).
     pub fn flops_per_example(&self) -> f64 {
-        let layers = self.network.layers();
-        let sizes: Vec<f64> = layers.iter().map(|l| (l.spec.inputs * l.spec.outputs) as f64).collect();
-        2.0 * (3.0 * sizes.iter().sum::<f64>() - sizes[0])
+        self.model.flops_per_example()
     }
 
     /// The error for a gradient that is not finite, naming the first layer where it is not.
     fn non_finite_gradient(&self, step: u64, epoch: u32) -> Error {
         let layer = self
-            .network
+            .model
             .layers()
-            .iter()
+            .into_iter()
             .enumerate()
-            .find(|(_, l)| !sum_of_squares(&self.network.grads[l.weights.start..l.bias.end]).is_finite())
-            .map(|(index, l)| format!(", in layer {} (dense {}→{})", index + 1, l.spec.inputs, l.spec.outputs))
+            .find(|(_, (_, range))| !sum_of_squares(&self.model.grads()[range.clone()]).is_finite())
+            .map(|(index, (name, _))| format!(", in layer {} ({name})", index + 1))
             .unwrap_or_default();
         Error::NonFinite { what: "gradient", step, epoch, layer }
     }
@@ -637,8 +663,8 @@ impl Trainer {
             self.progress.bad_epochs = 0;
             if self.config.early_stop.is_some() {
                 match &mut self.best_params {
-                    Some(best) => best.copy_from_slice(&self.network.params),
-                    None => self.best_params = Some(self.network.params.clone()),
+                    Some(best) => best.copy_from_slice(self.model.params()),
+                    None => self.best_params = Some(self.model.params().to_vec()),
                 }
             }
             false
@@ -659,8 +685,12 @@ impl Trainer {
                 let rows = diagnostics::to_csv(LAYER_STATS_HEADER, monitor.layers.iter().map(LayerRow::csv_row));
                 crate::checkpoint::write_atomically(&dir.join(LAYER_STATS_FILE), rows.as_bytes())?;
             }
+            if !monitor.time.is_empty() {
+                let rows = diagnostics::to_csv(TIME_GRADS_HEADER, monitor.time.iter().map(TimeRow::csv_row));
+                crate::checkpoint::write_atomically(&dir.join(TIME_GRADS_FILE), rows.as_bytes())?;
+            }
         }
-        let mut tensors = vec![("params".to_string(), self.network.params.clone())];
+        let mut tensors = vec![("params".to_string(), self.model.params().to_vec())];
         if let Some(best) = &self.best_params {
             tensors.push(("best_params".to_string(), best.clone()));
         }
@@ -672,12 +702,12 @@ impl Trainer {
 }
 
 /// Mean NLL and 0-1 error of `network` on `data`.
-pub fn evaluate(network: &mut Network<f32>, data: &Dataset) -> (f64, f64) {
-    let chunk = network.max_batch();
+pub fn evaluate(model: &mut Model, data: &Dataset) -> (f64, f64) {
+    let chunk = model.max_batch();
     let (mut loss, mut correct) = (0.0, 0usize);
     for start in (0..data.len()).step_by(chunk) {
         let end = (start + chunk).min(data.len());
-        let (l, c) = network.evaluate(&data.inputs[start * data.dim..end * data.dim], &data.labels[start..end]);
+        let (l, c) = model.evaluate(&data.inputs[start * data.dim..end * data.dim], &data.labels[start..end]);
         loss += l;
         correct += c;
     }
@@ -695,6 +725,8 @@ pub const SUMMARY_FILE: &str = "summary.json";
 pub const DIAGNOSTICS_FILE: &str = "diagnostics.csv";
 /// Per-layer rows of a run with layer statistics.
 pub const LAYER_STATS_FILE: &str = "layer_stats.csv";
+/// Gradient norms across time of a diagnosed recurrent run.
+pub const TIME_GRADS_FILE: &str = "time_grads.csv";
 
 impl Monitor {
     /// On resume: the rows an earlier invocation wrote for steps before `step`.
@@ -715,6 +747,12 @@ impl Monitor {
                 CurvatureRow::parse(&line).ok_or_else(|| Error::run(dir.join(DIAGNOSTICS_FILE), "damaged row"))?;
             if row.step < step {
                 self.curvature.push(row);
+            }
+        }
+        for line in read(TIME_GRADS_FILE)? {
+            let row = TimeRow::parse(&line).ok_or_else(|| Error::run(dir.join(TIME_GRADS_FILE), "damaged row"))?;
+            if row.step < step {
+                self.time.push(row);
             }
         }
         for line in read(LAYER_STATS_FILE)? {

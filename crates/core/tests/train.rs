@@ -61,7 +61,7 @@ fn resuming_gives_the_same_run_bit_for_bit() {
     let mut resumed = resume_with_subset(&split_dir, 2);
     resumed.run(Some(&split_dir), &mut no_events()).unwrap();
 
-    let bits = |t: &Trainer| t.network().params.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let bits = |t: &Trainer| t.model().params().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&straight), bits(&resumed));
     let without_seconds = |dir: &std::path::Path| -> Vec<String> {
         let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();

@@ -88,6 +88,18 @@ fn diagnose_network(args: &TrainArgs, monitors: DiagnosticsConfig, out: &std::pa
     for (name, svg) in [("diagnostics", &sections[0].2), ("layer_stats", &sections[sections.len() - 1].2)] {
         png::write_png(svg, &out.join(format!("{name}.png")))?;
     }
+    if !trainer.time_rows().is_empty() {
+        let svg = pictures::time_svg(trainer.time_rows());
+        png::write_png(&svg, &out.join("time_grads.png"))?;
+        sections.push((
+            "Gradients across time",
+            "Top: how much of the minibatch loss's gradient reaches each time step h_t, at diagnosed updates; a \
+             line falling towards t = 1 is the vanishing gradient of §8.2.5. Bottom: the spectral radius of W, \
+             which sets that rate (Wᵗ = V diag(λ)ᵗ V⁻¹)."
+                .into(),
+            svg,
+        ));
+    }
     let mut facts = vec![format!(
         "{} trained with {} at rate {} for {} updates; diagnosed every {} updates on {} training examples \
          (the same batch each time).",

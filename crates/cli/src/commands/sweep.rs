@@ -120,7 +120,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
             .map(|_| timed.time_steps(steps).map(|s| (steps * batch) as f64 / s))
             .collect::<Result<_, _>>()
             .map_err(crate::core_error)?;
-        let activation_mib = timed.network().activation_bytes(batch) as f64 / (1024.0 * 1024.0);
+        let activation_mib = timed.model().activation_bytes(batch) as f64 / (1024.0 * 1024.0);
         let mut trainer = Trainer::new(config.clone(), splits()?).map_err(crate::core_error)?;
         let (val_error, seconds) = match trainer.run(None, &mut |_| {}) {
             Ok(summary) => (summary.final_metrics.map_or(f64::NAN, |m| m.val_error), summary.seconds),

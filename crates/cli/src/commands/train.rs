@@ -174,6 +174,9 @@ pub fn train_into(mut trainer: Trainer, out: &std::path::Path) -> Result<Trainer
             &out.join("diagnostics.svg"),
         )?;
     }
+    if !trainer.time_rows().is_empty() {
+        plot::save_svg(&crate::report::diagnose::time_svg(trainer.time_rows()), &out.join("time_grads.svg"))?;
+    }
     if !trainer.layer_rows().is_empty() {
         plot::save_svg(&crate::report::diagnose::layers_svg(trainer.layer_rows()), &out.join("layer_stats.svg"))?;
     }

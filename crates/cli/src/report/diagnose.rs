@@ -173,3 +173,33 @@ pub fn page(title: &str, facts: &[String], sections: &[(&str, String, String)]) 
     html.push_str("<p><small>Made by descent diagnose.</small></p>\n</body>\n</html>\n");
     html
 }
+
+/// A recurrent run's panels: ‖∂L/∂h_t‖ against t at up to six diagnosed updates (vanishing or
+/// exploding across time), and ρ(W) against update.
+pub fn time_figures(rows: &[descent::diagnostics::TimeRow]) -> Vec<Figure> {
+    let mut steps: Vec<u64> = rows.iter().map(|r| r.step).collect();
+    steps.dedup();
+    let shown: Vec<u64> =
+        if steps.len() <= 6 { steps.clone() } else { (0..6).map(|i| steps[i * (steps.len() - 1) / 5]).collect() };
+    let named: Vec<(String, Vec<(f64, f64)>)> = shown
+        .iter()
+        .map(|&step| {
+            let points = rows.iter().filter(|r| r.step == step).map(|r| (r.t as f64, r.hidden_grad_norm)).collect();
+            (format!("update {step}"), points)
+        })
+        .collect();
+    let borrowed: Vec<(&str, Vec<(f64, f64)>)> = named.iter().map(|(n, p)| (n.as_str(), p.clone())).collect();
+    let radius: Vec<(f64, f64)> = steps
+        .iter()
+        .filter_map(|&step| rows.iter().find(|r| r.step == step).map(|r| (step as f64, r.spectral_radius)))
+        .collect();
+    vec![
+        panel("gradient reaching each time step ‖∂L/∂h_t‖", "time step t", "log scale", &borrowed, true),
+        panel("spectral radius of the recurrent matrix W", "update", "ρ(W)", &[("ρ(W)", radius)], false),
+    ]
+}
+
+/// The recurrent panels as one SVG.
+pub fn time_svg(rows: &[descent::diagnostics::TimeRow]) -> String {
+    plot::stack(&time_figures(rows))
+}

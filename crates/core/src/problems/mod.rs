@@ -7,6 +7,7 @@
 mod functions;
 mod mnist_logreg;
 mod mnist_mlp;
+mod mnist_rnn;
 
 use crate::functions::Function2d;
 use crate::Error;
@@ -19,6 +20,12 @@ pub enum Task {
     Classify {
         /// Hidden layer widths (none for logistic regression).
         hidden: &'static [usize],
+    },
+    /// A classifier on MNIST read as a sequence: a vanilla RNN whose time steps are the rows of
+    /// each image (sequential MNIST), its width the config's first hidden width.
+    Sequence {
+        /// Time steps each example is cut into (its features split evenly among them).
+        steps: usize,
     },
     /// A 2-D test function minimized from its customary start, judged by f − f*.
     Minimize {
@@ -53,6 +60,7 @@ pub struct Problem {
 pub const ALL: &[Problem] = &[
     mnist_mlp::PROBLEM,
     mnist_logreg::PROBLEM,
+    mnist_rnn::PROBLEM,
     functions::QUADRATIC,
     functions::ROSENBROCK,
     functions::BEALE,
@@ -79,7 +87,7 @@ pub fn names() -> Vec<&'static str> {
 impl Problem {
     /// True for problems with data, a model and minibatches (as opposed to a 2-D function).
     pub fn is_classifier(&self) -> bool {
-        matches!(self.task, Task::Classify { .. })
+        matches!(self.task, Task::Classify { .. } | Task::Sequence { .. })
     }
 
     /// True when every run is the same whatever the seed (2-D functions from a fixed start).
@@ -91,7 +99,7 @@ impl Problem {
     pub fn function(&self) -> Option<Function2d> {
         match self.task {
             Task::Minimize { function, condition } => Function2d::named(function, condition).ok(),
-            Task::Classify { .. } => None,
+            Task::Classify { .. } | Task::Sequence { .. } => None,
         }
     }
 }

@@ -1,0 +1,153 @@
+//! What the trainer trains: a dense network or a recurrent one, behind one small interface
+//! (parameters and gradients in one flat buffer each, gradients and evaluation of a batch of
+//! labelled rows, and the named parts of the buffer that groups, clipping and statistics use).
+
+use std::ops::Range;
+
+use crate::network::Network;
+use crate::rnn::{Rnn, Targets};
+
+/// A model of the trainer.
+pub enum Model {
+    /// Dense layers ([`Network`]).
+    Dense(Network<f32>),
+    /// A vanilla RNN reading each row of features as `steps` time steps ([`Rnn`]).
+    Recurrent(Rnn<f32>),
+}
+
+impl Model {
+    /// All parameters.
+    pub fn params(&self) -> &[f32] {
+        match self {
+            Model::Dense(n) => &n.params,
+            Model::Recurrent(r) => &r.params,
+        }
+    }
+
+    /// All parameters, to change.
+    pub fn params_mut(&mut self) -> &mut [f32] {
+        match self {
+            Model::Dense(n) => &mut n.params,
+            Model::Recurrent(r) => &mut r.params,
+        }
+    }
+
+    /// The gradient of the last [`gradients`](Self::gradients).
+    pub fn grads(&self) -> &[f32] {
+        match self {
+            Model::Dense(n) => &n.grads,
+            Model::Recurrent(r) => &r.grads,
+        }
+    }
+
+    /// Parameters (to update) and gradients together.
+    pub fn params_and_grads(&mut self) -> (&mut [f32], &[f32]) {
+        match self {
+            Model::Dense(n) => (&mut n.params, &n.grads),
+            Model::Recurrent(r) => (&mut r.params, &r.grads),
+        }
+    }
+
+    /// Forward, softmax cross-entropy against `labels`, backward: (Σ loss, correct).
+    pub fn gradients(&mut self, inputs: &[f32], labels: &[u32]) -> (f64, usize) {
+        match self {
+            Model::Dense(n) => n.gradients(inputs, labels),
+            Model::Recurrent(r) => r.gradients(inputs, Targets::Classes(labels), labels.len()),
+        }
+    }
+
+    /// Forward and loss only: (Σ loss, correct).
+    pub fn evaluate(&mut self, inputs: &[f32], labels: &[u32]) -> (f64, usize) {
+        match self {
+            Model::Dense(n) => n.evaluate(inputs, labels),
+            Model::Recurrent(r) => r.evaluate(inputs, Targets::Classes(labels), labels.len()),
+        }
+    }
+
+    /// The largest batch the buffers hold.
+    pub fn max_batch(&self) -> usize {
+        match self {
+            Model::Dense(n) => n.max_batch(),
+            Model::Recurrent(r) => r.max_batch(),
+        }
+    }
+
+    /// Every tensor by name and range (one optimizer group each).
+    pub fn tensors(&self) -> Vec<(String, Range<usize>)> {
+        match self {
+            Model::Dense(n) => n
+                .layers()
+                .iter()
+                .enumerate()
+                .flat_map(|(i, l)| {
+                    [
+                        (format!("layer {} weights", i + 1), l.weights.clone()),
+                        (format!("layer {} bias", i + 1), l.bias.clone()),
+                    ]
+                })
+                .collect(),
+            Model::Recurrent(r) => {
+                vec![
+                    ("W".into(), r.w()),
+                    ("U".into(), r.u()),
+                    ("b".into(), r.b()),
+                    ("V".into(), r.v()),
+                    ("c".into(), r.c()),
+                ]
+            }
+        }
+    }
+
+    /// The layers by name and range: what per-layer statistics and error messages name.
+    pub fn layers(&self) -> Vec<(String, Range<usize>)> {
+        match self {
+            Model::Dense(n) => n
+                .layers()
+                .iter()
+                .map(|l| (format!("dense {}→{}", l.spec.inputs, l.spec.outputs), l.weights.start..l.bias.end))
+                .collect(),
+            Model::Recurrent(r) => {
+                let spec = r.spec();
+                vec![
+                    (
+                        format!("recurrent {}→{} over {} steps", spec.inputs, spec.hidden, spec.steps),
+                        r.w().start..r.b().end,
+                    ),
+                    (format!("readout {}→{}", spec.hidden, spec.outputs), r.v().start..r.c().end),
+                ]
+            }
+        }
+    }
+
+    /// Multiply-adds ×2 of one example's forward and backward pass.
+    pub fn flops_per_example(&self) -> f64 {
+        match self {
+            Model::Dense(n) => {
+                let sizes: Vec<f64> = n.layers().iter().map(|l| (l.spec.inputs * l.spec.outputs) as f64).collect();
+                // The first layer needs no gradient with respect to its input.
+                2.0 * (3.0 * sizes.iter().sum::<f64>() - sizes[0])
+            }
+            Model::Recurrent(r) => {
+                let s = r.spec();
+                let per_step = (s.hidden * s.hidden + s.hidden * s.inputs) as f64;
+                2.0 * 3.0 * (s.steps as f64 * per_step + (s.hidden * s.outputs) as f64)
+            }
+        }
+    }
+
+    /// For a recurrent model: ρ(W) and ‖∂L/∂h_t‖ for t = 1…T of the last gradient.
+    pub fn time_profile(&self) -> Option<(f64, &[f64])> {
+        match self {
+            Model::Dense(_) => None,
+            Model::Recurrent(r) => Some((r.spectral_radius(), &r.hidden_grad_norms)),
+        }
+    }
+
+    /// Bytes of the activation buffers for a batch of `batch`.
+    pub fn activation_bytes(&self, batch: usize) -> usize {
+        match self {
+            Model::Dense(n) => n.activation_bytes(batch),
+            Model::Recurrent(r) => r.activation_bytes(batch),
+        }
+    }
+}
