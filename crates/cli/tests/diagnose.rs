@@ -166,3 +166,22 @@ fn a_diagnosed_recurrent_run_records_gradients_across_time() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).contains("hidden of a recurrent network is one width"), "{}", text(&bad.stderr));
 }
+
+#[test]
+fn the_adding_problem_trains_and_compares_with_clipping_as_a_variant() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("clip.toml"),
+        "problem = \"adding\"\nlength = 8\nlrs = [0.3]\nseeds = 1\nepochs = 2\n\n[[variant]]\nname = \"sgd\"\noptimizer = \"sgd\"\n\n[[variant]]\nname = \"sgd-clipped\"\noptimizer = \"sgd\"\nclip = \"global-norm:0.5\"\n",
+    )
+    .unwrap();
+    let output = descent(&["compare", "--config", "clip.toml", "--val-size", "2000", "--out", "r"], dir.path());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let summary = std::fs::read_to_string(dir.path().join("r/summary.csv")).unwrap();
+    assert!(summary.contains("\nsgd,sgd,0.3,") && summary.contains("\nsgd-clipped,sgd,0.3,"), "{summary}");
+    let config = std::fs::read_to_string(dir.path().join("r/runs/sgd-clipped/lr-0.3-seed-1/config.toml")).unwrap();
+    assert!(config.contains("length = 8") && config.contains("clip = \"global-norm:0.5\""), "{config}");
+    let bad = descent(&["train", "--problem", "adding", "--length", "1"], dir.path());
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("--length 1: must be at least 2"), "{}", text(&bad.stderr));
+}

@@ -63,6 +63,9 @@ pub struct TrainConfig {
     pub val_size: usize,
     /// Stop after this many epochs without a better validation error, and restore the best.
     pub early_stop: Option<u32>,
+    /// Sequence length T of the adding problem (its default if absent).
+    #[serde(default)]
+    pub length: Option<usize>,
     /// Standardize features (zero mean, unit variance, from the training part).
     pub standardize: bool,
     /// The seed of every random draw (initialization, split, minibatches).
@@ -96,6 +99,7 @@ impl TrainConfig {
         let hidden = match problem.task {
             Task::Classify { hidden } => hidden.to_vec(),
             Task::Sequence { .. } => vec![128],
+            Task::Adding { .. } => vec![64],
             Task::Minimize { .. } => Vec::new(),
         };
         TrainConfig {
@@ -120,6 +124,7 @@ impl TrainConfig {
             steps: None,
             val_size: 5000,
             early_stop: None,
+            length: None,
             standardize: false,
             seed: 1,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -213,6 +218,13 @@ impl TrainConfig {
         }
         if self.epochs == 0 {
             return Err(Error::Invalid { field: "epochs", message: "must be at least 1", value: "0".into() });
+        }
+        if self.length.is_some_and(|t| t < 2) {
+            return Err(Error::Invalid {
+                field: "length",
+                message: "must be at least 2",
+                value: format!("{}", self.length.unwrap_or(0)),
+            });
         }
         if self.steps == Some(0) {
             return Err(Error::Invalid { field: "steps", message: "must be at least 1", value: "0".into() });

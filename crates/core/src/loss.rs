@@ -41,6 +41,45 @@ pub fn softmax_cross_entropy<F: Float>(
     (total, correct)
 }
 
+/// What a batch of outputs is trained against.
+#[derive(Debug, Clone, Copy)]
+pub enum Targets<'a, F> {
+    /// Class labels: softmax cross-entropy, and the 0-1 error.
+    Classes(&'a [u32]),
+    /// Real values, `width` per example: ½‖o − t‖², and an example counts as right when every
+    /// output is within [`VALUE_TOLERANCE`] of its target.
+    Values(&'a [F]),
+}
+
+/// |o − t| at or below which a regression output counts as right (the adding problem's usual
+/// success criterion, Hochreiter & Schmidhuber 1997).
+pub const VALUE_TOLERANCE: f64 = 0.04;
+
+/// The loss of `batch` rows of `width` outputs against `targets`: (Σ loss, examples right), and
+/// the gradient of the mean loss into `grad` if given.
+pub fn evaluate<F: Float>(
+    outputs: &[F],
+    targets: Targets<'_, F>,
+    batch: usize,
+    width: usize,
+    grad: Option<&mut [F]>,
+) -> (f64, usize) {
+    let outputs = &outputs[..batch * width];
+    match targets {
+        Targets::Classes(labels) => softmax_cross_entropy(outputs, &labels[..batch], width, grad),
+        Targets::Values(values) => {
+            let values = &values[..batch * width];
+            let total = mean_squared_error(outputs, values, batch, grad);
+            let right = outputs
+                .chunks_exact(width)
+                .zip(values.chunks_exact(width))
+                .filter(|(o, t)| o.iter().zip(*t).all(|(a, b)| (a.to_f64() - b.to_f64()).abs() <= VALUE_TOLERANCE))
+                .count();
+            (total, right)
+        }
+    }
+}
+
 /// Mean squared error ½‖y − t‖² per example (the regression / autoencoder surrogate). Returns
 /// Σ loss; `grad` receives (y − t)/batch.
 pub fn mean_squared_error<F: Float>(outputs: &[F], targets: &[F], batch: usize, grad: Option<&mut [F]>) -> f64 {

@@ -4,8 +4,9 @@
 
 use std::ops::Range;
 
+use crate::loss::Targets;
 use crate::network::Network;
-use crate::rnn::{Rnn, Targets};
+use crate::rnn::Rnn;
 
 /// A model of the trainer.
 pub enum Model {
@@ -48,19 +49,19 @@ impl Model {
         }
     }
 
-    /// Forward, softmax cross-entropy against `labels`, backward: (Σ loss, correct).
-    pub fn gradients(&mut self, inputs: &[f32], labels: &[u32]) -> (f64, usize) {
+    /// Forward, loss against `targets` of `batch` rows, backward: (Σ loss, examples right).
+    pub fn gradients(&mut self, inputs: &[f32], targets: Targets<'_, f32>, batch: usize) -> (f64, usize) {
         match self {
-            Model::Dense(n) => n.gradients(inputs, labels),
-            Model::Recurrent(r) => r.gradients(inputs, Targets::Classes(labels), labels.len()),
+            Model::Dense(n) => n.gradients_for(inputs, targets, batch),
+            Model::Recurrent(r) => r.gradients(inputs, targets, batch),
         }
     }
 
-    /// Forward and loss only: (Σ loss, correct).
-    pub fn evaluate(&mut self, inputs: &[f32], labels: &[u32]) -> (f64, usize) {
+    /// Forward and loss only: (Σ loss, examples right).
+    pub fn evaluate(&mut self, inputs: &[f32], targets: Targets<'_, f32>, batch: usize) -> (f64, usize) {
         match self {
-            Model::Dense(n) => n.evaluate(inputs, labels),
-            Model::Recurrent(r) => r.evaluate(inputs, Targets::Classes(labels), labels.len()),
+            Model::Dense(n) => n.evaluate_for(inputs, targets, batch),
+            Model::Recurrent(r) => r.evaluate(inputs, targets, batch),
         }
     }
 

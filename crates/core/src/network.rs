@@ -280,6 +280,25 @@ impl<F: Float> Network<F> {
         result
     }
 
+    /// [`gradients`](Self::gradients) against any [`Targets`](loss::Targets) of `batch` rows
+    /// (softmax cross-entropy for classes, ½‖o − t‖² for values).
+    pub fn gradients_for(&mut self, input: &[F], targets: loss::Targets<'_, F>, batch: usize) -> (f64, usize) {
+        let width = self.output_width();
+        self.forward(input, batch);
+        let last = self.layers.len() - 1;
+        let result =
+            loss::evaluate(&self.outputs[last], targets, batch, width, Some(&mut self.delta[0][..batch * width]));
+        self.backward(input, batch);
+        result
+    }
+
+    /// [`evaluate`](Self::evaluate) against any [`Targets`](loss::Targets) of `batch` rows.
+    pub fn evaluate_for(&mut self, input: &[F], targets: loss::Targets<'_, F>, batch: usize) -> (f64, usize) {
+        let width = self.output_width();
+        let outputs = self.forward(input, batch);
+        loss::evaluate(outputs, targets, batch, width, None)
+    }
+
     /// Forward and loss only: (Σ loss, correct predictions) on `labels.len()` rows of `input`.
     pub fn evaluate(&mut self, input: &[F], labels: &[u32]) -> (f64, usize) {
         let classes = self.output_width();

@@ -15,6 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::linalg::{matmul, Stored};
+pub use crate::loss::Targets;
 use crate::{loss, Error};
 
 /// The shape of a recurrent network.
@@ -30,15 +31,6 @@ pub struct RnnSpec {
     pub steps: usize,
     /// Initializer of the recurrent matrix W (its gain sets the starting spectral radius).
     pub recurrent_init: Init,
-}
-
-/// What the outputs are trained against.
-#[derive(Debug, Clone, Copy)]
-pub enum Targets<'a, F> {
-    /// Class labels: softmax cross-entropy, 0-1 error.
-    Classes(&'a [u32]),
-    /// Real values (O per example): ½‖o − t‖², error = |o − t| above a tolerance.
-    Values(&'a [F]),
 }
 
 /// A vanilla RNN with buffers for batches up to `max_batch`.
@@ -58,10 +50,6 @@ pub struct Rnn<F: Float> {
     delta_next: Vec<F>,
     max_batch: usize,
 }
-
-/// |o − t| at or below which a regression output counts as right (the adding problem's usual
-/// success criterion).
-pub const VALUE_TOLERANCE: f64 = 0.04;
 
 impl<F: Float> Rnn<F> {
     /// A network of `spec` with weights drawn from `seed` (U and V Glorot-uniform, W by
@@ -197,22 +185,8 @@ impl<F: Float> Rnn<F> {
     /// ∂(mean loss)/∂outputs into `output_grad` when `with_grad`.
     fn loss(&mut self, targets: Targets<'_, F>, batch: usize, with_grad: bool) -> (f64, usize) {
         let o = self.spec.outputs;
-        let outputs = &self.outputs[..batch * o];
         let grad = with_grad.then_some(&mut self.output_grad[..batch * o]);
-        match targets {
-            Targets::Classes(labels) => loss::softmax_cross_entropy(outputs, &labels[..batch], o, grad),
-            Targets::Values(values) => {
-                let total = loss::mean_squared_error(outputs, &values[..batch * o], batch, grad);
-                let correct = outputs
-                    .chunks_exact(o)
-                    .zip(values.chunks_exact(o))
-                    .filter(|(out, want)| {
-                        out.iter().zip(*want).all(|(a, b)| (a.to_f64() - b.to_f64()).abs() <= VALUE_TOLERANCE)
-                    })
-                    .count();
-                (total, correct)
-            }
-        }
+        loss::evaluate(&self.outputs, targets, batch, o, grad)
     }
 
     /// Forward and loss only: (Σ loss, correct).

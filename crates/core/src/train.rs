@@ -18,15 +18,22 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::{Checkpoint, Progress, CHECKPOINT_FILE};
 use crate::config::TrainConfig;
 use crate::curvature::{self, Scratch};
+use crate::data::adding::AddingProblem;
 use crate::data::{mnist, Dataset, EpochSampler};
 use crate::diagnostics::{
     self, CurvatureRow, DiagnosticsConfig, LayerRow, TimeRow, DIAGNOSTICS_HEADER, LAYER_STATS_HEADER, TIME_GRADS_HEADER,
 };
+use crate::loss::Targets;
 use crate::model::Model;
 use crate::network::{LayerSpec, Network};
 use crate::problems::{Problem, Task};
 use crate::rnn::Rnn;
 use crate::Error;
+
+/// Training and test sequences of the adding problem, and the seed they are drawn from.
+const ADDING_TRAIN: usize = 10_000;
+const ADDING_TEST: usize = 2_000;
+const ADDING_SEED: u64 = 0xadd;
 
 /// Examples evaluated per forward pass when measuring loss and error.
 const EVAL_BATCH: usize = 500;
@@ -124,18 +131,32 @@ impl Splits {
     /// The data of `config`: MNIST (bundled, or the folder `config.data`), or a CSV file
     /// (`config.data` ending in `.csv`, of which a seeded 20% becomes the test set); split and scaled.
     pub fn load(config: &TrainConfig) -> Result<Self, Error> {
+        let (train, test) = Self::sources(config)?;
+        Self::from_sets(config, train, test)
+    }
+
+    /// The training and test sets of `config` before the validation split: MNIST, a CSV file,
+    /// or for the adding problem sequences generated from a fixed seed (the same for every run,
+    /// so that runs differ only in what their own seed draws).
+    pub fn sources(config: &TrainConfig) -> Result<(Dataset, Dataset), Error> {
+        if let Ok(Problem { task: Task::Adding { length }, .. }) = crate::problems::named(&config.problem) {
+            let length = config.length.unwrap_or(*length);
+            let set = |examples, seed| {
+                let data = AddingProblem::generate(examples, length, seed);
+                Dataset::regression(data.inputs, data.targets, 2 * length)
+            };
+            return Ok((set(ADDING_TRAIN, ADDING_SEED)?, set(ADDING_TEST, ADDING_SEED + 1)?));
+        }
         match config.data.as_deref() {
             Some(path) if path.extension().is_some_and(|e| e == "csv") => {
                 let all = crate::data::csv::read(path)?;
                 let test_size = (all.len() / 5).max(1);
-                let (train, test) = all
-                    .split(test_size, config.seed ^ 0x7e57)
-                    .map_err(|_| Error::data(path, "too few rows to split off a test set"))?;
-                Self::from_sets(config, train, test)
+                all.split(test_size, config.seed ^ 0x7e57)
+                    .map_err(|_| Error::data(path, "too few rows to split off a test set"))
             }
             dir => {
                 let data = mnist::load(dir)?;
-                Self::from_sets(config, data.train, data.test)
+                Ok((data.train, data.test))
             }
         }
     }
@@ -194,6 +215,7 @@ pub struct Trainer {
     sampler: EpochSampler,
     batch_inputs: Vec<f32>,
     batch_labels: Vec<u32>,
+    batch_values: Vec<f32>,
     progress: Progress,
     best_params: Option<Vec<f32>>,
     stop: Option<Arc<AtomicBool>>,
@@ -204,8 +226,7 @@ pub struct Trainer {
 /// and the rows recorded so far.
 struct Monitor {
     config: DiagnosticsConfig,
-    inputs: Vec<f32>,
-    labels: Vec<u32>,
+    examples: Dataset,
     buffers: [Vec<f32>; 2],
     theta: Vec<f32>,
     scratch: Scratch<f32>,
@@ -219,9 +240,14 @@ impl Trainer {
     /// A fresh run of `config` on `splits`, with the model `config` describes: dense layers, or
     /// for a sequence problem of the registry a recurrent network reading each row as time steps.
     pub fn new(config: TrainConfig, splits: Splits) -> Result<Self, Error> {
-        if let Ok(Problem { task: Task::Sequence { steps }, .. }) = crate::problems::named(&config.problem) {
+        let sequence = match crate::problems::named(&config.problem) {
+            Ok(Problem { task: Task::Sequence { steps }, .. }) => Some(*steps),
+            Ok(Problem { task: Task::Adding { length }, .. }) => Some(config.length.unwrap_or(*length)),
+            _ => None,
+        };
+        if let Some(steps) = sequence {
             config.validate()?;
-            let spec = config.rnn_spec(splits.train.dim, splits.train.classes, *steps)?;
+            let spec = config.rnn_spec(splits.train.dim, splits.train.classes, steps)?;
             let rnn = Rnn::new(spec, config.batch.max(EVAL_BATCH), config.seed)?;
             return Self::with_model(config, splits, Model::Recurrent(rnn));
         }
@@ -264,6 +290,7 @@ impl Trainer {
             schedule: config.schedule(total_steps)?,
             batch_inputs: vec![0.0; config.batch * splits.train.dim],
             batch_labels: Vec::with_capacity(config.batch),
+            batch_values: Vec::with_capacity(config.batch),
             progress: Progress {
                 epoch: 0,
                 step: 0,
@@ -365,8 +392,7 @@ impl Trainer {
         let dim = self.model.params().len();
         self.monitor = Some(Box::new(Monitor {
             config,
-            inputs: chosen.inputs,
-            labels: chosen.labels,
+            examples: chosen,
             buffers: [vec![0.0; dim], vec![0.0; dim]],
             theta: vec![0.0; dim],
             scratch: Scratch::new(dim),
@@ -512,9 +538,14 @@ impl Trainer {
         let dim = self.splits.train.dim;
         let indices = self.sampler.batch(index);
         self.batch_labels.clear();
+        self.batch_values.clear();
+        let regression = self.splits.train.is_regression();
         for (row, &example) in indices.iter().enumerate() {
             self.batch_inputs[row * dim..(row + 1) * dim].copy_from_slice(self.splits.train.row(example as usize));
             self.batch_labels.push(self.splits.train.labels[example as usize]);
+            if regression {
+                self.batch_values.push(self.splits.train.values[example as usize]);
+            }
         }
         let size = indices.len();
         let lr = self.schedule.lr(self.progress.step);
@@ -522,7 +553,9 @@ impl Trainer {
         if diagnosed {
             self.measure_curvature(lr);
         }
-        let (batch_loss, batch_correct) = self.model.gradients(&self.batch_inputs[..size * dim], &self.batch_labels);
+        let targets =
+            if regression { Targets::Values(&self.batch_values) } else { Targets::Classes(&self.batch_labels) };
+        let (batch_loss, batch_correct) = self.model.gradients(&self.batch_inputs[..size * dim], targets, size);
         let step = self.progress.step + 1;
         if !batch_loss.is_finite() {
             return Err(Error::NonFinite { what: "loss", step, epoch, layer: String::new() });
@@ -571,13 +604,13 @@ impl Trainer {
     /// The curvature part of a diagnostic row at the current θ (θ is left as it was).
     fn measure_curvature(&mut self, lr: f64) {
         let Some(monitor) = self.monitor.as_mut() else { return };
-        let Monitor { config, inputs, labels, buffers, theta, scratch, pending, .. } = &mut **monitor;
+        let Monitor { config, examples: data, buffers, theta, scratch, pending, .. } = &mut **monitor;
         let model = &mut self.model;
         theta.copy_from_slice(model.params());
-        let examples = labels.len() as f64;
+        let examples = data.len() as f64;
         let mut gradient = |point: &[f32], out: &mut [f32]| {
             model.params_mut().copy_from_slice(point);
-            let (loss, _) = model.gradients(inputs, labels);
+            let (loss, _) = model.gradients(&data.inputs, data.targets(0..data.len()), data.len());
             out.copy_from_slice(model.grads());
             loss / examples
         };
@@ -599,9 +632,10 @@ impl Trainer {
     /// minibatch gradient is still in `grads`, θ before the update in the monitor).
     fn record_step(&mut self) {
         let Some(monitor) = self.monitor.as_mut() else { return };
-        let examples = monitor.labels.len() as f64;
+        let examples = monitor.examples.len() as f64;
         if let Some(mut row) = monitor.pending.take() {
-            let (loss, _) = self.model.evaluate(&monitor.inputs, &monitor.labels);
+            let data = &monitor.examples;
+            let (loss, _) = self.model.evaluate(&data.inputs, data.targets(0..data.len()), data.len());
             row.actual_change = loss / examples - row.loss;
             monitor.curvature.push(row);
         }
@@ -707,7 +741,8 @@ pub fn evaluate(model: &mut Model, data: &Dataset) -> (f64, f64) {
     let (mut loss, mut correct) = (0.0, 0usize);
     for start in (0..data.len()).step_by(chunk) {
         let end = (start + chunk).min(data.len());
-        let (l, c) = model.evaluate(&data.inputs[start * data.dim..end * data.dim], &data.labels[start..end]);
+        let (l, c) =
+            model.evaluate(&data.inputs[start * data.dim..end * data.dim], data.targets(start..end), end - start);
         loss += l;
         correct += c;
     }

@@ -45,6 +45,9 @@ pub struct CompareArgs {
     /// Folder with the four MNIST IDX files (default: the bundled subset).
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
+    /// Sequence length T of the adding problem (default 50).
+    #[arg(long, value_name = "T", allow_negative_numbers = true)]
+    length: Option<i64>,
     /// Runs at a time, one thread each (default: one per core).
     #[arg(long, allow_negative_numbers = true)]
     jobs: Option<i64>,
@@ -169,6 +172,12 @@ fn experiment_spec(args: &CompareArgs) -> Result<ExperimentSpec> {
             return Err(bad_input(format!("--target {target}: must be a finite number")));
         }
         spec.target = Some(target);
+    }
+    if let Some(length) = args.length {
+        if length < 2 {
+            return Err(bad_input(format!("--length {length}: must be at least 2")));
+        }
+        spec.length = Some(length as usize);
     }
     if let Some(dir) = &args.data {
         if !dir.is_dir() {

@@ -47,6 +47,9 @@ pub struct TrainArgs {
     /// Stop after this many epochs without a better validation error; keep the best parameters.
     #[arg(long, value_name = "PATIENCE", allow_negative_numbers = true)]
     pub early_stop: Option<i64>,
+    /// Sequence length T of the adding problem (default 50).
+    #[arg(long, value_name = "T", allow_negative_numbers = true)]
+    pub length: Option<i64>,
     /// Standardize features to zero mean and unit variance (from the training part).
     #[arg(long)]
     pub standardize: bool,
@@ -256,6 +259,12 @@ pub fn build_config(args: &TrainArgs, epochs: Option<u32>) -> Result<TrainConfig
     config.val_size = args.val_size as usize;
     config.early_stop = args.early_stop.map(|p| positive("--early-stop", p)).transpose()?.map(|p| p as u32);
     config.standardize = args.standardize;
+    if let Some(length) = args.length {
+        if length < 2 {
+            return Err(bad_input(format!("--length {length}: must be at least 2")));
+        }
+        config.length = Some(length as usize);
+    }
     config.seed = args.seed;
     if let Some(threads) = args.threads {
         config.threads = positive("--threads", threads as i64)? as usize;

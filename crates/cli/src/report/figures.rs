@@ -166,7 +166,7 @@ fn sensitivity(results: &Results, y_label: &str) -> Figure {
     let x_low = points().map(|(lr, _)| lr.log10()).fold(f64::INFINITY, f64::min);
     let x_high = points().map(|(lr, _)| lr.log10()).fold(f64::NEG_INFINITY, f64::max);
     let values: Vec<f64> = points().filter_map(|(_, e)| *e).filter(|e| e.is_finite()).collect();
-    let log = results.metric != "0-1 error" && results.metric != "f" && values.iter().all(|v| *v > 0.0);
+    let log = !results.metric.starts_with("0-1 error") && results.metric != "f" && values.iter().all(|v| *v > 0.0);
     let y_label = if log { format!("{y_label} (log scale)") } else { y_label.to_string() };
     let transform = |v: f64| if log { v.max(1e-300).log10() } else { v };
     let y_low = values.iter().map(|v| transform(*v)).fold(f64::INFINITY, f64::min);

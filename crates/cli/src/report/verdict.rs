@@ -6,7 +6,7 @@ use crate::table;
 
 /// A value of the problem's metric as people read it: a percentage for the 0-1 error.
 pub fn metric_value(results: &Results, value: f64) -> String {
-    if results.metric == "0-1 error" {
+    if results.metric.starts_with("0-1 error") {
         format!("{:.2}%", 100.0 * value)
     } else {
         table::number(value, 3)
@@ -15,7 +15,7 @@ pub fn metric_value(results: &Results, value: f64) -> String {
 
 /// A difference of the metric: percentage points for the 0-1 error.
 fn metric_difference(results: &Results, value: f64) -> String {
-    if results.metric == "0-1 error" {
+    if results.metric.starts_with("0-1 error") {
         format!("{:.2} points", 100.0 * value)
     } else {
         table::number(value, 3)

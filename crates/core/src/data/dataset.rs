@@ -15,8 +15,10 @@ pub struct Dataset {
     pub labels: Vec<u32>,
     /// Features per example.
     pub dim: usize,
-    /// Number of classes.
+    /// Number of classes (the model's output width: 1 for a regression set).
     pub classes: usize,
+    /// Real-valued targets, one per example, for a regression set (empty for classification).
+    pub values: Vec<f32>,
 }
 
 impl Dataset {
@@ -36,7 +38,28 @@ impl Dataset {
                 value: bad.to_string(),
             });
         }
-        Ok(Dataset { inputs, labels, dim, classes })
+        Ok(Dataset { inputs, labels, dim, classes, values: Vec::new() })
+    }
+
+    /// A regression set: rows of `dim` features, one real target each (the model has one output).
+    pub fn regression(inputs: Vec<f32>, values: Vec<f32>, dim: usize) -> Result<Self, Error> {
+        let mut data = Dataset::new(inputs, vec![0; values.len()], dim, 1)?;
+        data.values = values;
+        Ok(data)
+    }
+
+    /// Whether the examples carry real values rather than classes.
+    pub fn is_regression(&self) -> bool {
+        !self.values.is_empty()
+    }
+
+    /// The targets of examples `range`.
+    pub fn targets(&self, range: std::ops::Range<usize>) -> crate::loss::Targets<'_, f32> {
+        if self.is_regression() {
+            crate::loss::Targets::Values(&self.values[range])
+        } else {
+            crate::loss::Targets::Classes(&self.labels[range])
+        }
     }
 
     /// Number of examples.
@@ -63,6 +86,7 @@ impl Dataset {
             labels: indices.iter().map(|&i| self.labels[i]).collect(),
             dim: self.dim,
             classes: self.classes,
+            values: if self.is_regression() { indices.iter().map(|&i| self.values[i]).collect() } else { Vec::new() },
         }
     }
 

@@ -104,6 +104,8 @@ pub struct ExperimentSpec {
     pub convention: Option<String>,
     /// Learning-rate schedule of every variant without its own.
     pub schedule: Option<String>,
+    /// Sequence length T of the adding problem.
+    pub length: Option<usize>,
 }
 
 /// One variant, resolved.
@@ -154,6 +156,9 @@ pub struct Experiment {
     pub val_size: usize,
     /// The target of "time to result".
     pub target: f64,
+    /// Sequence length T of the adding problem (its default if absent).
+    #[serde(default)]
+    pub length: Option<usize>,
     /// The variants compared.
     pub variants: Vec<Variant>,
 }
@@ -253,6 +258,7 @@ impl ExperimentSpec {
                 batch,
                 val_size: 0,
                 target,
+                length: self.length,
                 variants: Vec::new(),
             };
             experiment_stub
@@ -270,6 +276,7 @@ impl ExperimentSpec {
             batch,
             val_size: self.val_size.unwrap_or(5000),
             target,
+            length: self.length,
             variants,
         })
     }
@@ -329,6 +336,7 @@ impl Experiment {
         config.batch = self.batch;
         config.epochs = self.epochs;
         config.val_size = self.val_size;
+        config.length = self.length;
         config.seed = seed;
         config.threads = 1;
         config

@@ -25,7 +25,7 @@ pub use experiment::{Experiment, ExperimentSpec, LrGrid, Variant, VariantSpec};
 pub use results::{choose_lr, Band, Results, RunResult, SummaryRow};
 
 use crate::checkpoint::{write_atomically, CHECKPOINT_FILE};
-use crate::data::{mnist, Dataset};
+use crate::data::Dataset;
 use crate::train::{self, EpochMetrics, Event, Splits, Trainer};
 use crate::trajectory::{self, RunSettings};
 use crate::Error;
@@ -124,8 +124,8 @@ pub fn run(
     prepare(experiment, out)?;
     let problem = experiment.problem();
     let data = if problem.is_classifier() {
-        let mnist = mnist::load(experiment.data.as_deref())?;
-        Some((mnist.train, mnist.test))
+        let first = &experiment.variants[0];
+        Some(Splits::sources(&experiment.train_config(first, first.lrs[0], 1))?)
     } else {
         None
     };

@@ -4,6 +4,7 @@
 //! A problem is one constant in one small file of this folder; adding one means writing that file
 //! and listing it in [`ALL`].
 
+mod adding;
 mod functions;
 mod mnist_logreg;
 mod mnist_mlp;
@@ -26,6 +27,12 @@ pub enum Task {
     Sequence {
         /// Time steps each example is cut into (its features split evenly among them).
         steps: usize,
+    },
+    /// The adding problem: a vanilla RNN reads `length` steps of (value, marker) and regresses the
+    /// sum of the two marked values (½‖o − t‖²; right when within 0.04).
+    Adding {
+        /// Default sequence length T (the config's `length` overrides it).
+        length: usize,
     },
     /// A 2-D test function minimized from its customary start, judged by f − f*.
     Minimize {
@@ -61,6 +68,7 @@ pub const ALL: &[Problem] = &[
     mnist_mlp::PROBLEM,
     mnist_logreg::PROBLEM,
     mnist_rnn::PROBLEM,
+    adding::PROBLEM,
     functions::QUADRATIC,
     functions::ROSENBROCK,
     functions::BEALE,
@@ -87,7 +95,7 @@ pub fn names() -> Vec<&'static str> {
 impl Problem {
     /// True for problems with data, a model and minibatches (as opposed to a 2-D function).
     pub fn is_classifier(&self) -> bool {
-        matches!(self.task, Task::Classify { .. } | Task::Sequence { .. })
+        matches!(self.task, Task::Classify { .. } | Task::Sequence { .. } | Task::Adding { .. })
     }
 
     /// True when every run is the same whatever the seed (2-D functions from a fixed start).
@@ -99,7 +107,7 @@ impl Problem {
     pub fn function(&self) -> Option<Function2d> {
         match self.task {
             Task::Minimize { function, condition } => Function2d::named(function, condition).ok(),
-            Task::Classify { .. } | Task::Sequence { .. } => None,
+            Task::Classify { .. } | Task::Sequence { .. } | Task::Adding { .. } => None,
         }
     }
 }
