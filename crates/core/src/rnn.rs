@@ -49,6 +49,7 @@ pub struct Rnn<F: Float> {
     delta: Vec<F>,
     delta_next: Vec<F>,
     max_batch: usize,
+    threads: usize,
 }
 
 impl<F: Float> Rnn<F> {
@@ -78,12 +79,19 @@ impl<F: Float> Rnn<F> {
             delta_next: vec![F::ZERO; max_batch * h],
             params: Vec::new(),
             max_batch,
+            threads: 1,
         };
         spec.recurrent_init.fill(&mut params[rnn.w()], h, h, &mut rng);
         Init::GlorotUniform.fill(&mut params[rnn.u()], d, h, &mut rng);
         Init::GlorotUniform.fill(&mut params[rnn.v()], h, o, &mut rng);
         rnn.params = params;
         Ok(rnn)
+    }
+
+    /// Splits its matrix products over `threads` threads (1 by default).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
     }
 
     /// The shape.
@@ -161,9 +169,18 @@ impl<F: Float> Rnn<F> {
                 Stored::Transposed,
                 (batch, d, h),
                 false,
-                1,
+                self.threads,
             );
-            matmul(next, previous, Stored::AsIs, &self.params[w.clone()], Stored::Transposed, (batch, h, h), true, 1);
+            matmul(
+                next,
+                previous,
+                Stored::AsIs,
+                &self.params[w.clone()],
+                Stored::Transposed,
+                (batch, h, h),
+                true,
+                self.threads,
+            );
             let bias = &self.params[b.clone()];
             for row in next.chunks_exact_mut(h) {
                 for (value, &offset) in row.iter_mut().zip(bias) {
@@ -174,7 +191,7 @@ impl<F: Float> Rnn<F> {
         let last = &self.states[steps * layer..(steps + 1) * layer];
         let (v, c) = (self.v(), self.c());
         let outputs = &mut self.outputs[..batch * o];
-        matmul(outputs, last, Stored::AsIs, &self.params[v], Stored::Transposed, (batch, h, o), false, 1);
+        matmul(outputs, last, Stored::AsIs, &self.params[v], Stored::Transposed, (batch, h, o), false, self.threads);
         for row in outputs.chunks_exact_mut(o) {
             row.iter_mut().zip(&self.params[c.clone()]).for_each(|(value, &offset)| *value += offset);
         }
@@ -215,7 +232,7 @@ impl<F: Float> Rnn<F> {
             Stored::AsIs,
             (o, batch, h),
             false,
-            1,
+            self.threads,
         );
         for row in output_grad.chunks_exact(o) {
             self.grads[c.clone()].iter_mut().zip(row).for_each(|(g, &value)| *g += value);
@@ -229,7 +246,7 @@ impl<F: Float> Rnn<F> {
             Stored::AsIs,
             (batch, o, h),
             false,
-            1,
+            self.threads,
         );
         for t in (0..steps).rev() {
             self.hidden_grad_norms[t] = crate::curvature::norm(&self.delta[..layer]);
@@ -239,7 +256,16 @@ impl<F: Float> Rnn<F> {
             self.gather_step(inputs, batch, t);
             let dz = &self.delta[..layer];
             let previous = &self.states[t * layer..(t + 1) * layer];
-            matmul(&mut self.grads[w.clone()], dz, Stored::Transposed, previous, Stored::AsIs, (h, batch, h), true, 1);
+            matmul(
+                &mut self.grads[w.clone()],
+                dz,
+                Stored::Transposed,
+                previous,
+                Stored::AsIs,
+                (h, batch, h),
+                true,
+                self.threads,
+            );
             matmul(
                 &mut self.grads[u.clone()],
                 dz,
@@ -248,7 +274,7 @@ impl<F: Float> Rnn<F> {
                 Stored::AsIs,
                 (h, batch, d),
                 true,
-                1,
+                self.threads,
             );
             for row in dz.chunks_exact(h) {
                 self.grads[b.clone()].iter_mut().zip(row).for_each(|(g, &value)| *g += value);
@@ -262,7 +288,7 @@ impl<F: Float> Rnn<F> {
                 Stored::AsIs,
                 (batch, h, h),
                 false,
-                1,
+                self.threads,
             );
             std::mem::swap(&mut self.delta, &mut self.delta_next);
         }

@@ -248,7 +248,7 @@ impl Trainer {
         if let Some(steps) = sequence {
             config.validate()?;
             let spec = config.rnn_spec(splits.train.dim, splits.train.classes, steps)?;
-            let rnn = Rnn::new(spec, config.batch.max(EVAL_BATCH), config.seed)?;
+            let rnn = Rnn::new(spec, config.batch.max(EVAL_BATCH), config.seed)?.with_threads(config.threads);
             return Self::with_model(config, splits, Model::Recurrent(rnn));
         }
         let layers = config.layers(splits.train.dim, splits.train.classes)?;

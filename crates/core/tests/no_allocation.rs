@@ -7,6 +7,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use descent::network::{Activation, LayerSpec, Network};
+use descent::rnn::{Rnn, RnnSpec, Targets};
 use descent_optim::{Clip, Convention, Init, Optimizer, OptimizerConfig};
 
 struct Counting;
@@ -57,4 +58,25 @@ fn a_training_step_allocates_nothing_after_warm_up() {
         let during = ALLOCATIONS.load(Ordering::SeqCst) - before;
         assert_eq!(during, 0, "{during} allocations outside gemm in 10 steady-state steps");
     });
+
+    // The recurrent model: forward over 28 steps, back-propagation through time, step. (In the
+    // same test, so that no other test's allocations are counted meanwhile.)
+    let spec =
+        RnnSpec { inputs: 28, hidden: 64, outputs: 10, steps: 28, recurrent_init: Init::Orthogonal { gain: 1.0 } };
+    let mut rnn = Rnn::<f32>::new(spec, 64, 1).unwrap();
+    let mut optimizer = Optimizer::from_config(&config).unwrap();
+    let mut step = |rnn: &mut Rnn<f32>| {
+        rnn.gradients(&input, Targets::Classes(&labels), 64);
+        let Rnn { params, grads, .. } = rnn;
+        optimizer.step(params, grads, 1e-3).unwrap();
+    };
+    for _ in 0..3 {
+        step(&mut rnn);
+    }
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    for _ in 0..10 {
+        step(&mut rnn);
+    }
+    let during = ALLOCATIONS.load(Ordering::SeqCst) - before;
+    assert_eq!(during, 0, "{during} allocations outside gemm in 10 steady-state RNN steps");
 }
