@@ -379,7 +379,8 @@ impl Trainer {
     /// Turns on the monitors of [`diagnostics`]: before every `config.every`-th update, the
     /// curvature row (and per-layer statistics if asked), written to `diagnostics.csv` (and
     /// `layer_stats.csv`) in the run folder. The diagnostic batch is a seeded sample of the
-    /// training part, the same at every diagnosed step.
+    /// training part, the same at every diagnosed step. Equivalent to setting
+    /// [`TrainConfig::diagnostics`] before [`new`](Self::new).
     pub fn with_diagnostics(mut self, config: DiagnosticsConfig) -> Result<Self, Error> {
         config.validate()?;
         let train = &self.splits.train;
@@ -390,6 +391,9 @@ impl Trainer {
         order.truncate(examples);
         let chosen = train.subset(&order);
         let dim = self.model.params().len();
+        // The settings travel in the config (and so in config.toml), so that a resumed run
+        // keeps diagnosing.
+        self.config.diagnostics = Some(config.clone());
         self.monitor = Some(Box::new(Monitor {
             config,
             examples: chosen,
