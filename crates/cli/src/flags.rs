@@ -133,3 +133,11 @@ pub fn reason(error: &ConfigError) -> String {
         ConfigError::Syntax { message, .. } => message.clone(),
     }
 }
+
+/// `value` if it is at least 1, else bad input naming `flag`.
+pub fn positive(flag: &str, value: i64) -> anyhow::Result<i64> {
+    if value < 1 {
+        return Err(bad_input(format!("{flag} {value}: must be at least 1")));
+    }
+    Ok(value)
+}

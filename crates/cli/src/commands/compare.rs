@@ -11,7 +11,7 @@ use descent::lab::{self, ExperimentSpec, LabEvent, LrGrid};
 use descent::problems;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::flags::reason;
+use crate::flags::{positive, reason};
 use crate::{bad_input, report, table, Stopped};
 
 #[derive(Debug, Args)]
@@ -115,13 +115,6 @@ pub fn run(args: CompareArgs) -> Result<()> {
     println!("report: {}", page.display());
     println!("also: {0}/summary.csv, {0}/results.json, {0}/plots/, {0}/runs/", out.display());
     Ok(())
-}
-
-fn positive(flag: &str, value: i64) -> Result<i64> {
-    if value < 1 {
-        return Err(bad_input(format!("{flag} {value}: must be at least 1")));
-    }
-    Ok(value)
 }
 
 /// The experiment file (if any) with the flags laid over it, each flag checked and named.

@@ -12,9 +12,9 @@ use descent::train::{self, Splits, Trainer, DIAGNOSTICS_FILE};
 use descent::trajectory::RunSettings;
 
 use super::optimize::contour_figure;
-use super::train::{build_config, positive, train_into, TrainArgs};
+use super::train::{build_config, train_into, TrainArgs};
 use crate::bad_input;
-use crate::flags::reason;
+use crate::flags::{positive, reason};
 use crate::plot::{self, png};
 use crate::report::diagnose::{self as pictures, findings};
 

@@ -10,8 +10,7 @@ use clap::Args;
 use descent::train::{Splits, Trainer};
 
 use super::bench::median;
-use super::train::positive;
-use crate::flags::OptimizerFlags;
+use crate::flags::{positive, OptimizerFlags};
 use crate::plot::{self, Figure, PALETTE};
 use crate::{bad_input, table};
 

@@ -10,7 +10,7 @@ use descent::diagnostics::DiagnosticsConfig;
 use descent::train::{self, EpochMetrics, Event, Splits, Summary, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::flags::OptimizerFlags;
+use crate::flags::{positive, OptimizerFlags};
 use crate::plot::{self, Figure, PALETTE};
 use crate::{bad_input, table};
 
@@ -185,13 +185,6 @@ pub fn train_into(mut trainer: Trainer, out: &std::path::Path) -> Result<Trainer
     }
     print_summary(&summary);
     Ok(trainer)
-}
-
-pub fn positive(flag: &str, value: i64) -> Result<i64> {
-    if value < 1 {
-        return Err(bad_input(format!("{flag} {value}: must be at least 1")));
-    }
-    Ok(value)
 }
 
 /// The resolved configuration from the flags, each checked with the flag named.

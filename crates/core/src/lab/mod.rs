@@ -19,8 +19,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use descent_optim::Schedule;
-
 pub use experiment::{Experiment, ExperimentSpec, LrGrid, Variant, VariantSpec};
 pub use results::{choose_lr, Band, Results, RunResult, SummaryRow};
 
@@ -290,7 +288,7 @@ impl Lab<'_> {
         let settings = RunSettings {
             start: function.default_start(),
             steps,
-            schedule: Schedule::parse(&config.schedule, spec.lr, steps)?,
+            schedule: config.schedule(steps)?,
             clip: config.clip()?,
         };
         let started = Instant::now();
