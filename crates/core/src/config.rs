@@ -200,7 +200,7 @@ impl TrainConfig {
                 })
             }
         };
-        if steps == 0 || inputs % steps != 0 {
+        if steps == 0 || !inputs.is_multiple_of(steps) {
             return Err(Error::Invalid {
                 field: "data",
                 message: "features must split evenly into the problem's time steps",

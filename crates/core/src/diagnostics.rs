@@ -63,7 +63,7 @@ impl DiagnosticsConfig {
 
     /// Whether the update after `step` updates is diagnosed.
     pub fn is_due(&self, step: u64) -> bool {
-        step % self.every == 0
+        step.is_multiple_of(self.every)
     }
 }
 

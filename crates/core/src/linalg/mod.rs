@@ -1,20 +1,18 @@
-//! The one matrix product every layer goes through, over the `gemm` crate. Transposes are strides,
-//! not copies.
+//! The one matrix product every layer goes through. Transposes are strides, not copies.
+//!
+//! The product is descent's own (`packed`): blocked and packed in the BLIS manner, with an
+//! AVX-512 micro-kernel for f32 where the CPU has one (`avx512`) and a portable kernel otherwise.
+//! It keeps its scratch memory per thread, so the training step allocates nothing.
 
-use std::cell::Cell;
+use std::any::TypeId;
 
 use descent_optim::Float;
 
-thread_local! {
-    static INSIDE_GEMM: Cell<bool> = const { Cell::new(false) };
-}
+use packed::{Kernel, View};
 
-/// True while this thread is inside a call into the `gemm` crate. `gemm` 0.18 allocates its
-/// packing buffer within each call and has no entry point for caller-provided scratch memory; this
-/// lets an allocation-counting test tell those allocations apart from descent's own.
-pub fn inside_gemm() -> bool {
-    INSIDE_GEMM.with(Cell::get)
-}
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+mod packed;
 
 /// How a matrix operand is stored (row-major either way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,31 +133,21 @@ impl<F: Float> Block<F> {
 
     /// One single-threaded product.
     unsafe fn gemm(self) {
-        INSIDE_GEMM.with(|inside| inside.set(true));
-        let (m, k, n) = self.shape;
-        gemm::gemm(
-            m,
-            n,
-            k,
-            self.c,
-            1,
-            self.c_rs,
-            self.accumulate,
-            self.a,
-            self.a_strides.0,
-            self.a_strides.1,
-            self.b,
-            self.b_strides.0,
-            self.b_strides.1,
-            F::ONE,
-            F::ONE,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-        INSIDE_GEMM.with(|inside| inside.set(false));
+        let a = View { ptr: self.a, row: self.a_strides.1, col: self.a_strides.0 };
+        let b = View { ptr: self.b, row: self.b_strides.1, col: self.b_strides.0 };
+        unsafe { packed::product(kernel::<F>(), self.c, self.c_rs, a, b, self.shape, self.accumulate) }
     }
+}
+
+/// The fastest micro-kernel this CPU has for F.
+fn kernel<F: Float>() -> Kernel<F> {
+    #[cfg(target_arch = "x86_64")]
+    if TypeId::of::<F>() == TypeId::of::<f32>() && avx512::available() {
+        let kernel = Kernel::<f32> { mr: avx512::MR, nr: avx512::NR, run: avx512::kernel };
+        // SAFETY: F is f32, so Kernel<F> and Kernel<f32> are the same type.
+        return unsafe { std::mem::transmute_copy::<Kernel<f32>, Kernel<F>>(&kernel) };
+    }
+    Kernel { mr: packed::PORTABLE_MR, nr: packed::PORTABLE_NR, run: packed::portable_kernel::<F> }
 }
 
 #[cfg(test)]
@@ -226,5 +214,64 @@ mod tests {
         let mut c = vec![0.0; m * n];
         matmul(&mut c, &a, Stored::AsIs, &transpose(&b, k, n), Stored::Transposed, (m, k, n), false, 2);
         assert!(c.iter().zip(&expected).all(|(x, y)| (x - y).abs() < 1e-10));
+    }
+
+    /// A deterministic pseudo-random matrix with entries in [-1, 1).
+    fn matrix(len: usize, seed: u64) -> Vec<f64> {
+        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+            })
+            .collect()
+    }
+
+    /// f32 products (the AVX-512 kernel where the CPU has it) against the f64 definition, on shapes
+    /// that leave partial tiles in every direction, span several blocks of k (KC = 192) and of rows
+    /// (MC = 384), in every layout, replacing and accumulating, on one and two threads.
+    #[test]
+    fn f32_products_match_the_f64_definition_on_ragged_shapes() {
+        for (case, &(m, k, n)) in
+            [(1, 1, 1), (8, 192, 48), (9, 193, 49), (7, 5, 47), (128, 784, 100), (401, 130, 97), (3, 400, 10)]
+                .iter()
+                .enumerate()
+        {
+            let a = matrix(m * k, 2 * case as u64);
+            let b = matrix(k * n, 2 * case as u64 + 1);
+            let expected = reference(&a, &b, m, k, n);
+            let single = |x: &[f64]| x.iter().map(|&v| v as f32).collect::<Vec<f32>>();
+            let (a32, b32) = (single(&a), single(&b));
+            let (a_t, b_t) = (single(&transpose(&a, m, k)), single(&transpose(&b, k, n)));
+            // Each of the k terms is rounded once in f32 (relative error 2⁻²⁴) and |a·b| ≤ 1.
+            let tolerance = 4.0 * k as f64 * f32::EPSILON as f64;
+            for (a_in, a_s) in [(&a32, Stored::AsIs), (&a_t, Stored::Transposed)] {
+                for (b_in, b_s) in [(&b32, Stored::AsIs), (&b_t, Stored::Transposed)] {
+                    for threads in [1, 2] {
+                        // NaN where C is replaced checks that a replacing product never reads C.
+                        let mut c = vec![f32::NAN; m * n];
+                        matmul(&mut c, a_in, a_s, b_in, b_s, (m, k, n), false, threads);
+                        let worst = c.iter().zip(&expected).map(|(&x, y)| (x as f64 - y).abs()).fold(0.0, f64::max);
+                        assert!(worst < tolerance, "{m}×{k}×{n} {a_s:?} {b_s:?} {threads}: {worst}");
+                        matmul(&mut c, a_in, a_s, b_in, b_s, (m, k, n), true, threads);
+                        let worst =
+                            c.iter().zip(&expected).map(|(&x, y)| (x as f64 - 2.0 * y).abs()).fold(0.0, f64::max);
+                        assert!(worst < 2.0 * tolerance, "accumulated {m}×{k}×{n} {a_s:?} {b_s:?}: {worst}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_inner_dimension_gives_zeros_or_leaves_c() {
+        let mut c = vec![f32::NAN; 6];
+        matmul(&mut c, &[], Stored::AsIs, &[], Stored::AsIs, (2, 0, 3), false, 1);
+        assert_eq!(c, vec![0.0; 6]);
+        let mut c = vec![5.0f32; 6];
+        matmul(&mut c, &[], Stored::AsIs, &[], Stored::AsIs, (2, 0, 3), true, 1);
+        assert_eq!(c, vec![5.0; 6]);
     }
 }

@@ -1,0 +1,249 @@
+//! The single-threaded product: C ← A·B computed block by block, with each block of A and B first
+//! copied ("packed") into the order a micro-kernel reads it, so that its inner loop streams both
+//! operands from cache with unit stride whatever their layout in memory (the BLIS scheme).
+//!
+//! For each slice of `KC` columns of A (rows of B), and each block of at most `MC` rows of A:
+//! A's block is packed into panels of `MR` rows, then for each panel of `NR` columns of B, that
+//! panel is packed and the micro-kernel computes every `MR`×`NR` tile of C beneath it. Panels are
+//! padded with zeros to full tiles; the kernel writes back only the rows and columns that exist.
+//! The scratch memory is per thread and kept between calls, so a steady state allocates nothing.
+
+use std::cell::RefCell;
+
+use descent_optim::Float;
+
+/// Columns of A (rows of B) per block: a `KC`×`NR` panel of B and an `MR`×`KC` panel of A fit in
+/// the 48 KiB L1 data cache together.
+const KC: usize = 192;
+/// Rows of A per block: an `MC`×`KC` block of A fits in L2 beside the panel of B.
+const MC: usize = 384;
+
+/// A micro-kernel: computes the `MR`×`NR` tile `A_panel · B_panel` over `kc` steps and writes its
+/// first `rows`×`cols` into C (row stride `c_rs`), added to C's values when `accumulate` is set and
+/// replacing them (without reading C) otherwise.
+pub(super) type MicroKernel<F> =
+    unsafe fn(kc: usize, a: *const F, b: *const F, c: *mut F, c_rs: isize, rows: usize, cols: usize, accumulate: bool);
+
+/// A micro-kernel with the tile shape it computes.
+#[derive(Clone, Copy)]
+pub(super) struct Kernel<F> {
+    pub(super) mr: usize,
+    pub(super) nr: usize,
+    pub(super) run: MicroKernel<F>,
+}
+
+/// An operand as used (r×c), read through raw strides: element (i, j) is at `i·row + j·col`.
+#[derive(Clone, Copy)]
+pub(super) struct View<F> {
+    pub(super) ptr: *const F,
+    pub(super) row: isize,
+    pub(super) col: isize,
+}
+
+impl<F> View<F> {
+    /// The element at (i, j).
+    ///
+    /// # Safety
+    /// (i, j) must lie inside the operand.
+    #[inline(always)]
+    unsafe fn at(&self, i: usize, j: usize) -> *const F {
+        unsafe { self.ptr.offset(i as isize * self.row + j as isize * self.col) }
+    }
+}
+
+/// C ← A·B, or C ← C + A·B with `accumulate`, for C m×n (row stride `c_rs`, unit column stride),
+/// A m×k and B k×n, on the calling thread.
+///
+/// # Safety
+/// The views must address their whole operands, C must be valid for writes over m rows of n, and
+/// C must not overlap A or B.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn product<F: Float>(
+    kernel: Kernel<F>,
+    c: *mut F,
+    c_rs: isize,
+    a: View<F>,
+    b: View<F>,
+    (m, k, n): (usize, usize, usize),
+    accumulate: bool,
+) {
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                unsafe { std::slice::from_raw_parts_mut(c.offset(i as isize * c_rs), n) }.fill(F::ZERO);
+            }
+        }
+        return;
+    }
+    let Kernel { mr, nr, run } = kernel;
+    let a_len = MC.min(m).next_multiple_of(mr) * KC;
+    with_scratch(a_len + KC * nr, |scratch: &mut [F]| {
+        let (a_packed, b_packed) = scratch.split_at_mut(a_len);
+        for p0 in (0..k).step_by(KC) {
+            let kc = KC.min(k - p0);
+            // Later slices of k add to what the earlier ones wrote.
+            let accumulate = accumulate || p0 > 0;
+            for i0 in (0..m).step_by(MC) {
+                let mc = MC.min(m - i0);
+                unsafe { pack_a(a_packed, a, (i0, p0), (mc, kc), mr) };
+                for j0 in (0..n).step_by(nr) {
+                    let cols = nr.min(n - j0);
+                    unsafe { pack_b(b_packed, b, (p0, j0), (kc, cols), nr) };
+                    for ir in (0..mc).step_by(mr) {
+                        let rows = mr.min(mc - ir);
+                        // SAFETY: the packed panels hold kc·mr and kc·nr values; the tile of C lies
+                        // inside C's m×n.
+                        unsafe {
+                            let tile = c.offset((i0 + ir) as isize * c_rs).add(j0);
+                            run(
+                                kc,
+                                a_packed.as_ptr().add(ir * kc),
+                                b_packed.as_ptr(),
+                                tile,
+                                c_rs,
+                                rows,
+                                cols,
+                                accumulate,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Packs rows `i0..i0+mc`, columns `p0..p0+kc` of A into panels of `mr` rows: panel r holds, for
+/// each column p, the `mr` values of rows `i0 + r·mr ..` (zeros past the last row).
+///
+/// # Safety
+/// The block must lie inside A.
+unsafe fn pack_a<F: Float>(out: &mut [F], a: View<F>, (i0, p0): (usize, usize), (mc, kc): (usize, usize), mr: usize) {
+    for (r, panel) in out[..mc.next_multiple_of(mr) * kc].chunks_exact_mut(mr * kc).enumerate() {
+        let rows = mr.min(mc - r * mr);
+        unsafe { pack_panel(panel, a, (i0 + r * mr, p0), rows, mr, Along::Rows) };
+    }
+}
+
+/// Packs rows `p0..p0+kc`, columns `j0..j0+cols` of B into one panel: for each row p, `nr`
+/// values (zeros past the last column).
+///
+/// # Safety
+/// The block must lie inside B.
+unsafe fn pack_b<F: Float>(out: &mut [F], b: View<F>, (p0, j0): (usize, usize), (kc, cols): (usize, usize), nr: usize) {
+    unsafe { pack_panel(&mut out[..kc * nr], b, (p0, j0), cols, nr, Along::Columns) };
+}
+
+/// Which index of the operand runs across a panel's width.
+#[derive(Clone, Copy, PartialEq)]
+enum Along {
+    /// A's panels: the width runs over rows, the length over columns.
+    Rows,
+    /// B's panels: the width runs over columns, the length over rows.
+    Columns,
+}
+
+/// Fills `panel` (steps of `width` values each) from the operand block at `origin`, with
+/// `filled` of the `width` lanes taken from the operand and the rest zero. The loops follow the
+/// operand's unit stride, so the reads are sequential for either layout.
+///
+/// # Safety
+/// The block (`filled` lanes by `panel.len() / width` steps from `origin`) must lie inside the operand.
+unsafe fn pack_panel<F: Float>(
+    panel: &mut [F],
+    view: View<F>,
+    origin: (usize, usize),
+    filled: usize,
+    width: usize,
+    along: Along,
+) {
+    // (lane stride, step stride) of the block within the operand.
+    let (lane, step) = match along {
+        Along::Rows => (view.row, view.col),
+        Along::Columns => (view.col, view.row),
+    };
+    let start = unsafe { view.at(origin.0, origin.1) };
+    if filled < width {
+        panel.fill(F::ZERO);
+    }
+    if lane == 1 {
+        for (s, out) in panel.chunks_exact_mut(width).enumerate() {
+            let src = unsafe { std::slice::from_raw_parts(start.offset(s as isize * step), filled) };
+            out[..filled].copy_from_slice(src);
+        }
+    } else {
+        for l in 0..filled {
+            let first = unsafe { start.offset(l as isize * lane) };
+            for (s, out) in panel.chunks_exact_mut(width).enumerate() {
+                out[l] = unsafe { *first.offset(s as isize * step) };
+            }
+        }
+    }
+}
+
+/// Runs `f` on this thread's scratch memory, at least `len` values of F aligned to a cache line.
+/// The memory grows on first use and is kept, so a steady state allocates nothing.
+fn with_scratch<F: Float, R>(len: usize, f: impl FnOnce(&mut [F]) -> R) -> R {
+    /// 64 bytes, aligned to 64: the unit the scratch memory is counted in.
+    #[derive(Clone, Copy)]
+    #[repr(C, align(64))]
+    struct CacheLine([u8; 64]);
+
+    thread_local! {
+        static SCRATCH: RefCell<Vec<CacheLine>> = const { RefCell::new(Vec::new()) };
+    }
+    let lines = (len * size_of::<F>()).div_ceil(64);
+    let run = |buffer: &mut Vec<CacheLine>| {
+        if buffer.len() < lines {
+            buffer.resize(lines, CacheLine([0; 64]));
+        }
+        // SAFETY: the buffer holds at least len·size_of::<F>() bytes aligned to 64 (≥ F's
+        // alignment), every bit pattern is a valid float, and the slice lives only during `f`.
+        let values = unsafe { std::slice::from_raw_parts_mut(buffer.as_mut_ptr().cast::<F>(), len) };
+        f(values)
+    };
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffer) => run(&mut buffer),
+        // Only reachable if a product were started from inside another on the same thread.
+        Err(_) => run(&mut Vec::new()),
+    })
+}
+
+/// The portable micro-kernel's tile, for any float type and any CPU: 4 rows by 16 columns of
+/// accumulators, which the compiler keeps in vector registers.
+pub(super) const PORTABLE_MR: usize = 4;
+/// See [`PORTABLE_MR`].
+pub(super) const PORTABLE_NR: usize = 16;
+
+/// The portable micro-kernel (see [`MicroKernel`]).
+///
+/// # Safety
+/// `a` and `b` must hold `kc` steps of full panels; the `rows`×`cols` tile of C must be writable.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn portable_kernel<F: Float>(
+    kc: usize,
+    a: *const F,
+    b: *const F,
+    c: *mut F,
+    c_rs: isize,
+    rows: usize,
+    cols: usize,
+    accumulate: bool,
+) {
+    let (a, b) =
+        unsafe { (std::slice::from_raw_parts(a, kc * PORTABLE_MR), std::slice::from_raw_parts(b, kc * PORTABLE_NR)) };
+    let mut acc = [[F::ZERO; PORTABLE_NR]; PORTABLE_MR];
+    for (a_step, b_step) in a.chunks_exact(PORTABLE_MR).zip(b.chunks_exact(PORTABLE_NR)) {
+        for (row, &a_i) in acc.iter_mut().zip(a_step) {
+            for (sum, &b_j) in row.iter_mut().zip(b_step) {
+                *sum += a_i * b_j;
+            }
+        }
+    }
+    for (i, row) in acc.iter().enumerate().take(rows) {
+        let out = unsafe { std::slice::from_raw_parts_mut(c.offset(i as isize * c_rs), cols) };
+        for (value, &sum) in out.iter_mut().zip(row) {
+            *value = if accumulate { *value + sum } else { sum };
+        }
+    }
+}
