@@ -49,12 +49,27 @@ struct TrainSpeed {
     optimizer: String,
     batch: usize,
     threads: usize,
+    /// Median over the rounds, with the slowest and fastest round.
     examples_per_sec: f64,
     examples_per_sec_min: f64,
     examples_per_sec_max: f64,
     gflops: f64,
+    /// Median GEMM peak over the rounds, each measured right after its training run.
     peak_gflops: f64,
+    /// Median over rounds of the round's GFLOP/s over the round's peak.
     fraction_of_peak: f64,
+    /// CPU time this process used per second of wall time while training (at most `threads`):
+    /// below that, other processes took the rest.
+    cores_used: f64,
+    /// Throughput per CPU-second used: unchanged when the only loss is CPU taken by others.
+    examples_per_cpu_second: f64,
+}
+
+/// One round of `bench train`: a timed training run, then the GEMM peak.
+struct Round {
+    examples_per_sec: f64,
+    cores_used: f64,
+    peak_gflops: f64,
 }
 
 #[derive(Debug, Args)]
@@ -247,13 +262,26 @@ fn bench_train(args: TrainBenchArgs) -> Result<()> {
         args.problem, args.optimizer, args.batch, args.steps
     );
     trainer.time_steps(10).map_err(crate::core_error)?;
-    let rates: Vec<f64> = (0..5)
-        .map(|_| trainer.time_steps(args.steps).map(|s| (args.steps * args.batch) as f64 / s))
-        .collect::<Result<_, _>>()
+    let peak_pool =
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("cannot start worker threads")?;
+    let mut peak = GemmPeak::new();
+    peak_pool.install(|| peak.gflops(threads));
+    let examples = (args.steps * args.batch) as f64;
+    let rounds: Vec<Round> = (0..ROUNDS)
+        .map(|_| {
+            let cpu_before = process_cpu_seconds();
+            let seconds = trainer.time_steps(args.steps)?;
+            let cpu = process_cpu_seconds() - cpu_before;
+            let peak_gflops = peak_pool.install(|| peak.gflops(threads));
+            Ok(Round { examples_per_sec: examples / seconds, cores_used: cpu / seconds, peak_gflops })
+        })
+        .collect::<Result<_, descent::error::Error>>()
         .map_err(crate::core_error)?;
-    let peak_gflops = gemm_peak(threads)?;
+    let flops = trainer.flops_per_example();
+    let column = |f: fn(&Round) -> f64| rounds.iter().map(f).collect::<Vec<f64>>();
+    let rates = column(|r| r.examples_per_sec);
     let examples_per_sec = median(&rates);
-    let gflops = examples_per_sec * trainer.flops_per_example() / 1e9;
+    let cores_used = median(&column(|r| r.cores_used));
     let speed = TrainSpeed {
         problem: args.problem.clone(),
         optimizer: args.optimizer.clone(),
@@ -262,15 +290,19 @@ fn bench_train(args: TrainBenchArgs) -> Result<()> {
         examples_per_sec,
         examples_per_sec_min: rates.iter().copied().fold(f64::INFINITY, f64::min),
         examples_per_sec_max: rates.iter().copied().fold(0.0, f64::max),
-        gflops,
-        peak_gflops,
-        fraction_of_peak: gflops / peak_gflops,
+        gflops: examples_per_sec * flops / 1e9,
+        peak_gflops: median(&column(|r| r.peak_gflops)),
+        fraction_of_peak: median(
+            &rounds.iter().map(|r| r.examples_per_sec * flops / 1e9 / r.peak_gflops).collect::<Vec<_>>(),
+        ),
+        cores_used,
+        examples_per_cpu_second: median(&column(|r| r.examples_per_sec / r.cores_used)),
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&speed)?);
     } else {
         println!(
-            "{}: {:.0} examples/s (min–max {:.0}–{:.0}), {:.1} GFLOP/s = {:.0}% of the GEMM peak {:.1} GFLOP/s (1024³ f32, same run)",
+            "{}: {:.0} examples/s (min–max {:.0}–{:.0}), {:.1} GFLOP/s = {:.0}% of the GEMM peak {:.1} GFLOP/s (1024³ f32, measured after each run)",
             speed.problem,
             speed.examples_per_sec,
             speed.examples_per_sec_min,
@@ -279,28 +311,58 @@ fn bench_train(args: TrainBenchArgs) -> Result<()> {
             100.0 * speed.fraction_of_peak,
             speed.peak_gflops
         );
+        println!(
+            "CPU: {:.2} of {threads} cores used while training, {:.0} examples per CPU-second",
+            speed.cores_used, speed.examples_per_cpu_second
+        );
     }
     Ok(())
 }
 
-/// GFLOP/s of a 1024×1024×1024 f32 product through descent's matmul on `threads` threads
-/// (best of five after a warm-up: the peak the training products can hope for).
-fn gemm_peak(threads: usize) -> Result<f64> {
-    use descent::linalg::{matmul, Stored};
-    let n = 1024;
-    let (a, b, mut c) = (vec![0.5f32; n * n], vec![0.25f32; n * n], vec![0.0f32; n * n]);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("cannot start worker threads")?;
-    let best = pool.install(|| {
-        (0..6)
+/// Timed training runs (each followed by a GEMM peak measurement), after which the medians are
+/// reported.
+const ROUNDS: usize = 5;
+
+/// The GEMM peak: GFLOP/s of a 1024×1024×1024 f32 product through descent's matmul, the rate the
+/// training products can hope for.
+struct GemmPeak {
+    a: Vec<f32>,
+    b: Vec<f32>,
+    c: Vec<f32>,
+}
+
+impl GemmPeak {
+    const N: usize = 1024;
+
+    fn new() -> Self {
+        let n = Self::N;
+        GemmPeak { a: vec![0.5; n * n], b: vec![0.25; n * n], c: vec![0.0; n * n] }
+    }
+
+    /// The better of two products on `threads` threads (call inside a pool of that many).
+    fn gflops(&mut self, threads: usize) -> f64 {
+        use descent::linalg::{matmul, Stored};
+        let n = Self::N;
+        let best = (0..2)
             .map(|_| {
                 let start = Instant::now();
-                matmul(&mut c, &a, Stored::AsIs, &b, Stored::AsIs, (n, n, n), false, threads);
+                matmul(&mut self.c, &self.a, Stored::AsIs, &self.b, Stored::AsIs, (n, n, n), false, threads);
                 start.elapsed().as_secs_f64()
             })
-            .skip(1)
-            .fold(f64::INFINITY, f64::min)
-    });
-    Ok(2.0 * (n * n * n) as f64 / best / 1e9)
+            .fold(f64::INFINITY, f64::min);
+        2.0 * (n * n * n) as f64 / best / 1e9
+    }
+}
+
+/// CPU time used so far by all of this process's threads, in seconds.
+fn process_cpu_seconds() -> f64 {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec into `now`, which outlives the call.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
+    if status != 0 {
+        return f64::NAN;
+    }
+    now.tv_sec as f64 + now.tv_nsec as f64 * 1e-9
 }
 
 /// Times `a += s·b` over the two buffers (the memory traffic of the simplest update: read two

@@ -13,6 +13,8 @@ use packed::{Kernel, View};
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 mod packed;
+#[cfg(target_arch = "x86_64")]
+mod transpose;
 
 /// How a matrix operand is stored (row-major either way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,17 +28,23 @@ pub enum Stored {
 /// Products smaller than this many multiply-adds run on one thread (splitting costs more).
 const PARALLEL_WORK: usize = 1 << 18;
 
+/// Pieces a product is cut into per thread. More pieces than threads let a thread that finishes
+/// early (or was never slowed by another process sharing its core) take over the remaining ones;
+/// each piece repacks the smaller operand, which bounds how many are worth it.
+const PIECES_PER_THREAD: usize = 4;
+
 #[cfg(test)]
 const _: () = assert!(67 * 97 * 61 > PARALLEL_WORK);
 
 /// C ← A·B (or C ← C + A·B with `accumulate`), where C is m×n row-major, A is m×k and B is k×n,
 /// each stored as given.
 ///
-/// With `threads` > 1 the product is cut into `threads` blocks of C computed in parallel, each by
-/// a single-threaded product. The cut runs across whichever of A and B is larger (rows of C when
-/// A is, columns when B is), so that no thread repacks the large operand: on the batch-sized
-/// shapes of training this scales far better than splitting inside the product. The blocks depend
-/// only on the shapes and the thread count, so results are reproducible for a given thread count.
+/// With `threads` > 1 the product is cut into up to `PIECES_PER_THREAD` blocks of C per thread,
+/// each a single-threaded product, which the threads share out by work stealing. The cuts run
+/// across whichever of A and B is larger (rows of C when A is, columns when B is), so that no
+/// piece repacks the large operand, and fall on whole tiles of the micro-kernel. Each element of C
+/// is computed the same way whichever thread takes its piece, and the cuts depend only on the
+/// shapes and the thread count, so results are reproducible for a given thread count.
 ///
 /// # Panics
 /// If a slice is shorter than its shape needs (a programming error inside the engine).
@@ -74,9 +82,10 @@ pub fn matmul<F: Float>(
         shape: (m, k, n),
         accumulate,
     };
+    let pieces = if threads <= 1 { 1 } else { (threads * PIECES_PER_THREAD).min(m * k * n / PARALLEL_WORK).max(1) };
     // SAFETY: the full extents were checked above; blocks only address sub-rectangles of them,
     // and the blocks of C computed in parallel are disjoint.
-    unsafe { block.run(threads) }
+    unsafe { block.run(pieces, kernel::<F>()) }
 }
 
 /// A rectangle of C with the parts of A and B it needs, as raw pointers and strides.
@@ -98,44 +107,56 @@ unsafe impl<F: Send> Send for Block<F> {}
 unsafe impl<F: Sync> Sync for Block<F> {}
 
 impl<F: Float> Block<F> {
-    /// Computes the block on `threads` threads.
+    /// Computes the block in `pieces` pieces, in parallel where threads are free.
     ///
     /// # Safety
     /// The pointers must address the whole block with its strides, and C must not alias A or B.
-    unsafe fn run(self, threads: usize) {
+    unsafe fn run(self, pieces: usize, kernel: Kernel<F>) {
         let (m, k, n) = self.shape;
-        if threads <= 1 || m * n * k < PARALLEL_WORK || (m < 2 && n < 2) {
-            return self.gemm();
+        if pieces <= 1 || (m < 2 && n < 2) {
+            return unsafe { self.gemm(kernel) };
         }
-        let left = threads.div_ceil(2);
+        let left = pieces.div_ceil(2);
         // Cut across the larger operand: rows of C (and A) when A is larger, columns (and B) otherwise.
         let (first, second) = if m * k >= k * n && m >= 2 || n < 2 {
-            let top = m * left / threads;
+            let top = cut(m, left, pieces, kernel.mr);
             let bottom = Block {
-                c: self.c.offset(top as isize * self.c_rs),
-                a: self.a.offset(top as isize * self.a_strides.1),
+                c: unsafe { self.c.offset(top as isize * self.c_rs) },
+                a: unsafe { self.a.offset(top as isize * self.a_strides.1) },
                 shape: (m - top, k, n),
                 ..self
             };
             (Block { shape: (top, k, n), ..self }, bottom)
         } else {
-            let cut = n * left / threads;
+            let cut = cut(n, left, pieces, kernel.nr);
             let right = Block {
-                c: self.c.add(cut),
-                b: self.b.offset(cut as isize * self.b_strides.0),
+                c: unsafe { self.c.add(cut) },
+                b: unsafe { self.b.offset(cut as isize * self.b_strides.0) },
                 shape: (m, k, n - cut),
                 ..self
             };
             (Block { shape: (m, k, cut), ..self }, right)
         };
-        rayon::join(|| first.run(left), || second.run(threads - left));
+        rayon::join(|| unsafe { first.run(left, kernel) }, || unsafe { second.run(pieces - left, kernel) });
     }
 
     /// One single-threaded product.
-    unsafe fn gemm(self) {
+    unsafe fn gemm(self, kernel: Kernel<F>) {
         let a = View { ptr: self.a, row: self.a_strides.1, col: self.a_strides.0 };
         let b = View { ptr: self.b, row: self.b_strides.1, col: self.b_strides.0 };
-        unsafe { packed::product(kernel::<F>(), self.c, self.c_rs, a, b, self.shape, self.accumulate) }
+        unsafe { packed::product(kernel, self.c, self.c_rs, a, b, self.shape, self.accumulate) }
+    }
+}
+
+/// Where to cut `len` rows or columns so that `left` of `pieces` pieces fall before the cut: at the
+/// nearest multiple of the kernel's `tile`, unless that leaves one side empty.
+fn cut(len: usize, left: usize, pieces: usize, tile: usize) -> usize {
+    let exact = len * left / pieces;
+    let aligned = (exact + tile / 2) / tile * tile;
+    if aligned > 0 && aligned < len {
+        aligned
+    } else {
+        exact.clamp(1, len - 1)
     }
 }
 

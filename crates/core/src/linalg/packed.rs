@@ -8,6 +8,7 @@
 //! padded with zeros to full tiles; the kernel writes back only the rows and columns that exist.
 //! The scratch memory is per thread and kept between calls, so a steady state allocates nothing.
 
+use std::any::TypeId;
 use std::cell::RefCell;
 
 use descent_optim::Float;
@@ -169,16 +170,72 @@ unsafe fn pack_panel<F: Float>(
     if lane == 1 {
         for (s, out) in panel.chunks_exact_mut(width).enumerate() {
             let src = unsafe { std::slice::from_raw_parts(start.offset(s as isize * step), filled) };
-            out[..filled].copy_from_slice(src);
+            copy_short(&mut out[..filled], src);
         }
     } else {
+        // Lanes below `lanes` are done for steps below `done` by the vectorized transposing copy.
+        let (lanes, done) = unsafe { pack_transposed(panel, start, lane, step, filled, width) };
         for l in 0..filled {
             let first = unsafe { start.offset(l as isize * lane) };
-            for (s, out) in panel.chunks_exact_mut(width).enumerate() {
+            let skip = if l < lanes { done } else { 0 };
+            for (s, out) in panel.chunks_exact_mut(width).enumerate().skip(skip) {
                 out[l] = unsafe { *first.offset(s as isize * step) };
             }
         }
     }
+}
+
+/// `out.copy_from_slice(source)` for the short rows of a panel: the widths of the kernels' tiles
+/// are copied inline as fixed-size arrays, where a call to `memcpy` per row would cost more than
+/// the copy.
+#[inline(always)]
+fn copy_short<F: Float>(out: &mut [F], source: &[F]) {
+    fn fixed<F: Float, const N: usize>(out: &mut [F], source: &[F]) -> bool {
+        match (<&mut [F; N]>::try_from(out), <&[F; N]>::try_from(source)) {
+            (Ok(out), Ok(source)) => {
+                *out = *source;
+                true
+            }
+            _ => false,
+        }
+    }
+    let done = match out.len() {
+        8 => fixed::<F, 8>(out, source),
+        16 => fixed::<F, 16>(out, source),
+        48 => fixed::<F, 48>(out, source),
+        _ => false,
+    };
+    if !done {
+        out.copy_from_slice(source);
+    }
+}
+
+/// The vectorized part of a transposing panel copy, where F is f32, each lane is contiguous and
+/// the CPU has AVX: returns (lanes, steps) copied, a leading block of the panel.
+///
+/// # Safety
+/// As for [`pack_panel`].
+unsafe fn pack_transposed<F: Float>(
+    panel: &mut [F],
+    start: *const F,
+    lane: isize,
+    step: isize,
+    filled: usize,
+    width: usize,
+) -> (usize, usize) {
+    #[cfg(target_arch = "x86_64")]
+    if step == 1 && TypeId::of::<F>() == TypeId::of::<f32>() && super::transpose::available() {
+        let lanes = filled / 8 * 8;
+        let steps = panel.len() / width;
+        // SAFETY: F is f32; the lanes and steps lie inside the operand and the panel.
+        let done = unsafe {
+            let panel = std::slice::from_raw_parts_mut(panel.as_mut_ptr().cast::<f32>(), panel.len());
+            super::transpose::pack_lanes(panel, start.cast::<f32>(), lane, lanes, steps, width)
+        };
+        return (lanes, done);
+    }
+    let _ = (panel, start, lane, step, filled, width);
+    (0, 0)
 }
 
 /// Runs `f` on this thread's scratch memory, at least `len` values of F aligned to a cache line.
