@@ -30,9 +30,10 @@ pub struct TrainArgs {
     #[arg(long, default_value = "relu")]
     pub activation: String,
     /// Weight initializer: glorot-uniform, glorot-normal, uniform-fan-in, he-uniform, he-normal,
-    /// lecun-normal, orthogonal or orthogonal:GAIN.
-    #[arg(long, default_value = "glorot-uniform")]
-    pub init: String,
+    /// lecun-normal, orthogonal or orthogonal:GAIN (default: uniform-fan-in for the MNIST
+    /// classifiers, as PyTorch's nn.Linear; glorot-uniform for a recurrent net's W).
+    #[arg(long)]
+    pub init: Option<String>,
     #[command(flatten)]
     pub optimizer: OptimizerFlags,
     /// Minibatch size m.
@@ -221,10 +222,11 @@ pub fn build_config(args: &TrainArgs, epochs: Option<u32>) -> Result<TrainConfig
         .parse::<descent::network::Activation>()
         .map_err(|e| bad_input(format!("--activation {}: {e}", args.activation)))?
         .to_string();
-    args.init
-        .parse::<descent_optim::Init>()
-        .map_err(|e| bad_input(format!("--init {}: {}", args.init, crate::flags::reason(&e))))?;
-    config.init = args.init.clone();
+    if let Some(init) = &args.init {
+        init.parse::<descent_optim::Init>()
+            .map_err(|e| bad_input(format!("--init {init}: {}", crate::flags::reason(&e))))?;
+        config.init = init.clone();
+    }
     let optimizers = args.optimizer.configs("adam", |c| c.lr)?;
     let [optimizer] = &optimizers[..] else {
         return Err(bad_input(format!(
