@@ -113,3 +113,27 @@ fn bench_optim_prints_json_with_honest_byte_counts() {
         assert!(row["ns_per_param"].as_f64().unwrap() > 0.0);
     }
 }
+
+#[test]
+fn bench_train_prints_json_with_its_baselines() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["bench", "train", "--problem", "mnist-logreg", "--steps", "3", "--threads", "1", "--json"];
+    let output = descent(&args, dir.path());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let speed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let number = |key: &str| speed[key].as_f64().unwrap_or_else(|| panic!("{key} missing: {speed}"));
+    assert_eq!(speed["problem"], "mnist-logreg");
+    assert_eq!((speed["batch"].as_u64(), speed["threads"].as_u64()), (Some(128), Some(1)));
+    // Logistic regression 784→10: 2·7840 FLOPs forward and 2·7840 for ∂W; no ∂input is needed.
+    let flops_per_example = number("gflops") * 1e9 / number("examples_per_sec");
+    assert!((flops_per_example - 4.0 * 7840.0).abs() < 1e-6 * flops_per_example, "{flops_per_example}");
+    assert!(number("examples_per_sec_min") <= number("examples_per_sec"));
+    assert!(number("examples_per_sec") <= number("examples_per_sec_max"));
+    assert!(number("peak_gflops") > 0.0 && number("fraction_of_peak") > 0.0);
+    // CPU time over wall time; idle worker threads spinning between steps count too, so on a run
+    // this short it is not bounded by the thread count.
+    let cores = number("cores_used");
+    assert!(cores > 0.0 && cores.is_finite(), "{cores}");
+    let per_cpu = number("examples_per_cpu_second");
+    assert!((per_cpu * cores / number("examples_per_sec") - 1.0).abs() < 0.5, "{per_cpu} at {cores} cores");
+}

@@ -58,8 +58,9 @@ struct TrainSpeed {
     peak_gflops: f64,
     /// Median over rounds of the round's GFLOP/s over the round's peak.
     fraction_of_peak: f64,
-    /// CPU time this process used per second of wall time while training (at most `threads`):
-    /// below that, other processes took the rest.
+    /// CPU time this process used per second of wall time while training: about `threads` on an
+    /// idle machine (worker threads spinning between products count too); less when other
+    /// processes took a share.
     cores_used: f64,
     /// Throughput per CPU-second used: unchanged when the only loss is CPU taken by others.
     examples_per_cpu_second: f64,
