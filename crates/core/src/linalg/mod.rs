@@ -4,8 +4,6 @@
 //! AVX-512 micro-kernel for f32 where the CPU has one (`avx512`) and a portable kernel otherwise.
 //! It keeps its scratch memory per thread, so the training step allocates nothing.
 
-use std::any::TypeId;
-
 use descent_optim::Float;
 
 use packed::{Kernel, View};
@@ -164,7 +162,7 @@ fn cut(len: usize, left: usize, pieces: usize, tile: usize) -> usize {
 /// The fastest micro-kernel this CPU has for F.
 fn kernel<F: Float>() -> Kernel<F> {
     #[cfg(target_arch = "x86_64")]
-    if TypeId::of::<F>() == TypeId::of::<f32>() && avx512::available() {
+    if std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>() && avx512::available() {
         let kernel = Kernel::<f32> { mr: avx512::MR, nr: avx512::NR, run: avx512::kernel };
         // SAFETY: F is f32, so Kernel<F> and Kernel<f32> are the same type.
         return unsafe { std::mem::transmute_copy::<Kernel<f32>, Kernel<F>>(&kernel) };

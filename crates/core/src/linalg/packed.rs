@@ -8,7 +8,6 @@
 //! padded with zeros to full tiles; the kernel writes back only the rows and columns that exist.
 //! The scratch memory is per thread and kept between calls, so a steady state allocates nothing.
 
-use std::any::TypeId;
 use std::cell::RefCell;
 
 use descent_optim::Float;
@@ -224,7 +223,7 @@ unsafe fn pack_transposed<F: Float>(
     width: usize,
 ) -> (usize, usize) {
     #[cfg(target_arch = "x86_64")]
-    if step == 1 && TypeId::of::<F>() == TypeId::of::<f32>() && super::transpose::available() {
+    if step == 1 && std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>() && super::transpose::available() {
         let lanes = filled / 8 * 8;
         let steps = panel.len() / width;
         // SAFETY: F is f32; the lanes and steps lie inside the operand and the panel.
