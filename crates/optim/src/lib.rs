@@ -23,6 +23,7 @@ pub mod init;
 mod optimizer;
 pub mod parallel;
 pub mod schedule;
+pub mod tanh;
 #[cfg(test)]
 mod testing;
 
