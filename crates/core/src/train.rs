@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use descent_optim::parallel::sum_of_squares;
+use descent_optim::parallel::all_finite;
 use descent_optim::{Optimizer, ParamGroup, Schedule};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -564,7 +564,7 @@ impl Trainer {
         if !batch_loss.is_finite() {
             return Err(Error::NonFinite { what: "loss", step, epoch, layer: String::new() });
         }
-        if !sum_of_squares(self.model.grads()).is_finite() {
+        if !all_finite(self.model.grads()) {
             return Err(self.non_finite_gradient(step, epoch));
         }
         if diagnosed {
@@ -687,7 +687,7 @@ impl Trainer {
             .layers()
             .into_iter()
             .enumerate()
-            .find(|(_, (_, range))| !sum_of_squares(&self.model.grads()[range.clone()]).is_finite())
+            .find(|(_, (_, range))| !all_finite(&self.model.grads()[range.clone()]))
             .map(|(index, (name, _))| format!(", in layer {} ({name})", index + 1))
             .unwrap_or_default();
         Error::NonFinite { what: "gradient", step, epoch, layer }
