@@ -13,7 +13,7 @@ use descent_optim::{Float, Init};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::linalg::{matmul, Stored};
+use crate::linalg::{matmul, Stored, Workspace};
 use crate::loss;
 use crate::Error;
 
@@ -129,7 +129,8 @@ pub struct Network<F: Float> {
     outputs: Vec<Vec<F>>,
     delta: [Vec<F>; 2],
     max_batch: usize,
-    threads: usize,
+    /// The products' threads and packing memory.
+    workspace: Workspace<F>,
 }
 
 impl<F: Float> Network<F> {
@@ -172,7 +173,7 @@ impl<F: Float> Network<F> {
             params,
             layers,
             max_batch,
-            threads,
+            workspace: Workspace::new(threads),
         })
     }
 
@@ -214,7 +215,7 @@ impl<F: Float> Network<F> {
             let x = if index == 0 { input } else { &before[index - 1][..] };
             let y = &mut rest[0][..batch * n_out];
             let w = &self.params[layer.weights.clone()];
-            matmul(y, x, Stored::AsIs, w, Stored::Transposed, (batch, n_in, n_out), false, self.threads);
+            matmul(y, x, Stored::AsIs, w, Stored::Transposed, (batch, n_in, n_out), false, &mut self.workspace);
             let (bias, activation) = (&self.params[layer.bias.clone()], layer.spec.activation);
             for row in y.chunks_exact_mut(n_out) {
                 for (v, &b) in row.iter_mut().zip(bias) {
@@ -244,7 +245,7 @@ impl<F: Float> Network<F> {
             }
             let x = if index == 0 { input } else { &self.outputs[index - 1][..batch * n_in] };
             let grad_w = &mut self.grads[layer.weights.clone()];
-            matmul(grad_w, dz, Stored::Transposed, x, Stored::AsIs, (n_out, batch, n_in), false, self.threads);
+            matmul(grad_w, dz, Stored::Transposed, x, Stored::AsIs, (n_out, batch, n_in), false, &mut self.workspace);
             let grad_b = &mut self.grads[layer.bias.clone()];
             grad_b.fill(F::ZERO);
             for row in dz.chunks_exact(n_out) {
@@ -260,7 +261,7 @@ impl<F: Float> Network<F> {
                     Stored::AsIs,
                     (batch, n_out, n_in),
                     false,
-                    self.threads,
+                    &mut self.workspace,
                 );
                 std::mem::swap(&mut current, &mut next);
             }

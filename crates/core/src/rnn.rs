@@ -14,7 +14,7 @@ use descent_optim::{Float, Init};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::linalg::{matmul, Stored};
+use crate::linalg::{matmul, Stored, Workspace};
 pub use crate::loss::Targets;
 use crate::{loss, Error};
 
@@ -49,7 +49,8 @@ pub struct Rnn<F: Float> {
     delta: Vec<F>,
     delta_next: Vec<F>,
     max_batch: usize,
-    threads: usize,
+    /// The products' threads and packing memory.
+    workspace: Workspace<F>,
 }
 
 impl<F: Float> Rnn<F> {
@@ -79,7 +80,7 @@ impl<F: Float> Rnn<F> {
             delta_next: vec![F::ZERO; max_batch * h],
             params: Vec::new(),
             max_batch,
-            threads: 1,
+            workspace: Workspace::new(1),
         };
         spec.recurrent_init.fill(&mut params[rnn.w()], h, h, &mut rng);
         Init::GlorotUniform.fill(&mut params[rnn.u()], d, h, &mut rng);
@@ -90,7 +91,7 @@ impl<F: Float> Rnn<F> {
 
     /// Splits its matrix products over `threads` threads (1 by default).
     pub fn with_threads(mut self, threads: usize) -> Self {
-        self.threads = threads.max(1);
+        self.workspace = Workspace::new(threads);
         self
     }
 
@@ -169,7 +170,7 @@ impl<F: Float> Rnn<F> {
                 Stored::Transposed,
                 (batch, d, h),
                 false,
-                self.threads,
+                &mut self.workspace,
             );
             matmul(
                 next,
@@ -179,7 +180,7 @@ impl<F: Float> Rnn<F> {
                 Stored::Transposed,
                 (batch, h, h),
                 true,
-                self.threads,
+                &mut self.workspace,
             );
             let bias = &self.params[b.clone()];
             for row in next.chunks_exact_mut(h) {
@@ -191,7 +192,16 @@ impl<F: Float> Rnn<F> {
         let last = &self.states[steps * layer..(steps + 1) * layer];
         let (v, c) = (self.v(), self.c());
         let outputs = &mut self.outputs[..batch * o];
-        matmul(outputs, last, Stored::AsIs, &self.params[v], Stored::Transposed, (batch, h, o), false, self.threads);
+        matmul(
+            outputs,
+            last,
+            Stored::AsIs,
+            &self.params[v],
+            Stored::Transposed,
+            (batch, h, o),
+            false,
+            &mut self.workspace,
+        );
         for row in outputs.chunks_exact_mut(o) {
             row.iter_mut().zip(&self.params[c.clone()]).for_each(|(value, &offset)| *value += offset);
         }
@@ -232,7 +242,7 @@ impl<F: Float> Rnn<F> {
             Stored::AsIs,
             (o, batch, h),
             false,
-            self.threads,
+            &mut self.workspace,
         );
         for row in output_grad.chunks_exact(o) {
             self.grads[c.clone()].iter_mut().zip(row).for_each(|(g, &value)| *g += value);
@@ -246,7 +256,7 @@ impl<F: Float> Rnn<F> {
             Stored::AsIs,
             (batch, o, h),
             false,
-            self.threads,
+            &mut self.workspace,
         );
         for t in (0..steps).rev() {
             self.hidden_grad_norms[t] = crate::curvature::norm(&self.delta[..layer]);
@@ -264,7 +274,7 @@ impl<F: Float> Rnn<F> {
                 Stored::AsIs,
                 (h, batch, h),
                 true,
-                self.threads,
+                &mut self.workspace,
             );
             matmul(
                 &mut self.grads[u.clone()],
@@ -274,7 +284,7 @@ impl<F: Float> Rnn<F> {
                 Stored::AsIs,
                 (h, batch, d),
                 true,
-                self.threads,
+                &mut self.workspace,
             );
             for row in dz.chunks_exact(h) {
                 self.grads[b.clone()].iter_mut().zip(row).for_each(|(g, &value)| *g += value);
@@ -288,7 +298,7 @@ impl<F: Float> Rnn<F> {
                 Stored::AsIs,
                 (batch, h, h),
                 false,
-                self.threads,
+                &mut self.workspace,
             );
             std::mem::swap(&mut self.delta, &mut self.delta_next);
         }

@@ -265,15 +265,15 @@ fn bench_train(args: TrainBenchArgs) -> Result<()> {
     trainer.time_steps(10).map_err(crate::core_error)?;
     let peak_pool =
         rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("cannot start worker threads")?;
-    let mut peak = GemmPeak::new();
-    peak_pool.install(|| peak.gflops(threads));
+    let mut peak = GemmPeak::new(threads);
+    peak_pool.install(|| peak.gflops());
     let examples = (args.steps * args.batch) as f64;
     let rounds: Vec<Round> = (0..ROUNDS)
         .map(|_| {
             let cpu_before = process_cpu_seconds();
             let seconds = trainer.time_steps(args.steps)?;
             let cpu = process_cpu_seconds() - cpu_before;
-            let peak_gflops = peak_pool.install(|| peak.gflops(threads));
+            let peak_gflops = peak_pool.install(|| peak.gflops());
             Ok(Round { examples_per_sec: examples / seconds, cores_used: cpu / seconds, peak_gflops })
         })
         .collect::<Result<_, descent::error::Error>>()
@@ -330,24 +330,36 @@ struct GemmPeak {
     a: Vec<f32>,
     b: Vec<f32>,
     c: Vec<f32>,
+    workspace: descent::linalg::Workspace<f32>,
 }
 
 impl GemmPeak {
     const N: usize = 1024;
 
-    fn new() -> Self {
+    /// Operands, and a workspace for `threads` threads.
+    fn new(threads: usize) -> Self {
         let n = Self::N;
-        GemmPeak { a: vec![0.5; n * n], b: vec![0.25; n * n], c: vec![0.0; n * n] }
+        let workspace = descent::linalg::Workspace::new(threads);
+        GemmPeak { a: vec![0.5; n * n], b: vec![0.25; n * n], c: vec![0.0; n * n], workspace }
     }
 
-    /// The better of two products on `threads` threads (call inside a pool of that many).
-    fn gflops(&mut self, threads: usize) -> f64 {
+    /// The better of two products (call inside a pool of the workspace's threads).
+    fn gflops(&mut self) -> f64 {
         use descent::linalg::{matmul, Stored};
         let n = Self::N;
         let best = (0..2)
             .map(|_| {
                 let start = Instant::now();
-                matmul(&mut self.c, &self.a, Stored::AsIs, &self.b, Stored::AsIs, (n, n, n), false, threads);
+                matmul(
+                    &mut self.c,
+                    &self.a,
+                    Stored::AsIs,
+                    &self.b,
+                    Stored::AsIs,
+                    (n, n, n),
+                    false,
+                    &mut self.workspace,
+                );
                 start.elapsed().as_secs_f64()
             })
             .fold(f64::INFINITY, f64::min);

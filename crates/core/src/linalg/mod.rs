@@ -2,11 +2,12 @@
 //!
 //! The product is descent's own (`packed`): blocked and packed in the BLIS manner, with an
 //! AVX-512 micro-kernel for f32 where the CPU has one (`avx512`) and a portable kernel otherwise.
-//! It keeps its scratch memory per thread, so the training step allocates nothing.
+//! Its packing memory comes with the thread count in a [`Workspace`] the caller owns, allocated
+//! once, so the training step allocates nothing.
 
 use descent_optim::Float;
 
-use packed::{Kernel, View};
+use packed::{Kernel, Scratch, View};
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
@@ -35,11 +36,41 @@ const PIECES_PER_THREAD: usize = 1;
 #[cfg(test)]
 const _: () = assert!(67 * 97 * 61 > PARALLEL_WORK);
 
+/// What a product may use: its threads, and the packing memory of each piece it is cut into.
+/// Owned by the caller (a network holds one) and allocated once, so that no product allocates;
+/// memory kept per thread instead would be allocated whenever a thread first took a piece, which
+/// work stealing can leave until any step.
+#[derive(Clone)]
+pub struct Workspace<F> {
+    threads: usize,
+    scratch: Vec<Scratch<F>>,
+}
+
+impl<F: Float> Workspace<F> {
+    /// A workspace for products split over `threads` threads (at least 1).
+    pub fn new(threads: usize) -> Self {
+        let threads = threads.max(1);
+        let pieces = if threads == 1 { 1 } else { threads * PIECES_PER_THREAD };
+        Workspace { threads, scratch: vec![Scratch::new(kernel::<F>()); pieces] }
+    }
+
+    /// The threads products may use.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+}
+
+impl<F> std::fmt::Debug for Workspace<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workspace").field("threads", &self.threads).finish_non_exhaustive()
+    }
+}
+
 /// C ← A·B (or C ← C + A·B with `accumulate`), where C is m×n row-major, A is m×k and B is k×n,
 /// each stored as given.
 ///
-/// With `threads` > 1 the product is cut into `PIECES_PER_THREAD` blocks of C per thread, each a
-/// single-threaded product, which the threads share out by work stealing. The cuts run
+/// With more than one thread in `workspace`, the product is cut into `PIECES_PER_THREAD` blocks
+/// of C per thread, each a single-threaded product, which the threads share out by work stealing. The cuts run
 /// across whichever of A and B is larger (rows of C when A is, columns when B is), so that no
 /// piece repacks the large operand, and fall on whole tiles of the micro-kernel. Each element of C
 /// is computed the same way whichever thread takes its piece, and the cuts depend only on the
@@ -56,7 +87,7 @@ pub fn matmul<F: Float>(
     b_stored: Stored,
     (m, k, n): (usize, usize, usize),
     accumulate: bool,
-    threads: usize,
+    workspace: &mut Workspace<F>,
 ) {
     assert!(c.len() >= m * n && a.len() >= m * k && b.len() >= k * n, "matmul operand too short");
     if m == 0 || n == 0 {
@@ -81,10 +112,10 @@ pub fn matmul<F: Float>(
         shape: (m, k, n),
         accumulate,
     };
-    let pieces = if threads <= 1 { 1 } else { (threads * PIECES_PER_THREAD).min(m * k * n / PARALLEL_WORK).max(1) };
+    let pieces = workspace.scratch.len().min(m * k * n / PARALLEL_WORK).max(1);
     // SAFETY: the full extents were checked above; blocks only address sub-rectangles of them,
     // and the blocks of C computed in parallel are disjoint.
-    unsafe { block.run(pieces, kernel::<F>()) }
+    unsafe { block.run(kernel::<F>(), &mut workspace.scratch[..pieces]) }
 }
 
 /// A rectangle of C with the parts of A and B it needs, as raw pointers and strides.
@@ -106,14 +137,15 @@ unsafe impl<F: Send> Send for Block<F> {}
 unsafe impl<F: Sync> Sync for Block<F> {}
 
 impl<F: Float> Block<F> {
-    /// Computes the block in `pieces` pieces, in parallel where threads are free.
+    /// Computes the block in one piece per scratch buffer, in parallel where threads are free.
     ///
     /// # Safety
     /// The pointers must address the whole block with its strides, and C must not alias A or B.
-    unsafe fn run(self, pieces: usize, kernel: Kernel<F>) {
+    unsafe fn run(self, kernel: Kernel<F>, scratch: &mut [Scratch<F>]) {
         let (m, k, n) = self.shape;
+        let pieces = scratch.len();
         if pieces <= 1 || (m < 2 && n < 2) {
-            return unsafe { self.gemm(kernel) };
+            return unsafe { self.gemm(kernel, &mut scratch[0]) };
         }
         let left = pieces.div_ceil(2);
         // Cut across the larger operand: rows of C (and A) when A is larger, columns (and B) otherwise.
@@ -136,14 +168,15 @@ impl<F: Float> Block<F> {
             };
             (Block { shape: (m, k, cut), ..self }, right)
         };
-        rayon::join(|| unsafe { first.run(left, kernel) }, || unsafe { second.run(pieces - left, kernel) });
+        let (first_scratch, second_scratch) = scratch.split_at_mut(left);
+        rayon::join(|| unsafe { first.run(kernel, first_scratch) }, || unsafe { second.run(kernel, second_scratch) });
     }
 
     /// One single-threaded product.
-    unsafe fn gemm(self, kernel: Kernel<F>) {
+    unsafe fn gemm(self, kernel: Kernel<F>, scratch: &mut Scratch<F>) {
         let a = View { ptr: self.a, row: self.a_strides.1, col: self.a_strides.0 };
         let b = View { ptr: self.b, row: self.b_strides.1, col: self.b_strides.0 };
-        unsafe { packed::product(kernel, self.c, self.c_rs, a, b, self.shape, self.accumulate) }
+        unsafe { packed::product(kernel, scratch, self.c, self.c_rs, a, b, self.shape, self.accumulate) }
     }
 }
 
@@ -193,9 +226,9 @@ mod tests {
         for (a_in, a_s) in [(&a, Stored::AsIs), (&a_t, Stored::Transposed)] {
             for (b_in, b_s) in [(&b, Stored::AsIs), (&b_t, Stored::Transposed)] {
                 let mut c = vec![1.0; m * n];
-                matmul(&mut c, a_in, a_s, b_in, b_s, (m, k, n), false, 1);
+                matmul(&mut c, a_in, a_s, b_in, b_s, (m, k, n), false, &mut Workspace::new(1));
                 assert!(c.iter().zip(&expected).all(|(x, y)| (x - y).abs() < 1e-12), "{a_s:?} {b_s:?}");
-                matmul(&mut c, a_in, a_s, b_in, b_s, (m, k, n), true, 2);
+                matmul(&mut c, a_in, a_s, b_in, b_s, (m, k, n), true, &mut Workspace::new(2));
                 assert!(c.iter().zip(&expected).all(|(x, y)| (x - 2.0 * y).abs() < 1e-12));
             }
         }
@@ -217,7 +250,16 @@ mod tests {
                     for (rows, cols) in [(m, n), (m, 13)] {
                         let mut c = vec![0.0; rows * cols];
                         let (a_part, b_part) = if cols == n { (a_in.clone(), b_in.clone()) } else { continue };
-                        matmul(&mut c, &a_part, a_s, &b_part, b_s, (rows, k, cols), false, threads);
+                        matmul(
+                            &mut c,
+                            &a_part,
+                            a_s,
+                            &b_part,
+                            b_s,
+                            (rows, k, cols),
+                            false,
+                            &mut Workspace::new(threads),
+                        );
                         assert!(
                             c.iter().zip(&expected).all(|(x, y)| (x - y).abs() < 1e-10),
                             "{threads} {a_s:?} {b_s:?}"
@@ -232,7 +274,16 @@ mod tests {
         let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.07).cos()).collect();
         let expected = reference(&a, &b, m, k, n);
         let mut c = vec![0.0; m * n];
-        matmul(&mut c, &a, Stored::AsIs, &transpose(&b, k, n), Stored::Transposed, (m, k, n), false, 2);
+        matmul(
+            &mut c,
+            &a,
+            Stored::AsIs,
+            &transpose(&b, k, n),
+            Stored::Transposed,
+            (m, k, n),
+            false,
+            &mut Workspace::new(2),
+        );
         assert!(c.iter().zip(&expected).all(|(x, y)| (x - y).abs() < 1e-10));
     }
 
@@ -272,10 +323,10 @@ mod tests {
                     for threads in [1, 2] {
                         // NaN where C is replaced checks that a replacing product never reads C.
                         let mut c = vec![f32::NAN; m * n];
-                        matmul(&mut c, a_in, a_s, b_in, b_s, (m, k, n), false, threads);
+                        matmul(&mut c, a_in, a_s, b_in, b_s, (m, k, n), false, &mut Workspace::new(threads));
                         let worst = c.iter().zip(&expected).map(|(&x, y)| (x as f64 - y).abs()).fold(0.0, f64::max);
                         assert!(worst < tolerance, "{m}×{k}×{n} {a_s:?} {b_s:?} {threads}: {worst}");
-                        matmul(&mut c, a_in, a_s, b_in, b_s, (m, k, n), true, threads);
+                        matmul(&mut c, a_in, a_s, b_in, b_s, (m, k, n), true, &mut Workspace::new(threads));
                         let worst =
                             c.iter().zip(&expected).map(|(&x, y)| (x as f64 - 2.0 * y).abs()).fold(0.0, f64::max);
                         assert!(worst < 2.0 * tolerance, "accumulated {m}×{k}×{n} {a_s:?} {b_s:?}: {worst}");
@@ -288,10 +339,10 @@ mod tests {
     #[test]
     fn an_empty_inner_dimension_gives_zeros_or_leaves_c() {
         let mut c = vec![f32::NAN; 6];
-        matmul(&mut c, &[], Stored::AsIs, &[], Stored::AsIs, (2, 0, 3), false, 1);
+        matmul(&mut c, &[], Stored::AsIs, &[], Stored::AsIs, (2, 0, 3), false, &mut Workspace::new(1));
         assert_eq!(c, vec![0.0; 6]);
         let mut c = vec![5.0f32; 6];
-        matmul(&mut c, &[], Stored::AsIs, &[], Stored::AsIs, (2, 0, 3), true, 1);
+        matmul(&mut c, &[], Stored::AsIs, &[], Stored::AsIs, (2, 0, 3), true, &mut Workspace::new(1));
         assert_eq!(c, vec![5.0; 6]);
     }
 }

@@ -6,9 +6,10 @@
 //! A's block is packed into panels of `MR` rows, then for each panel of `NR` columns of B, that
 //! panel is packed and the micro-kernel computes every `MR`×`NR` tile of C beneath it. Panels are
 //! padded with zeros to full tiles; the kernel writes back only the rows and columns that exist.
-//! The scratch memory is per thread and kept between calls, so a steady state allocates nothing.
+//! The packing memory ([`Scratch`]) is the caller's, allocated once at its largest, so a product
+//! allocates nothing.
 
-use std::cell::RefCell;
+use std::marker::PhantomData;
 
 use descent_optim::Float;
 
@@ -62,6 +63,7 @@ impl<F> View<F> {
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn product<F: Float>(
     kernel: Kernel<F>,
+    scratch: &mut Scratch<F>,
     c: *mut F,
     c_rs: isize,
     a: View<F>,
@@ -79,8 +81,8 @@ pub(super) unsafe fn product<F: Float>(
     }
     let Kernel { mr, nr, run } = kernel;
     let a_len = MC.min(m).next_multiple_of(mr) * KC;
-    with_scratch(a_len + KC * nr, |scratch: &mut [F]| {
-        let (a_packed, b_packed) = scratch.split_at_mut(a_len);
+    {
+        let (a_packed, b_packed) = scratch.values().split_at_mut(a_len);
         for p0 in (0..k).step_by(KC) {
             let kc = KC.min(k - p0);
             // Later slices of k add to what the earlier ones wrote.
@@ -112,7 +114,7 @@ pub(super) unsafe fn product<F: Float>(
                 }
             }
         }
-    });
+    }
 }
 
 /// Packs rows `i0..i0+mc`, columns `p0..p0+kc` of A into panels of `mr` rows: panel r holds, for
@@ -239,32 +241,34 @@ unsafe fn pack_transposed<F: Float>(
     (0, 0)
 }
 
-/// Runs `f` on this thread's scratch memory, at least `len` values of F aligned to a cache line.
-/// The memory grows on first use and is kept, so a steady state allocates nothing.
-fn with_scratch<F: Float, R>(len: usize, f: impl FnOnce(&mut [F]) -> R) -> R {
-    /// 64 bytes, aligned to 64: the unit the scratch memory is counted in.
-    #[derive(Clone, Copy)]
-    #[repr(C, align(64))]
-    struct CacheLine([u8; 64]);
+/// The packing memory of one piece of a product: room for the largest blocks of A and B that
+/// [`product`] packs for a given kernel, 64-byte aligned, allocated once.
+#[derive(Clone)]
+pub(super) struct Scratch<F> {
+    lines: Vec<CacheLine>,
+    len: usize,
+    values: PhantomData<F>,
+}
 
-    thread_local! {
-        static SCRATCH: RefCell<Vec<CacheLine>> = const { RefCell::new(Vec::new()) };
+/// 64 bytes, aligned to 64: the unit scratch memory is counted in.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct CacheLine([u8; 64]);
+
+impl<F: Float> Scratch<F> {
+    /// Scratch memory for products computed by `kernel`.
+    pub(super) fn new(kernel: Kernel<F>) -> Self {
+        let len = MC.next_multiple_of(kernel.mr) * KC + KC * kernel.nr;
+        let lines = (len * size_of::<F>()).div_ceil(64);
+        Scratch { lines: vec![CacheLine([0; 64]); lines], len, values: PhantomData }
     }
-    let lines = (len * size_of::<F>()).div_ceil(64);
-    let run = |buffer: &mut Vec<CacheLine>| {
-        if buffer.len() < lines {
-            buffer.resize(lines, CacheLine([0; 64]));
-        }
-        // SAFETY: the buffer holds at least len·size_of::<F>() bytes aligned to 64 (≥ F's
-        // alignment), every bit pattern is a valid float, and the slice lives only during `f`.
-        let values = unsafe { std::slice::from_raw_parts_mut(buffer.as_mut_ptr().cast::<F>(), len) };
-        f(values)
-    };
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buffer) => run(&mut buffer),
-        // Only reachable if a product were started from inside another on the same thread.
-        Err(_) => run(&mut Vec::new()),
-    })
+
+    /// The memory as values of F.
+    fn values(&mut self) -> &mut [F] {
+        // SAFETY: the lines hold len·size_of::<F>() bytes aligned to 64 (at least F's alignment),
+        // every bit pattern is a valid float, and the slice borrows `self` mutably.
+        unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast::<F>(), self.len) }
+    }
 }
 
 /// The portable micro-kernel's tile, for any float type and any CPU: 4 rows by 16 columns of
