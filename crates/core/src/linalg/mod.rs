@@ -70,9 +70,9 @@ impl<F> std::fmt::Debug for Workspace<F> {
 /// each stored as given.
 ///
 /// With more than one thread in `workspace`, the product is cut into `PIECES_PER_THREAD` blocks
-/// of C per thread, each a single-threaded product, which the threads share out by work stealing. The cuts run
-/// across whichever of A and B is larger (rows of C when A is, columns when B is), so that no
-/// piece repacks the large operand, and fall on whole tiles of the micro-kernel. Each element of C
+/// of C per thread, each a single-threaded product, which the threads share out by work stealing.
+/// The cuts run across whichever of A and B is larger (rows of C when A is, columns when B is),
+/// so that no piece repacks the large operand, and fall on whole tiles of the micro-kernel. Each element of C
 /// is computed the same way whichever thread takes its piece, and the cuts depend only on the
 /// shapes and the thread count, so results are reproducible for a given thread count.
 ///
