@@ -42,7 +42,8 @@ pub trait Float:
     fn sqrt(self) -> Self;
     /// Absolute value.
     fn abs(self) -> Self;
-    /// eˣ.
+    /// eˣ (for f32, descent's own vectorizable version, within 1 ulp: see
+    /// [`exp_f32`](crate::exp::exp_f32)).
     fn exp(self) -> Self;
     /// Natural logarithm.
     fn ln(self) -> Self;
@@ -57,7 +58,7 @@ pub trait Float:
 }
 
 macro_rules! impl_float {
-    ($t:ident, $tanh:path) => {
+    ($t:ident, $exp:path, $tanh:path) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -81,7 +82,7 @@ macro_rules! impl_float {
             }
             #[inline(always)]
             fn exp(self) -> Self {
-                $t::exp(self)
+                $exp(self)
             }
             #[inline(always)]
             fn ln(self) -> Self {
@@ -103,8 +104,8 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32, crate::tanh::tanh_f32);
-impl_float!(f64, f64::tanh);
+impl_float!(f32, crate::exp::exp_f32, crate::tanh::tanh_f32);
+impl_float!(f64, f64::exp, f64::tanh);
 
 /// The larger of `a` and `b`, propagating NaN from either (as `torch.maximum` does).
 #[inline(always)]

@@ -18,6 +18,7 @@
 pub mod algorithms;
 pub mod clip;
 pub mod error;
+pub mod exp;
 pub mod float;
 pub mod init;
 mod optimizer;
