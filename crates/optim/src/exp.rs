@@ -36,11 +36,7 @@ pub fn exp_f32(x: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Distance in units in the last place between two f32 of the same sign (subnormals included).
-    fn ulps(a: f32, b: f32) -> u32 {
-        (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs() as u32
-    }
+    use crate::testing::ulps;
 
     #[test]
     fn within_one_ulp_of_the_f64_exp_across_the_range() {

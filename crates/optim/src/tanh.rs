@@ -44,11 +44,7 @@ pub fn tanh_f32(x: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Distance in units in the last place between two finite f32 of the same sign.
-    fn ulps(a: f32, b: f32) -> u32 {
-        (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs() as u32
-    }
+    use crate::testing::ulps;
 
     #[test]
     fn within_one_ulp_of_the_f64_tanh_across_the_range() {

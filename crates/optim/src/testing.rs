@@ -22,3 +22,9 @@ pub fn run_steps(
         })
         .collect()
 }
+
+/// Distance in units in the last place between two f32 of the same sign (subnormals included):
+/// how far apart they are in the ordered list of all f32.
+pub fn ulps(a: f32, b: f32) -> u32 {
+    (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs() as u32
+}
