@@ -42,8 +42,8 @@ pub trait Float:
     fn sqrt(self) -> Self;
     /// Absolute value.
     fn abs(self) -> Self;
-    /// eˣ (for f32, descent's own vectorizable version, within 1 ulp: see
-    /// [`exp_f32`](crate::exp::exp_f32)).
+    /// eˣ (the C library's; descent's vectorizable f32 version,
+    /// [`exp_f32`](crate::exp::exp_f32), serves tanh).
     fn exp(self) -> Self;
     /// Natural logarithm.
     fn ln(self) -> Self;
@@ -104,7 +104,7 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32, crate::exp::exp_f32, crate::tanh::tanh_f32);
+impl_float!(f32, f32::exp, crate::tanh::tanh_f32);
 impl_float!(f64, f64::exp, f64::tanh);
 
 /// The larger of `a` and `b`, propagating NaN from either (as `torch.maximum` does).
