@@ -141,3 +141,14 @@ pub fn positive(flag: &str, value: i64) -> anyhow::Result<i64> {
     }
     Ok(value)
 }
+
+/// The default training config of the registry problem named by `--problem`, or bad input
+/// listing the problems that train.
+pub fn problem_config(problem: &str) -> anyhow::Result<descent::config::TrainConfig> {
+    descent::config::TrainConfig::for_problem(problem).map_err(|_| {
+        bad_input(format!(
+            "--problem {problem}: unknown problem (expected one of: {})",
+            descent::config::trainable().join(", ")
+        ))
+    })
+}

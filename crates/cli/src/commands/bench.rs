@@ -237,13 +237,7 @@ fn bench_optim(args: OptimBenchArgs) -> Result<()> {
 }
 
 fn bench_train(args: TrainBenchArgs) -> Result<()> {
-    let mut config = descent::config::TrainConfig::for_problem(&args.problem).map_err(|_| {
-        bad_input(format!(
-            "--problem {}: unknown problem (expected one of: {})",
-            args.problem,
-            descent::config::trainable().join(", ")
-        ))
-    })?;
+    let mut config = crate::flags::problem_config(&args.problem)?;
     if args.batch == 0 || args.steps == 0 {
         return Err(bad_input("--batch and --steps must be at least 1"));
     }

@@ -73,13 +73,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
         return Err(bad_input("--base-batch 0: must be at least 1"));
     }
     let epochs = positive("--epochs", args.epochs)? as u32;
-    let mut base = descent::config::TrainConfig::for_problem(&args.problem).map_err(|_| {
-        bad_input(format!(
-            "--problem {}: unknown problem (expected one of: {})",
-            args.problem,
-            descent::config::trainable().join(", ")
-        ))
-    })?;
+    let mut base = crate::flags::problem_config(&args.problem)?;
     let optimizers = args.optimizer.configs("sgd", |_| 0.05)?;
     let [optimizer] = &optimizers[..] else {
         return Err(bad_input("--optimizer: sweep-batch takes one optimizer"));

@@ -190,13 +190,7 @@ pub fn train_into(mut trainer: Trainer, out: &std::path::Path) -> Result<Trainer
 
 /// The resolved configuration from the flags, each checked with the flag named.
 pub fn build_config(args: &TrainArgs, epochs: Option<u32>) -> Result<TrainConfig> {
-    let mut config = TrainConfig::for_problem(&args.problem).map_err(|_| {
-        bad_input(format!(
-            "--problem {}: unknown problem (expected one of: {})",
-            args.problem,
-            descent::config::trainable().join(", ")
-        ))
-    })?;
+    let mut config = crate::flags::problem_config(&args.problem)?;
     config.data = args.data.clone();
     if let Some(dir) = &config.data {
         let is_csv = dir.extension().is_some_and(|e| e == "csv");
