@@ -1,12 +1,26 @@
-"""Cuts the bundled MNIST subset (data/mnist-subset/) from the full set in ../shared/data/mnist:
-the first 10,000 training and the first 2,000 test images with their labels, in the original IDX
-format, gzipped. Run from the repository root: python3 tools/make_mnist_subset.py"""
+"""Cuts a bundled subset (data/mnist-subset/ or data/fashion-mnist-subset/) from the full set: the
+first 10,000 training and the first 2,000 test images with their labels, in the original IDX
+format, gzipped with mtime 0 so that the bytes are the same on every run. Prints the label counts
+of the training subset. Run from the repository root:
+
+    python3 tools/make_mnist_subset.py                  # MNIST, from ../shared/data/mnist
+    python3 tools/make_mnist_subset.py fashion-mnist    # Fashion-MNIST, from Debian's
+                                                        # dataset-fashion-mnist package
+
+A second argument names another source folder holding the four standard .gz files."""
 import gzip
 import struct
 import sys
 
-SOURCE = sys.argv[1] if len(sys.argv) > 1 else "../shared/data/mnist"
-TARGET = "data/mnist-subset"
+SETS = {
+    "mnist": ("../shared/data/mnist", "data/mnist-subset"),
+    "fashion-mnist": ("/usr/share/datasets/fashion-mnist", "data/fashion-mnist-subset"),
+}
+if len(sys.argv) > 3 or (len(sys.argv) > 1 and sys.argv[1] not in SETS):
+    sys.exit(f"usage: python3 tools/make_mnist_subset.py [{'|'.join(SETS)} [SOURCE]]")
+SET = sys.argv[1] if len(sys.argv) > 1 else "mnist"
+SOURCE = sys.argv[2] if len(sys.argv) > 2 else SETS[SET][0]
+TARGET = SETS[SET][1]
 FILES = [("train-images-idx3-ubyte", 10_000), ("train-labels-idx1-ubyte", 10_000),
          ("t10k-images-idx3-ubyte", 2_000), ("t10k-labels-idx1-ubyte", 2_000)]
 
@@ -22,3 +36,5 @@ for name, count in FILES:
     with gzip.GzipFile(f"{TARGET}/{name}.gz", "wb", mtime=0) as out:
         out.write(header + body)
     print(name, dims, "->", [count] + dims[1:])
+    if name == "train-labels-idx1-ubyte":
+        print("  label counts 0-9:", [body.count(label) for label in range(10)])

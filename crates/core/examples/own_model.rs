@@ -6,7 +6,7 @@
 
 use descent::config::TrainConfig;
 use descent::data::Dataset;
-use descent::network::{Activation, LayerSpec};
+use descent::layers::{Activation, LayerSpec};
 use descent::train::{Event, Splits, Summary, Trainer};
 use descent_optim::Init;
 
@@ -35,9 +35,8 @@ pub fn train(out: Option<&std::path::Path>) -> Summary {
     config.val_size = 100;
     config.threads = 1;
     let splits = Splits::from_sets(&config, rings(300, 1), rings(100, 2)).expect("valid split");
-    let layer = |inputs, outputs, activation| LayerSpec { inputs, outputs, activation, init: Init::GlorotUniform };
-    let layers =
-        vec![layer(2, 32, Activation::Tanh), layer(32, 32, Activation::Tanh), layer(32, 2, Activation::Identity)];
+    let layer = |units, activation| LayerSpec::dense(units, activation, Init::GlorotUniform);
+    let layers = vec![layer(32, Activation::Tanh), layer(32, Activation::Tanh), layer(2, Activation::Identity)];
     let mut trainer = Trainer::with_layers(config, splits, layers).expect("valid model");
     trainer
         .run(out, &mut |event| {

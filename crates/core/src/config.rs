@@ -7,7 +7,7 @@ use descent_optim::{Clip, ConfigError, Convention, Init, OptimizerConfig, Overri
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostics::DiagnosticsConfig;
-use crate::network::{Activation, LayerSpec};
+use crate::layers::{Activation, LayerSpec};
 use crate::problems::{Problem, Task, ALL};
 use crate::Error;
 
@@ -100,13 +100,13 @@ impl TrainConfig {
             Task::Classify { hidden } => hidden.to_vec(),
             Task::Sequence { .. } => vec![128],
             Task::Adding { .. } => vec![64],
-            Task::Minimize { .. } => Vec::new(),
+            Task::Network { .. } | Task::Minimize { .. } => Vec::new(),
         };
         // Dense classifiers start as PyTorch's nn.Linear does (the chapter's U(±1/√m)); on full
         // MNIST with Adam it reached 98% test accuracy sooner than Glorot's range over three
         // seeds. A recurrent net's `init` is its recurrent matrix's, where Glorot stays.
         let init = match problem.task {
-            Task::Classify { .. } => "uniform-fan-in",
+            Task::Classify { .. } | Task::Network { .. } => "uniform-fan-in",
             _ => "glorot-uniform",
         };
         TrainConfig {
@@ -126,10 +126,10 @@ impl TrainConfig {
             weight_decay: 0.0,
             schedule: "constant".into(),
             clip: None,
-            batch: 128,
+            batch: problem.batch,
             epochs: 10,
             steps: None,
-            val_size: 5000,
+            val_size: problem.val_size,
             early_stop: None,
             length: None,
             standardize: false,
@@ -170,8 +170,8 @@ impl TrainConfig {
         Ok(self.clip.as_deref().map(str::parse).transpose()?)
     }
 
-    /// The layers of the model for inputs of width `inputs` and `classes` classes.
-    pub fn layers(&self, inputs: usize, classes: usize) -> Result<Vec<LayerSpec>, Error> {
+    /// The dense layers of a classifier with `classes` classes (its inputs are the data's).
+    pub fn layers(&self, classes: usize) -> Result<Vec<LayerSpec>, Error> {
         let activation: Activation = self.activation.parse()?;
         let init: Init = self.init.parse()?;
         if let Some(zero) = self.hidden.iter().position(|&w| w == 0) {
@@ -181,15 +181,15 @@ impl TrainConfig {
                 value: format!("layer {}: 0", zero + 1),
             });
         }
-        let widths: Vec<usize> = std::iter::once(inputs).chain(self.hidden.iter().copied()).chain([classes]).collect();
-        Ok(widths
-            .windows(2)
+        let last = self.hidden.len();
+        Ok(self
+            .hidden
+            .iter()
+            .copied()
+            .chain([classes])
             .enumerate()
-            .map(|(index, pair)| LayerSpec {
-                inputs: pair[0],
-                outputs: pair[1],
-                activation: if index + 2 == widths.len() { Activation::Identity } else { activation },
-                init,
+            .map(|(index, units)| {
+                LayerSpec::dense(units, if index == last { Activation::Identity } else { activation }, init)
             })
             .collect())
     }
@@ -252,7 +252,7 @@ impl TrainConfig {
         self.optimizer_config()?;
         self.schedule(1)?;
         self.clip()?;
-        self.layers(1, 2)?;
+        self.layers(2)?;
         Ok(())
     }
 }

@@ -115,7 +115,9 @@ pub fn largest_eigenvalue<F: Float>(
 mod tests {
     use super::*;
     use crate::functions::{Function2d, FUNCTION_NAMES};
-    use crate::network::{Activation, LayerSpec, Network};
+    use crate::layers::{Activation, LayerSpec, Shape};
+    use crate::loss::{Objective, Targets};
+    use crate::network::Network;
     use descent_optim::Init;
 
     #[test]
@@ -192,15 +194,14 @@ mod tests {
     #[test]
     fn hv_of_f32_logistic_regression_matches_its_closed_form() {
         let (dim, classes, n) = (12, 4, 32);
-        let spec =
-            LayerSpec { inputs: dim, outputs: classes, activation: Activation::Identity, init: Init::GlorotUniform };
-        let mut network = Network::<f32>::new(vec![spec], n, 5, 1).unwrap();
+        let spec = [LayerSpec::dense(classes, Activation::Identity, Init::GlorotUniform)];
+        let mut network = Network::<f32>::new(Shape::flat(dim), &spec, Objective::CLASSIFY, n, 5, 1).unwrap();
         let inputs: Vec<f32> = (0..n * dim).map(|i| ((i as f32) * 0.37).sin()).collect();
         let labels: Vec<u32> = (0..n as u32).map(|i| (i * 7) % classes as u32).collect();
         let theta = network.params.clone();
         let mut gradient = |point: &[f32], g: &mut [f32]| {
             network.params.copy_from_slice(point);
-            network.gradients(&inputs, &labels);
+            network.gradients(&inputs, Targets::Classes(&labels), n);
             g.copy_from_slice(&network.grads);
         };
         let mut scratch = Scratch::new(theta.len());

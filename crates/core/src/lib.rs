@@ -6,8 +6,9 @@
 //!
 //! - [`functions`]: the 2-D test functions of the optimizer lab, with exact gradients and Hessians.
 //! - [`trajectory`]: runs optimizers on a 2-D function and records their paths.
-//! - [`network`]: dense layers over one flat parameter buffer, with [`loss`]es and the one
-//!   matrix product in [`linalg`].
+//! - [`layers`]: dense, convolutional, pooling and activation layers over one flat parameter
+//!   buffer; [`network`] composes them in sequence, trained on the [`loss`]es, with the one matrix
+//!   product in [`linalg`]; [`rnn`] is the recurrent network.
 //! - [`train`]: the training loop (events, early stopping, [`checkpoint`]s, exact resume), set up
 //!   by a [`config::TrainConfig`].
 //! - [`problems`]: the registry of problems by name; [`lab`] runs optimizers side by side on one.
@@ -26,6 +27,7 @@ pub mod diagnostics;
 pub mod error;
 pub mod functions;
 pub mod lab;
+pub mod layers;
 pub mod linalg;
 pub mod loss;
 pub mod model;

@@ -4,6 +4,7 @@
 //! gradient is the gradient of its mean loss.
 
 use descent_optim::Float;
+use serde::{Deserialize, Serialize};
 
 /// Softmax cross-entropy (the negative log-likelihood of a categorical model), fused with the
 /// softmax for stability: log Σ exp(zⱼ) is computed as m + log Σ exp(zⱼ − m), m = maxⱼ zⱼ.
@@ -44,40 +45,170 @@ pub fn softmax_cross_entropy<F: Float>(
 /// What a batch of outputs is trained against.
 #[derive(Debug, Clone, Copy)]
 pub enum Targets<'a, F> {
-    /// Class labels: softmax cross-entropy, and the 0-1 error.
+    /// Class labels.
     Classes(&'a [u32]),
-    /// Real values, `width` per example: ½‖o − t‖², and an example counts as right when every
-    /// output is within [`VALUE_TOLERANCE`] of its target.
+    /// Real values, as many per example as the model has outputs.
     Values(&'a [F]),
+}
+
+/// The surrogate a model minimizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Loss {
+    /// −log softmax(z)_y against class labels.
+    SoftmaxCrossEntropy,
+    /// Σᵢ −tᵢ log σ(zᵢ) − (1 − tᵢ) log(1 − σ(zᵢ)) against values in [0, 1] (Bernoulli
+    /// likelihood of each output; the autoencoder's loss on pixel intensities).
+    SigmoidCrossEntropy,
+    /// ½‖o − t‖² against values.
+    SquaredError,
+}
+
+/// What is judged, summed over examples (the reported error is its mean).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Metric {
+    /// 1 when the largest output is not the label (the 0-1 error).
+    ZeroOne,
+    /// 1 when some output is farther than the tolerance from its target.
+    Within(f64),
+    /// Σᵢ (ŷᵢ − tᵢ)², ŷ the model's prediction (σ(z) under the sigmoid loss): the summed squared
+    /// reconstruction error of an autoencoder.
+    SquaredError,
+    /// The loss itself.
+    Loss,
 }
 
 /// |o − t| at or below which a regression output counts as right (the adding problem's usual
 /// success criterion, Hochreiter & Schmidhuber 1997).
 pub const VALUE_TOLERANCE: f64 = 0.04;
 
-/// The loss of `batch` rows of `width` outputs against `targets`: (Σ loss, examples right), and
-/// the gradient of the mean loss into `grad` if given.
+/// A loss with the metric that judges it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Objective {
+    /// What is minimized.
+    pub loss: Loss,
+    /// What is reported as the error.
+    pub metric: Metric,
+}
+
+impl Objective {
+    /// Softmax cross-entropy judged by the 0-1 error.
+    pub const CLASSIFY: Objective = Objective { loss: Loss::SoftmaxCrossEntropy, metric: Metric::ZeroOne };
+    /// ½‖o − t‖², right within [`VALUE_TOLERANCE`].
+    pub const REGRESS: Objective = Objective { loss: Loss::SquaredError, metric: Metric::Within(VALUE_TOLERANCE) };
+
+    /// The objective targets of this kind are trained with by default: [`CLASSIFY`](Self::CLASSIFY)
+    /// for classes, [`REGRESS`](Self::REGRESS) for values.
+    pub fn for_targets<F>(targets: &Targets<'_, F>) -> Self {
+        match targets {
+            Targets::Classes(_) => Objective::CLASSIFY,
+            Targets::Values(_) => Objective::REGRESS,
+        }
+    }
+
+    /// The loss of `batch` rows of `width` outputs against `targets`: (Σ loss, Σ metric), and
+    /// the gradient of the mean loss into `grad` if given.
+    pub fn evaluate<F: Float>(
+        &self,
+        outputs: &[F],
+        targets: Targets<'_, F>,
+        batch: usize,
+        width: usize,
+        grad: Option<&mut [F]>,
+    ) -> (f64, f64) {
+        let outputs = &outputs[..batch * width];
+        match (self.loss, targets) {
+            (Loss::SoftmaxCrossEntropy, Targets::Classes(labels)) => {
+                let (total, correct) = softmax_cross_entropy(outputs, &labels[..batch], width, grad);
+                (total, (batch - correct) as f64)
+            }
+            (Loss::SoftmaxCrossEntropy, Targets::Values(_)) => {
+                panic!("softmax cross-entropy needs class labels (a programming error in the model's set-up)")
+            }
+            (_, Targets::Classes(_)) => panic!("{:?} needs target values (a programming error)", self.loss),
+            (loss, Targets::Values(values)) => {
+                let values = &values[..batch * width];
+                let total = match loss {
+                    Loss::SigmoidCrossEntropy => sigmoid_cross_entropy(outputs, values, batch, grad),
+                    _ => mean_squared_error(outputs, values, batch, grad),
+                };
+                let metric = match self.metric {
+                    Metric::Loss => total,
+                    Metric::Within(tolerance) => outputs
+                        .chunks_exact(width)
+                        .zip(values.chunks_exact(width))
+                        .filter(|(o, t)| o.iter().zip(*t).any(|(a, b)| (a.to_f64() - b.to_f64()).abs() > tolerance))
+                        .count() as f64,
+                    Metric::SquaredError => {
+                        let predict =
+                            |z: F| if loss == Loss::SigmoidCrossEntropy { sigmoid(z.to_f64()) } else { z.to_f64() };
+                        outputs.iter().zip(values).map(|(&z, &t)| (predict(z) - t.to_f64()).powi(2)).sum()
+                    }
+                    Metric::ZeroOne => outputs
+                        .chunks_exact(width)
+                        .zip(values.chunks_exact(width))
+                        .filter(|(o, t)| argmax(o) != argmax(t))
+                        .count() as f64,
+                };
+                (total, metric)
+            }
+        }
+    }
+}
+
+/// The loss of `batch` rows against `targets` with the objective their kind is trained with by
+/// default ([`Objective::for_targets`]).
 pub fn evaluate<F: Float>(
     outputs: &[F],
     targets: Targets<'_, F>,
     batch: usize,
     width: usize,
     grad: Option<&mut [F]>,
-) -> (f64, usize) {
-    let outputs = &outputs[..batch * width];
-    match targets {
-        Targets::Classes(labels) => softmax_cross_entropy(outputs, &labels[..batch], width, grad),
-        Targets::Values(values) => {
-            let values = &values[..batch * width];
-            let total = mean_squared_error(outputs, values, batch, grad);
-            let right = outputs
-                .chunks_exact(width)
-                .zip(values.chunks_exact(width))
-                .filter(|(o, t)| o.iter().zip(*t).all(|(a, b)| (a.to_f64() - b.to_f64()).abs() <= VALUE_TOLERANCE))
-                .count();
-            (total, right)
-        }
+) -> (f64, f64) {
+    Objective::for_targets(&targets).evaluate(outputs, targets, batch, width, grad)
+}
+
+/// The index of the largest value (the first of equals).
+fn argmax<F: Float>(values: &[F]) -> usize {
+    values.iter().enumerate().fold(0, |best, (i, &v)| if v > values[best] { i } else { best })
+}
+
+/// σ(z) = 1/(1 + e⁻ᶻ), without overflow for large |z|.
+fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
     }
+}
+
+/// Sigmoid cross-entropy summed over every output, computed from the logits z as
+/// max(z, 0) − t·z + log(1 + e^(−|z|)), which neither overflows nor loses the small terms.
+/// Returns Σ loss; `grad` receives (σ(z) − t)/batch.
+pub fn sigmoid_cross_entropy<F: Float>(logits: &[F], targets: &[F], batch: usize, grad: Option<&mut [F]>) -> f64 {
+    let total: f64 = logits
+        .iter()
+        .zip(targets)
+        .map(|(&z, &t)| {
+            let (z, t) = (z.to_f64(), t.to_f64());
+            z.max(0.0) - t * z + (-z.abs()).exp().ln_1p()
+        })
+        .sum();
+    if let Some(grad) = grad {
+        let scale = F::from_f64(1.0 / batch as f64);
+        grad.iter_mut().zip(logits.iter().zip(targets)).for_each(|(g, (&z, &t))| {
+            let p = if z >= F::ZERO {
+                F::ONE / (F::ONE + (-z).exp())
+            } else {
+                let e = z.exp();
+                e / (F::ONE + e)
+            };
+            *g = (p - t) * scale;
+        });
+    }
+    total
 }
 
 /// Mean squared error ½‖y − t‖² per example (the regression / autoencoder surrogate). Returns
@@ -112,6 +243,21 @@ mod tests {
     }
 
     #[test]
+    fn sigmoid_cross_entropy_by_hand() {
+        // z = ln 3: σ = 3/4; t = 1/2 → loss −½ln(3/4) − ½ln(1/4) = ln 4 − ½ ln 3, gradient 1/4.
+        // z = −1000, t = 0: loss log(1 + e⁻¹⁰⁰⁰) ≈ 0, not NaN; z = 1000, t = 0: loss 1000.
+        let mut grad = [0.0; 3];
+        let loss = sigmoid_cross_entropy(&[3f64.ln(), -1000.0, 1000.0], &[0.5, 0.0, 0.0], 1, Some(&mut grad));
+        assert!((loss - (4f64.ln() - 0.5 * 3f64.ln() + 1000.0)).abs() < 1e-12, "{loss}");
+        assert!((grad[0] - 0.25).abs() < 1e-15 && grad[1].abs() < 1e-300 && (grad[2] - 1.0).abs() < 1e-15);
+        // The reconstruction error is measured on σ(z): (3/4 − 1/2)² + 0 + 1.
+        let objective = Objective { loss: Loss::SigmoidCrossEntropy, metric: Metric::SquaredError };
+        let (_, error) =
+            objective.evaluate(&[3f64.ln(), -1000.0, 1000.0], Targets::Values(&[0.5, 0.0, 0.0]), 1, 3, None);
+        assert!((error - 1.0625).abs() < 1e-12, "{error}");
+    }
+
+    #[test]
     fn gradients_match_central_differences() {
         let z: Vec<f64> = (0..12).map(|i| (i as f64 * 0.7).sin() * 2.0).collect();
         let labels = [2, 0, 3];
@@ -129,6 +275,11 @@ mod tests {
             assert!(((ce(&plus) - ce(&minus)) / (2.0 * h) - grad[i]).abs() < 1e-8);
             let mse = |v: &[f64]| mean_squared_error(v, &targets, 3, None) / 3.0;
             assert!(((mse(&plus) - mse(&minus)) / (2.0 * h) - mse_grad[i]).abs() < 1e-8);
+            let pixels: Vec<f64> = targets.iter().map(|t| t.abs()).collect();
+            let mut bce_grad = vec![0.0; 12];
+            sigmoid_cross_entropy(&z, &pixels, 3, Some(&mut bce_grad));
+            let bce = |v: &[f64]| sigmoid_cross_entropy(v, &pixels, 3, None) / 3.0;
+            assert!(((bce(&plus) - bce(&minus)) / (2.0 * h) - bce_grad[i]).abs() < 1e-8);
         }
     }
 }

@@ -1,4 +1,4 @@
-//! What the trainer trains: a dense network or a recurrent one, behind one small interface
+//! What the trainer trains: a network of layers or a recurrent one, behind one small interface
 //! (parameters and gradients in one flat buffer each, gradients and evaluation of a batch of
 //! labelled rows, and the named parts of the buffer that groups, clipping and statistics use).
 
@@ -10,8 +10,8 @@ use crate::rnn::Rnn;
 
 /// A model of the trainer.
 pub enum Model {
-    /// Dense layers ([`Network`]).
-    Dense(Network<f32>),
+    /// Layers in sequence ([`Network`]): dense, convolutional, pooling.
+    Layers(Network<f32>),
     /// A vanilla RNN reading each row of features as `steps` time steps ([`Rnn`]).
     Recurrent(Rnn<f32>),
 }
@@ -20,7 +20,7 @@ impl Model {
     /// All parameters.
     pub fn params(&self) -> &[f32] {
         match self {
-            Model::Dense(n) => &n.params,
+            Model::Layers(n) => &n.params,
             Model::Recurrent(r) => &r.params,
         }
     }
@@ -28,7 +28,7 @@ impl Model {
     /// All parameters, to change.
     pub fn params_mut(&mut self) -> &mut [f32] {
         match self {
-            Model::Dense(n) => &mut n.params,
+            Model::Layers(n) => &mut n.params,
             Model::Recurrent(r) => &mut r.params,
         }
     }
@@ -36,7 +36,7 @@ impl Model {
     /// The gradient of the last [`gradients`](Self::gradients).
     pub fn grads(&self) -> &[f32] {
         match self {
-            Model::Dense(n) => &n.grads,
+            Model::Layers(n) => &n.grads,
             Model::Recurrent(r) => &r.grads,
         }
     }
@@ -44,23 +44,23 @@ impl Model {
     /// Parameters (to update) and gradients together.
     pub fn params_and_grads(&mut self) -> (&mut [f32], &[f32]) {
         match self {
-            Model::Dense(n) => (&mut n.params, &n.grads),
+            Model::Layers(n) => (&mut n.params, &n.grads),
             Model::Recurrent(r) => (&mut r.params, &r.grads),
         }
     }
 
-    /// Forward, loss against `targets` of `batch` rows, backward: (Σ loss, examples right).
-    pub fn gradients(&mut self, inputs: &[f32], targets: Targets<'_, f32>, batch: usize) -> (f64, usize) {
+    /// Forward, loss against `targets` of `batch` rows, backward: (Σ loss, Σ error).
+    pub fn gradients(&mut self, inputs: &[f32], targets: Targets<'_, f32>, batch: usize) -> (f64, f64) {
         match self {
-            Model::Dense(n) => n.gradients_for(inputs, targets, batch),
+            Model::Layers(n) => n.gradients(inputs, targets, batch),
             Model::Recurrent(r) => r.gradients(inputs, targets, batch),
         }
     }
 
-    /// Forward and loss only: (Σ loss, examples right).
-    pub fn evaluate(&mut self, inputs: &[f32], targets: Targets<'_, f32>, batch: usize) -> (f64, usize) {
+    /// Forward and loss only: (Σ loss, Σ error).
+    pub fn evaluate(&mut self, inputs: &[f32], targets: Targets<'_, f32>, batch: usize) -> (f64, f64) {
         match self {
-            Model::Dense(n) => n.evaluate_for(inputs, targets, batch),
+            Model::Layers(n) => n.evaluate(inputs, targets, batch),
             Model::Recurrent(r) => r.evaluate(inputs, targets, batch),
         }
     }
@@ -68,7 +68,7 @@ impl Model {
     /// The largest batch the buffers hold.
     pub fn max_batch(&self) -> usize {
         match self {
-            Model::Dense(n) => n.max_batch(),
+            Model::Layers(n) => n.max_batch(),
             Model::Recurrent(r) => r.max_batch(),
         }
     }
@@ -76,17 +76,7 @@ impl Model {
     /// Every tensor by name and range (one optimizer group each).
     pub fn tensors(&self) -> Vec<(String, Range<usize>)> {
         match self {
-            Model::Dense(n) => n
-                .layers()
-                .iter()
-                .enumerate()
-                .flat_map(|(i, l)| {
-                    [
-                        (format!("layer {} weights", i + 1), l.weights.clone()),
-                        (format!("layer {} bias", i + 1), l.bias.clone()),
-                    ]
-                })
-                .collect(),
+            Model::Layers(n) => n.tensors().iter().map(|t| (t.name.clone(), t.range.clone())).collect(),
             Model::Recurrent(r) => {
                 vec![
                     ("W".into(), r.w()),
@@ -102,11 +92,8 @@ impl Model {
     /// The layers by name and range: what per-layer statistics and error messages name.
     pub fn layers(&self) -> Vec<(String, Range<usize>)> {
         match self {
-            Model::Dense(n) => n
-                .layers()
-                .iter()
-                .map(|l| (format!("dense {}→{}", l.spec.inputs, l.spec.outputs), l.weights.start..l.bias.end))
-                .collect(),
+            // Layers without parameters (pooling, activations) have nothing to report.
+            Model::Layers(n) => n.layers().into_iter().filter(|(_, range)| !range.is_empty()).collect(),
             Model::Recurrent(r) => {
                 let spec = r.spec();
                 vec![
@@ -123,11 +110,7 @@ impl Model {
     /// Multiply-adds ×2 of one example's forward and backward pass.
     pub fn flops_per_example(&self) -> f64 {
         match self {
-            Model::Dense(n) => {
-                let sizes: Vec<f64> = n.layers().iter().map(|l| (l.spec.inputs * l.spec.outputs) as f64).collect();
-                // The first layer needs no gradient with respect to its input.
-                2.0 * (3.0 * sizes.iter().sum::<f64>() - sizes[0])
-            }
+            Model::Layers(n) => n.flops_per_example(),
             Model::Recurrent(r) => {
                 let s = r.spec();
                 let per_step = (s.hidden * s.hidden + s.hidden * s.inputs) as f64;
@@ -139,7 +122,7 @@ impl Model {
     /// For a recurrent model: ρ(W) and ‖∂L/∂h_t‖ for t = 1…T of the last gradient.
     pub fn time_profile(&self) -> Option<(f64, &[f64])> {
         match self {
-            Model::Dense(_) => None,
+            Model::Layers(_) => None,
             Model::Recurrent(r) => Some((r.spectral_radius(), &r.hidden_grad_norms)),
         }
     }
@@ -147,7 +130,7 @@ impl Model {
     /// Bytes of the activation buffers for a batch of `batch`.
     pub fn activation_bytes(&self, batch: usize) -> usize {
         match self {
-            Model::Dense(n) => n.activation_bytes(batch),
+            Model::Layers(n) => n.activation_bytes(batch),
             Model::Recurrent(r) => r.activation_bytes(batch),
         }
     }

@@ -208,24 +208,24 @@ impl<F: Float> Rnn<F> {
         &self.outputs[..batch * o]
     }
 
-    /// The loss of the outputs of the last [`forward`](Self::forward): (Σ loss, correct), and
+    /// The loss of the outputs of the last [`forward`](Self::forward): (Σ loss, Σ error), and
     /// ∂(mean loss)/∂outputs into `output_grad` when `with_grad`.
-    fn loss(&mut self, targets: Targets<'_, F>, batch: usize, with_grad: bool) -> (f64, usize) {
+    fn loss(&mut self, targets: Targets<'_, F>, batch: usize, with_grad: bool) -> (f64, f64) {
         let o = self.spec.outputs;
         let grad = with_grad.then_some(&mut self.output_grad[..batch * o]);
         loss::evaluate(&self.outputs, targets, batch, o, grad)
     }
 
-    /// Forward and loss only: (Σ loss, correct).
-    pub fn evaluate(&mut self, inputs: &[F], targets: Targets<'_, F>, batch: usize) -> (f64, usize) {
+    /// Forward and loss only: (Σ loss, Σ error).
+    pub fn evaluate(&mut self, inputs: &[F], targets: Targets<'_, F>, batch: usize) -> (f64, f64) {
         self.forward(inputs, batch);
         self.loss(targets, batch, false)
     }
 
     /// Forward, loss, and back-propagation through time: fills [`grads`](Self::grads) with the
     /// gradient of the batch's mean loss and [`hidden_grad_norms`](Self::hidden_grad_norms).
-    /// Returns (Σ loss, correct).
-    pub fn gradients(&mut self, inputs: &[F], targets: Targets<'_, F>, batch: usize) -> (f64, usize) {
+    /// Returns (Σ loss, Σ error).
+    pub fn gradients(&mut self, inputs: &[F], targets: Targets<'_, F>, batch: usize) -> (f64, f64) {
         let RnnSpec { inputs: d, hidden: h, outputs: o, steps, .. } = self.spec;
         self.forward(inputs, batch);
         let result = self.loss(targets, batch, true);

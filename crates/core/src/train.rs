@@ -1,4 +1,4 @@
-//! The training loop: minibatch SGD-style training of a [`Network`] with any optimizer, schedule
+//! The training loop: minibatch SGD-style training of a [`Model`] with any optimizer, schedule
 //! and clipping; evaluation every epoch on train (running averages), validation and test;
 //! early stopping on validation error; checkpoints after every epoch; exact resumption.
 //!
@@ -23,10 +23,12 @@ use crate::data::{mnist, Dataset, EpochSampler};
 use crate::diagnostics::{
     self, CurvatureRow, DiagnosticsConfig, LayerRow, TimeRow, DIAGNOSTICS_HEADER, LAYER_STATS_HEADER, TIME_GRADS_HEADER,
 };
+use crate::layers::{LayerSpec, Shape};
+use crate::loss::Objective;
 use crate::loss::Targets;
 use crate::model::Model;
-use crate::network::{LayerSpec, Network};
-use crate::problems::{Problem, Task};
+use crate::network::Network;
+use crate::problems::{Problem, Source, Task};
 use crate::rnn::Rnn;
 use crate::Error;
 
@@ -139,26 +141,38 @@ impl Splits {
     /// or for the adding problem sequences generated from a fixed seed (the same for every run,
     /// so that runs differ only in what their own seed draws).
     pub fn sources(config: &TrainConfig) -> Result<(Dataset, Dataset), Error> {
-        if let Ok(Problem { task: Task::Adding { length }, .. }) = crate::problems::named(&config.problem) {
-            let length = config.length.unwrap_or(*length);
-            let set = |examples, seed| {
-                let data = AddingProblem::generate(examples, length, seed);
-                Dataset::regression(data.inputs, data.targets, 2 * length)
-            };
-            return Ok((set(ADDING_TRAIN, ADDING_SEED)?, set(ADDING_TEST, ADDING_SEED + 1)?));
-        }
-        match config.data.as_deref() {
-            Some(path) if path.extension().is_some_and(|e| e == "csv") => {
+        let problem = crate::problems::named(&config.problem).ok();
+        let csv = config.data.as_deref().filter(|path| path.extension().is_some_and(|e| e == "csv"));
+        let (mut train, mut test) = match (problem.map(|p| (p.data, p.task)), csv) {
+            (Some((Source::Adding, Task::Adding { length })), _) => {
+                let length = config.length.unwrap_or(length);
+                let set = |examples, seed| {
+                    let data = AddingProblem::generate(examples, length, seed);
+                    Dataset::regression(data.inputs, data.targets, 2 * length, 1)
+                };
+                (set(ADDING_TRAIN, ADDING_SEED)?, set(ADDING_TEST, ADDING_SEED + 1)?)
+            }
+            (Some((Source::Quadratic, _)), _) => crate::problems::quadratic_deep::data()?,
+            (_, Some(path)) => {
                 let all = crate::data::csv::read(path)?;
                 let test_size = (all.len() / 5).max(1);
                 all.split(test_size, config.seed ^ 0x7e57)
-                    .map_err(|_| Error::data(path, "too few rows to split off a test set"))
+                    .map_err(|_| Error::data(path, "too few rows to split off a test set"))?
             }
-            dir => {
-                let data = mnist::load(dir)?;
-                Ok((data.train, data.test))
+            (source, None) => {
+                let set = match source {
+                    Some((Source::FashionMnist, _)) => mnist::ImageSet::FashionMnist,
+                    _ => mnist::ImageSet::Mnist,
+                };
+                let data = mnist::load_set(set, config.data.as_deref())?;
+                (data.train, data.test)
             }
+        };
+        if problem.is_some_and(Problem::is_autoencoder) {
+            train.reconstruct = true;
+            test.reconstruct = true;
         }
+        Ok((train, test))
     }
 
     /// Splits `train` into train and validation as `config` says, and standardizes if asked.
@@ -237,41 +251,75 @@ struct Monitor {
 }
 
 impl Trainer {
-    /// A fresh run of `config` on `splits`, with the model `config` describes: dense layers, or
-    /// for a sequence problem of the registry a recurrent network reading each row as time steps.
+    /// A fresh run of `config` on `splits`, with the model its problem builds: dense layers from
+    /// the config, the problem's own network, or a recurrent network reading each row as time
+    /// steps.
     pub fn new(config: TrainConfig, splits: Splits) -> Result<Self, Error> {
-        let sequence = match crate::problems::named(&config.problem) {
-            Ok(Problem { task: Task::Sequence { steps }, .. }) => Some(*steps),
-            Ok(Problem { task: Task::Adding { length }, .. }) => Some(config.length.unwrap_or(*length)),
+        config.validate()?;
+        let problem = crate::problems::named(&config.problem)?;
+        let max_batch = config.batch.max(EVAL_BATCH);
+        let sequence = match problem.task {
+            Task::Sequence { steps } => Some(steps),
+            Task::Adding { length } => Some(config.length.unwrap_or(length)),
             _ => None,
         };
         if let Some(steps) = sequence {
-            config.validate()?;
             let spec = config.rnn_spec(splits.train.dim, splits.train.classes, steps)?;
-            let rnn = Rnn::new(spec, config.batch.max(EVAL_BATCH), config.seed)?.with_threads(config.threads);
+            let rnn = Rnn::new(spec, max_batch, config.seed)?.with_threads(config.threads);
             return Self::with_model(config, splits, Model::Recurrent(rnn));
         }
-        let layers = config.layers(splits.train.dim, splits.train.classes)?;
+        if let Task::Network { build, .. } = problem.task {
+            let network = build(&config, max_batch)?;
+            return Self::with_network(config, splits, network);
+        }
+        let layers = config.layers(splits.train.classes)?;
         Self::with_layers(config, splits, layers)
     }
 
-    /// A fresh run with a model of the caller's own layers (the config's `hidden`, `activation`
-    /// and `init` are then not used). The last layer's outputs are the class scores.
+    /// A fresh run with a model of the caller's own layers on the data's features read as a flat
+    /// vector, trained on softmax cross-entropy (the config's `hidden`, `activation` and `init`
+    /// are then not used). The last layer's outputs are the class scores.
     pub fn with_layers(config: TrainConfig, splits: Splits, layers: Vec<LayerSpec>) -> Result<Self, Error> {
         config.validate()?;
-        let (first, last) = (&layers[0], &layers[layers.len() - 1]);
-        if first.inputs != splits.train.dim || last.outputs != splits.train.classes {
+        let input = Shape::flat(splits.train.dim);
+        let max_batch = config.batch.max(EVAL_BATCH);
+        let network = Network::new(input, &layers, Objective::CLASSIFY, max_batch, config.seed, config.threads)?;
+        Self::with_network(config, splits, network)
+    }
+
+    /// A fresh run of a network built by the caller (its input must match the data's features,
+    /// its output the classes or target values; its largest batch must hold the config's).
+    pub fn with_network(config: TrainConfig, splits: Splits, network: Network<f32>) -> Result<Self, Error> {
+        config.validate()?;
+        let data = &splits.train;
+        let source = config.data.as_ref().map_or("the bundled data".to_string(), |path| path.display().to_string());
+        if network.input_width() != data.dim {
+            return Err(Error::data(
+                source,
+                format!(
+                    "examples have {} values, but the model takes {} ({})",
+                    data.dim,
+                    network.input_width(),
+                    network.input_shape()
+                ),
+            ));
+        }
+        let outputs = if data.reconstruct { data.dim } else { data.classes };
+        if network.output_width() != outputs {
             return Err(Error::Invalid {
                 field: "layers",
-                message: "must take the data's features and output one score per class",
-                value: format!(
-                    "{}→…→{} for {} features and {} classes",
-                    first.inputs, last.outputs, splits.train.dim, splits.train.classes
-                ),
+                message: "must output one score per class (or one value per target)",
+                value: format!("{} outputs for {outputs}", network.output_width()),
             });
         }
-        let network = Network::new(layers, config.batch.max(EVAL_BATCH), config.seed, config.threads)?;
-        Self::with_model(config, splits, Model::Dense(network))
+        if network.max_batch() < config.batch {
+            return Err(Error::Invalid {
+                field: "batch",
+                message: "must fit the network's buffers",
+                value: format!("{} > {}", config.batch, network.max_batch()),
+            });
+        }
+        Self::with_model(config, splits, Model::Layers(network))
     }
 
     /// A fresh run of a model built by the caller.
@@ -290,7 +338,7 @@ impl Trainer {
             schedule: config.schedule(total_steps)?,
             batch_inputs: vec![0.0; config.batch * splits.train.dim],
             batch_labels: Vec::with_capacity(config.batch),
-            batch_values: Vec::with_capacity(config.batch),
+            batch_values: Vec::with_capacity(config.batch * splits.train.classes),
             progress: Progress {
                 epoch: 0,
                 step: 0,
@@ -499,7 +547,7 @@ impl Trainer {
         self.sampler.shuffle(self.config.seed, epoch);
         let batches = self.sampler.batches();
         observe(Event::EpochStart { epoch, batches, examples: self.splits.train.len() });
-        let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
+        let (mut loss_sum, mut error_sum, mut seen) = (0.0, 0.0, 0usize);
         let mut lr = self.schedule.lr(self.progress.step);
         let started = Instant::now();
         for index in 0..batches {
@@ -509,10 +557,10 @@ impl Trainer {
             if self.stop.as_ref().is_some_and(|flag| flag.load(Ordering::Relaxed)) {
                 return Err(Error::Interrupted { step: self.progress.step, epoch });
             }
-            let (batch_loss, batch_correct, size) = self.train_batch(index, epoch)?;
+            let (batch_loss, batch_error, size) = self.train_batch(index, epoch)?;
             lr = self.schedule.lr(self.progress.step - 1);
             loss_sum += batch_loss;
-            correct += batch_correct;
+            error_sum += batch_error;
             seen += size;
             observe(Event::Batch { done: index + 1, examples: seen, running_loss: loss_sum / seen as f64 });
         }
@@ -528,7 +576,7 @@ impl Trainer {
             lr,
             seconds: self.progress.seconds,
             train_loss: loss_sum / seen as f64,
-            train_error: 1.0 - correct as f64 / seen as f64,
+            train_error: error_sum / seen as f64,
             val_loss,
             val_error,
             test_loss,
@@ -537,8 +585,8 @@ impl Trainer {
     }
 
     /// One update on batch `index` of the current permutation: gather, forward, loss, backward,
-    /// check, optimizer step. Returns (Σ loss, correct, batch size).
-    fn train_batch(&mut self, index: usize, epoch: u32) -> Result<(f64, usize, usize), Error> {
+    /// check, optimizer step. Returns (Σ loss, Σ error, batch size).
+    fn train_batch(&mut self, index: usize, epoch: u32) -> Result<(f64, f64, usize), Error> {
         let dim = self.splits.train.dim;
         let indices = self.sampler.batch(index);
         self.batch_labels.clear();
@@ -548,7 +596,9 @@ impl Trainer {
             self.batch_inputs[row * dim..(row + 1) * dim].copy_from_slice(self.splits.train.row(example as usize));
             self.batch_labels.push(self.splits.train.labels[example as usize]);
             if regression {
-                self.batch_values.push(self.splits.train.values[example as usize]);
+                let width = self.splits.train.classes;
+                let example = example as usize;
+                self.batch_values.extend_from_slice(&self.splits.train.values[example * width..(example + 1) * width]);
             }
         }
         let size = indices.len();
@@ -557,9 +607,15 @@ impl Trainer {
         if diagnosed {
             self.measure_curvature(lr);
         }
-        let targets =
-            if regression { Targets::Values(&self.batch_values) } else { Targets::Classes(&self.batch_labels) };
-        let (batch_loss, batch_correct) = self.model.gradients(&self.batch_inputs[..size * dim], targets, size);
+        let inputs = &self.batch_inputs[..size * dim];
+        let targets = if self.splits.train.reconstruct {
+            Targets::Values(inputs)
+        } else if regression {
+            Targets::Values(&self.batch_values)
+        } else {
+            Targets::Classes(&self.batch_labels)
+        };
+        let (batch_loss, batch_error) = self.model.gradients(inputs, targets, size);
         let step = self.progress.step + 1;
         if !batch_loss.is_finite() {
             return Err(Error::NonFinite { what: "loss", step, epoch, layer: String::new() });
@@ -578,7 +634,17 @@ impl Trainer {
             self.record_step();
         }
         self.progress.step = step;
-        Ok((batch_loss, batch_correct, size))
+        Ok((batch_loss, batch_error, size))
+    }
+
+    /// One update on batch `index` of the current permutation, exactly as training makes it
+    /// (gather, forward, loss, backward, check, optimizer step), on the caller's thread pool.
+    /// Returns (Σ loss, Σ error) of the batch. For benchmarks and tests: the epoch's metrics do
+    /// not count it.
+    pub fn train_on_batch(&mut self, index: usize) -> Result<(f64, f64), Error> {
+        let index = index % self.sampler.batches();
+        let (loss, error, _) = self.train_batch(index, self.progress.epoch + 1)?;
+        Ok((loss, error))
     }
 
     /// Runs `steps` training updates exactly as training does (data already in memory), cycling
@@ -739,19 +805,19 @@ impl Trainer {
     }
 }
 
-/// Mean NLL and 0-1 error of `network` on `data`.
+/// Mean loss and mean error (the problem's metric) of `model` on `data`.
 pub fn evaluate(model: &mut Model, data: &Dataset) -> (f64, f64) {
     let chunk = model.max_batch();
-    let (mut loss, mut correct) = (0.0, 0usize);
+    let (mut loss, mut error) = (0.0, 0.0);
     for start in (0..data.len()).step_by(chunk) {
         let end = (start + chunk).min(data.len());
         let (l, c) =
             model.evaluate(&data.inputs[start * data.dim..end * data.dim], data.targets(start..end), end - start);
         loss += l;
-        correct += c;
+        error += c;
     }
     let n = data.len().max(1) as f64;
-    (loss / n, 1.0 - correct as f64 / n)
+    (loss / n, error / n)
 }
 
 /// File names inside a run folder.

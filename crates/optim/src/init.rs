@@ -72,7 +72,24 @@ impl Init {
     /// # Panics
     /// If `weights.len() != fan_in * fan_out` (a programming error, not user input).
     pub fn fill<F: Float, R: Rng + ?Sized>(self, weights: &mut [F], fan_in: usize, fan_out: usize, rng: &mut R) {
-        assert_eq!(weights.len(), fan_in * fan_out, "weights must hold fan_out × fan_in values");
+        self.fill_matrix(weights, (fan_out, fan_in), fan_in, fan_out, rng);
+    }
+
+    /// Fills `weights`, a `rows × cols` matrix stored row by row, scaled by fans that differ from
+    /// its shape: a convolution's kernels are `filters × (k·k·C)`, but its fan-out, as PyTorch and
+    /// Keras count it, is `filters·k·k`. Orthogonal rows (or columns) follow the shape.
+    ///
+    /// # Panics
+    /// If `weights.len() != rows * cols` (a programming error, not user input).
+    pub fn fill_matrix<F: Float, R: Rng + ?Sized>(
+        self,
+        weights: &mut [F],
+        (rows, cols): (usize, usize),
+        fan_in: usize,
+        fan_out: usize,
+        rng: &mut R,
+    ) {
+        assert_eq!(weights.len(), rows * cols, "weights must hold rows × cols values");
         let (m, n) = (fan_in.max(1) as f64, fan_out.max(1) as f64);
         match self {
             Init::GlorotUniform => fill_uniform(weights, (6.0 / (m + n)).sqrt(), rng),
@@ -81,7 +98,7 @@ impl Init {
             Init::HeUniform => fill_uniform(weights, (6.0 / m).sqrt(), rng),
             Init::HeNormal => fill_normal(weights, (2.0 / m).sqrt(), rng),
             Init::LecunNormal => fill_normal(weights, (1.0 / m).sqrt(), rng),
-            Init::Orthogonal { gain } => fill_orthogonal(weights, fan_out, fan_in, gain, rng),
+            Init::Orthogonal { gain } => fill_orthogonal(weights, rows, cols, gain, rng),
             Init::Zeros => weights.fill(F::ZERO),
             Init::Constant(value) => weights.fill(F::from_f64(value)),
         }

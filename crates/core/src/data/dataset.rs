@@ -15,10 +15,12 @@ pub struct Dataset {
     pub labels: Vec<u32>,
     /// Features per example.
     pub dim: usize,
-    /// Number of classes (the model's output width: 1 for a regression set).
+    /// Number of classes (for a regression set, the values per example: the model's output width).
     pub classes: usize,
-    /// Real-valued targets, one per example, for a regression set (empty for classification).
+    /// Real-valued targets, `classes` per example, for a regression set (empty for classification).
     pub values: Vec<f32>,
+    /// Whether each example's targets are its own features (an autoencoder's data).
+    pub reconstruct: bool,
 }
 
 impl Dataset {
@@ -38,12 +40,19 @@ impl Dataset {
                 value: bad.to_string(),
             });
         }
-        Ok(Dataset { inputs, labels, dim, classes, values: Vec::new() })
+        Ok(Dataset { inputs, labels, dim, classes, values: Vec::new(), reconstruct: false })
     }
 
-    /// A regression set: rows of `dim` features, one real target each (the model has one output).
-    pub fn regression(inputs: Vec<f32>, values: Vec<f32>, dim: usize) -> Result<Self, Error> {
-        let mut data = Dataset::new(inputs, vec![0; values.len()], dim, 1)?;
+    /// A regression set: rows of `dim` features, `width` real targets each (the model's outputs).
+    pub fn regression(inputs: Vec<f32>, values: Vec<f32>, dim: usize, width: usize) -> Result<Self, Error> {
+        if width == 0 || !values.len().is_multiple_of(width) {
+            return Err(Error::Invalid {
+                field: "values",
+                message: "must hold the same number of targets for every example",
+                value: format!("{} values, {width} per example", values.len()),
+            });
+        }
+        let mut data = Dataset::new(inputs, vec![0; values.len() / width], dim, width)?;
         data.values = values;
         Ok(data)
     }
@@ -55,8 +64,10 @@ impl Dataset {
 
     /// The targets of examples `range`.
     pub fn targets(&self, range: std::ops::Range<usize>) -> crate::loss::Targets<'_, f32> {
-        if self.is_regression() {
-            crate::loss::Targets::Values(&self.values[range])
+        if self.reconstruct {
+            crate::loss::Targets::Values(&self.inputs[range.start * self.dim..range.end * self.dim])
+        } else if self.is_regression() {
+            crate::loss::Targets::Values(&self.values[range.start * self.classes..range.end * self.classes])
         } else {
             crate::loss::Targets::Classes(&self.labels[range])
         }
@@ -86,7 +97,13 @@ impl Dataset {
             labels: indices.iter().map(|&i| self.labels[i]).collect(),
             dim: self.dim,
             classes: self.classes,
-            values: if self.is_regression() { indices.iter().map(|&i| self.values[i]).collect() } else { Vec::new() },
+            values: if self.is_regression() {
+                let width = self.classes;
+                indices.iter().flat_map(|&i| self.values[i * width..(i + 1) * width].iter().copied()).collect()
+            } else {
+                Vec::new()
+            },
+            reconstruct: self.reconstruct,
         }
     }
 

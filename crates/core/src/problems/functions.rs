@@ -1,7 +1,7 @@
 //! The 2-D test functions as lab problems: deterministic, so one run per learning rate; the
 //! "epochs" of a run are its updates and the metric is the gap f − f* to the minimum.
 
-use super::{Problem, Task};
+use super::{Problem, Source, Task, BATCH, VAL_SIZE};
 
 /// f − f* below which a path has reached the minimum (as in `descent optimize`).
 const TARGET: f64 = 1e-6;
@@ -12,10 +12,13 @@ const fn minimize(name: &'static str, description: &'static str, condition: f64,
         name,
         description,
         task: Task::Minimize { function: name, condition },
+        data: Source::Nothing,
         budget,
         target: TARGET,
         target_full_data: TARGET,
         metric: "f − f*",
+        batch: BATCH,
+        val_size: VAL_SIZE,
     }
 }
 

@@ -1,0 +1,239 @@
+//! 2-D convolution lowered onto the one matrix product (im2col).
+//!
+//! Each output pixel's receptive field (kernel × kernel × input channels, in that order, channels
+//! fastest) is copied into one row of a *column matrix*; the convolution is then the dense
+//! layer's affine map on those rows, y = act(columns·Wᵀ + b), a single product of
+//! (batch·out_h·out_w) × (k·k·C) by (k·k·C) × filters for the whole batch. Its result is already
+//! in NHWC order. Backward is the dense layer's: ∂L/∂W = dzᵀ·columns, and ∂L/∂columns = dz·W,
+//! which is scattered back onto the input pixels (col2im). The column matrix is the layer's own
+//! memory, sized once for the largest batch, and is reused for ∂L/∂columns.
+
+use std::fmt;
+
+use descent_optim::{Float, Init};
+use serde::{Deserialize, Serialize};
+
+use super::dense::{affine_tensors, Rows};
+use super::{for_each_example, Activation, Layer, Shape, TensorSpec};
+use crate::linalg::{matmul, Stored, Workspace};
+
+/// Zero padding of a convolution or pooling window, as TensorFlow defines it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Padding {
+    /// No padding: only windows that fit, ⌊(n − k)/s⌋ + 1 of them.
+    Valid,
+    /// ⌈n/s⌉ windows, the input padded with (out − 1)·s + k − n zeros, half before (rounded down)
+    /// and the rest after. With stride 1 the output is as large as the input.
+    Same,
+}
+
+impl Padding {
+    /// Output (height, width) for windows of `kernel` with `stride` on `input`; `None` when a
+    /// `valid` window does not fit.
+    pub fn output(self, input: Shape, kernel: usize, stride: usize) -> Option<(usize, usize)> {
+        let one = |n: usize| match self {
+            Padding::Valid => (n >= kernel).then(|| (n - kernel) / stride + 1),
+            Padding::Same => (n > 0).then(|| n.div_ceil(stride)),
+        };
+        Some((one(input.height)?, one(input.width)?))
+    }
+
+    /// Padding rows (or columns) before the first input row for an input of `n` and `out`
+    /// windows.
+    fn before(self, n: usize, out: usize, kernel: usize, stride: usize) -> usize {
+        match self {
+            Padding::Valid => 0,
+            Padding::Same => ((out - 1) * stride + kernel).saturating_sub(n) / 2,
+        }
+    }
+}
+
+impl fmt::Display for Padding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Padding::Valid => "valid",
+            Padding::Same => "same",
+        })
+    }
+}
+
+/// Where the windows of a convolution or pooling layer lie on its input.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Windows {
+    pub(super) input: Shape,
+    pub(super) output: Shape,
+    pub(super) kernel: usize,
+    pub(super) stride: usize,
+    pub(super) top: usize,
+    pub(super) left: usize,
+}
+
+impl Windows {
+    pub(super) fn new(input: Shape, output: Shape, kernel: usize, stride: usize, padding: Padding) -> Self {
+        let top = padding.before(input.height, output.height, kernel, stride);
+        let left = padding.before(input.width, output.width, kernel, stride);
+        Windows { input, output, kernel, stride, top, left }
+    }
+
+    /// The input pixel (row, column) under kernel position (i, j) of output pixel (oh, ow), if it
+    /// is not padding.
+    #[inline(always)]
+    pub(super) fn pixel(&self, oh: usize, ow: usize, i: usize, j: usize) -> Option<(usize, usize)> {
+        let row = (oh * self.stride + i).checked_sub(self.top)?;
+        let col = (ow * self.stride + j).checked_sub(self.left)?;
+        (row < self.input.height && col < self.input.width).then_some((row, col))
+    }
+}
+
+/// A 2-D convolution: `filters` kernels of `kernel × kernel × C` over an NHWC input, with a
+/// bias per filter and a fused nonlinearity. The kernels are stored filter by filter, each as
+/// `kernel × kernel × C` (channels fastest).
+pub struct Conv2d<F> {
+    windows: Windows,
+    activation: Activation,
+    init: Init,
+    padding: Padding,
+    columns: Vec<F>,
+}
+
+impl<F: Float> Conv2d<F> {
+    /// A convolution from `input` to `output` (as [`LayerSpec::output_shape`] computes it), with
+    /// its column matrix sized for `max_batch` examples.
+    ///
+    /// [`LayerSpec::output_shape`]: super::LayerSpec::output_shape
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        input: Shape,
+        output: Shape,
+        kernel: usize,
+        stride: usize,
+        padding: Padding,
+        activation: Activation,
+        init: Init,
+        max_batch: usize,
+    ) -> Self {
+        let windows = Windows::new(input, output, kernel, stride, padding);
+        let rows = output.height * output.width;
+        Conv2d { windows, activation, init, padding, columns: vec![F::ZERO; max_batch * rows * patch(&windows)] }
+    }
+
+    fn rows(&self, batch: usize) -> Rows {
+        let pixels = self.windows.output.height * self.windows.output.width;
+        Rows {
+            count: batch * pixels,
+            inputs: patch(&self.windows),
+            outputs: self.windows.output.channels,
+            activation: self.activation,
+        }
+    }
+
+    /// Copies every receptive field of `batch` examples of `input` into the column matrix.
+    fn im2col(&mut self, input: &[F], batch: usize) {
+        let w = self.windows;
+        let (channels, in_len) = (w.input.channels, w.input.len());
+        let per_example = w.output.height * w.output.width * patch(&w);
+        for_each_example(&mut self.columns, per_example, batch, &|example, columns| {
+            let image = &input[example * in_len..(example + 1) * in_len];
+            let mut rows = columns.chunks_exact_mut(patch(&w));
+            for oh in 0..w.output.height {
+                for ow in 0..w.output.width {
+                    let row = rows.next().expect("one row per output pixel");
+                    for (ij, segment) in row.chunks_exact_mut(channels).enumerate() {
+                        match w.pixel(oh, ow, ij / w.kernel, ij % w.kernel) {
+                            Some((r, c)) => {
+                                let at = (r * w.input.width + c) * channels;
+                                segment.copy_from_slice(&image[at..at + channels]);
+                            }
+                            None => segment.fill(F::ZERO),
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// Adds every row of the column matrix back onto the input pixels it was copied from.
+    fn col2im(&self, input_grad: &mut [F], batch: usize) {
+        let w = self.windows;
+        let channels = w.input.channels;
+        let per_example = w.output.height * w.output.width * patch(&w);
+        let columns = &self.columns;
+        for_each_example(input_grad, w.input.len(), batch, &|example, image| {
+            image.fill(F::ZERO);
+            let mut rows = columns[example * per_example..(example + 1) * per_example].chunks_exact(patch(&w));
+            for oh in 0..w.output.height {
+                for ow in 0..w.output.width {
+                    let row = rows.next().expect("one row per output pixel");
+                    for (ij, segment) in row.chunks_exact(channels).enumerate() {
+                        if let Some((r, c)) = w.pixel(oh, ow, ij / w.kernel, ij % w.kernel) {
+                            let at = (r * w.input.width + c) * channels;
+                            image[at..at + channels].iter_mut().zip(segment).for_each(|(x, &g)| *x += g);
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Values in one receptive field: kernel × kernel × input channels.
+fn patch(windows: &Windows) -> usize {
+    windows.kernel * windows.kernel * windows.input.channels
+}
+
+impl<F: Float> Layer<F> for Conv2d<F> {
+    fn describe(&self) -> String {
+        let w = &self.windows;
+        let stride = if w.stride > 1 { format!(", stride {}", w.stride) } else { String::new() };
+        format!("conv {k}×{k}, {}→{}{stride}, {}", w.input.channels, w.output.channels, self.padding, k = w.kernel)
+    }
+
+    fn output_shape(&self) -> Shape {
+        self.windows.output
+    }
+
+    fn tensors(&self) -> Vec<TensorSpec> {
+        let w = &self.windows;
+        let (fan_in, fan_out) = (patch(w), w.kernel * w.kernel * w.output.channels);
+        affine_tensors(patch(w), w.output.channels, self.init, fan_in, fan_out)
+    }
+
+    fn forward(&mut self, params: &[F], input: &[F], output: &mut [F], batch: usize, workspace: &mut Workspace<F>) {
+        self.im2col(input, batch);
+        self.rows(batch).forward(params, &self.columns, output, workspace);
+    }
+
+    fn backward(
+        &mut self,
+        params: &[F],
+        _: &[F],
+        output: &[F],
+        output_grad: &mut [F],
+        grads: &mut [F],
+        input_grad: Option<&mut [F]>,
+        batch: usize,
+        workspace: &mut Workspace<F>,
+    ) {
+        let rows = self.rows(batch);
+        rows.backward(params, &self.columns, output, output_grad, grads, None, workspace);
+        if let Some(input_grad) = input_grad {
+            // ∂L/∂columns = dz·W into the column matrix, which forward's copy is no longer needed in.
+            let (count, k, n) = (rows.count, rows.inputs, rows.outputs);
+            let dz = &output_grad[..count * n];
+            let w = &params[..k * n];
+            matmul(&mut self.columns[..count * k], dz, Stored::AsIs, w, Stored::AsIs, (count, n, k), false, workspace);
+            self.col2im(input_grad, batch);
+        }
+    }
+
+    fn forward_flops(&self) -> f64 {
+        let w = &self.windows;
+        2.0 * (w.output.height * w.output.width * patch(w) * w.output.channels) as f64
+    }
+
+    fn scratch_bytes(&self, batch: usize) -> usize {
+        let w = &self.windows;
+        batch * w.output.height * w.output.width * patch(w) * std::mem::size_of::<F>()
+    }
+}
