@@ -147,3 +147,32 @@ fn resume_names_a_missing_or_foreign_folder() {
     let foreign = Trainer::resume(dir.path(), None).err().unwrap().to_string();
     assert!(foreign.contains("not a descent run"), "{foreign}");
 }
+
+/// Every network of the registry (convolutions and pooling, the autoencoder's sigmoid
+/// cross-entropy against its inputs, the noisy quadratic's own layer) resumes bit for bit: two
+/// epochs straight equal one epoch, a checkpoint, and a second epoch.
+#[test]
+fn every_network_problem_resumes_bit_for_bit() {
+    for problem in ["mnist-2c2d", "fmnist-2c2d", "mnist-autoencoder", "quadratic-deep"] {
+        let mut config = TrainConfig::for_problem(problem).unwrap();
+        (config.epochs, config.batch, config.val_size, config.threads) = (2, 32, 100, 2);
+        let cut = |config: &TrainConfig| {
+            let (train, test) = Splits::sources(config).unwrap();
+            let first = |n: usize| (0..n).collect::<Vec<_>>();
+            Splits::from_sets(config, train.subset(&first(300)), test.subset(&first(200))).unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let (straight_dir, split_dir) = (dir.path().join("straight"), dir.path().join("split"));
+        let mut straight = Trainer::new(config.clone(), cut(&config)).unwrap();
+        straight.run(Some(&straight_dir), &mut no_events()).unwrap();
+        let first = TrainConfig { epochs: 1, ..config.clone() };
+        Trainer::new(first.clone(), cut(&first)).unwrap().run(Some(&split_dir), &mut no_events()).unwrap();
+        let mut resumed = Trainer::resume_with(&split_dir, config.clone(), cut(&config)).unwrap();
+        resumed.run(Some(&split_dir), &mut no_events()).unwrap();
+        let bits = |t: &Trainer| t.model().params().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert!(bits(&straight) == bits(&resumed), "{problem}: resumed parameters differ");
+        let (a, b) = (straight.metrics(), resumed.metrics());
+        assert_eq!(a.len(), 2);
+        assert!(a[1].val_error.is_finite() && a[1].val_error == b[1].val_error, "{problem}");
+    }
+}

@@ -94,7 +94,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
         }
         eprintln!("\nstopping: finishing nothing new; press Ctrl-C again to quit at once");
     });
-    let progress = LabProgress::new(problem.is_classifier());
+    let progress = LabProgress::new(problem.is_classifier(), problem.metric.starts_with("0-1 error"));
     let outcome = lab::run(&experiment, &out, jobs, &stop, &|event| progress.show(event));
     progress.bar.finish_and_clear();
     let results = match outcome {
@@ -204,17 +204,19 @@ fn parse_lrs(text: &str) -> Result<LrGrid> {
 struct LabProgress {
     bar: ProgressBar,
     classifier: bool,
+    /// Whether the problem's error is the 0-1 error, shown in percent.
+    percent: bool,
 }
 
 impl LabProgress {
-    fn new(classifier: bool) -> Self {
+    fn new(classifier: bool, percent: bool) -> Self {
         let bar = ProgressBar::new(0);
         bar.set_style(
             ProgressStyle::with_template("[{bar:30}] {pos}/{len} epochs, {msg} ({elapsed} elapsed, {eta} left)")
                 .expect("valid template")
                 .progress_chars("=> "),
         );
-        LabProgress { bar, classifier }
+        LabProgress { bar, classifier, percent }
     }
 
     fn line(&self, text: String) {
@@ -236,10 +238,16 @@ impl LabProgress {
                 self.bar.inc(epochs_skipped);
                 let outcome = match (&result.diverged, result.last()) {
                     (Some(why), _) => format!("diverged: {why}"),
-                    (None, Some(m)) if self.classifier => format!(
+                    (None, Some(m)) if self.classifier && self.percent => format!(
                         "val err {:.2}%, test err {:.2}%, {:.1}s",
                         100.0 * m.val_error,
                         100.0 * m.test_error,
+                        m.seconds
+                    ),
+                    (None, Some(m)) if self.classifier => format!(
+                        "val {}, test {}, {:.1}s",
+                        table::number(m.val_error, 4),
+                        table::number(m.test_error, 4),
                         m.seconds
                     ),
                     (None, Some(m)) => format!("final {}", table::number(m.val_error, 3)),

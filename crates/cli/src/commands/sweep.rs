@@ -37,9 +37,9 @@ pub struct SweepArgs {
     /// Folder with the four MNIST IDX files (default: the bundled subset).
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
-    /// Training examples held out for validation.
-    #[arg(long, default_value_t = 5000)]
-    val_size: usize,
+    /// Training examples held out for validation (default: the problem's).
+    #[arg(long)]
+    val_size: Option<usize>,
     /// Seed of every random draw.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -87,7 +87,9 @@ pub fn run(args: SweepArgs) -> Result<()> {
     base.clip = args.optimizer.clip.clone();
     base.data = args.data.clone();
     base.epochs = epochs;
-    base.val_size = args.val_size;
+    if let Some(val_size) = args.val_size {
+        base.val_size = val_size;
+    }
     base.seed = args.seed;
     if let Some(threads) = args.threads {
         base.threads = positive("--threads", threads as i64)? as usize;

@@ -19,7 +19,8 @@ pub struct TrainArgs {
     /// Problem: mnist-mlp (784-1000-500-100-10, ReLU) or mnist-logreg (784→10).
     #[arg(long, default_value = "mnist-mlp")]
     pub problem: String,
-    /// Folder with the four MNIST IDX files (default: the bundled 10,000/2,000 subset), or a CSV
+    /// Folder with the four IDX files of the problem's data set, MNIST or Fashion-MNIST (default:
+    /// the bundled 10,000/2,000 subset), or a CSV
     /// file of features with the class label last (a seeded 20% of its rows becomes the test set).
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
@@ -30,21 +31,22 @@ pub struct TrainArgs {
     #[arg(long, default_value = "relu")]
     pub activation: String,
     /// Weight initializer: glorot-uniform, glorot-normal, uniform-fan-in, he-uniform, he-normal,
-    /// lecun-normal, orthogonal or orthogonal:GAIN (default: uniform-fan-in for the MNIST
-    /// classifiers, as PyTorch's nn.Linear; glorot-uniform for a recurrent net's W).
+    /// lecun-normal, orthogonal or orthogonal:GAIN (default: uniform-fan-in for the dense and
+    /// convolutional networks, as PyTorch's nn.Linear and nn.Conv2d; glorot-uniform for a
+    /// recurrent net's W).
     #[arg(long)]
     pub init: Option<String>,
     #[command(flatten)]
     pub optimizer: OptimizerFlags,
-    /// Minibatch size m.
-    #[arg(long, default_value_t = 128, allow_negative_numbers = true)]
-    pub batch: i64,
+    /// Minibatch size m (default: the problem's, 128).
+    #[arg(long, allow_negative_numbers = true)]
+    pub batch: Option<i64>,
     /// Total epochs (a resumed run continues to this number).
     #[arg(long, allow_negative_numbers = true)]
     pub epochs: Option<i64>,
-    /// Training examples held out for validation.
-    #[arg(long, default_value_t = 5000, allow_negative_numbers = true)]
-    pub val_size: i64,
+    /// Training examples held out for validation (default: the problem's, 5000 on the image sets).
+    #[arg(long, allow_negative_numbers = true)]
+    pub val_size: Option<i64>,
     /// Stop after this many epochs without a better validation error; keep the best parameters.
     #[arg(long, value_name = "PATIENCE", allow_negative_numbers = true)]
     pub early_stop: Option<i64>,
@@ -160,7 +162,7 @@ pub fn train_into(mut trainer: Trainer, out: &std::path::Path) -> Result<Trainer
     println!(
         "{} on {}: {} ({} convention), lr {}, batch {}, {} epochs, seed {}, {} threads",
         config.problem,
-        config.data.as_ref().map_or("the bundled MNIST subset".to_string(), |d| d.display().to_string()),
+        config.data.as_ref().map_or("the bundled data".to_string(), |d| d.display().to_string()),
         config.optimizer,
         config.convention,
         config.lr,
@@ -169,9 +171,10 @@ pub fn train_into(mut trainer: Trainer, out: &std::path::Path) -> Result<Trainer
         config.seed,
         config.threads
     );
-    let mut progress = Progress::new(config.epochs);
+    let metric = Metric::of(&config.problem);
+    let mut progress = Progress::new(config.epochs, metric);
     let summary = trainer.run(Some(out), &mut |event| progress.show(event)).map_err(crate::core_error)?;
-    plot::save_svg(&curves(trainer.metrics()), &out.join("curves.svg"))?;
+    plot::save_svg(&curves(trainer.metrics(), metric), &out.join("curves.svg"))?;
     if !trainer.curvature_rows().is_empty() {
         plot::save_svg(
             &crate::report::diagnose::curvature_svg(trainer.curvature_rows()),
@@ -184,8 +187,31 @@ pub fn train_into(mut trainer: Trainer, out: &std::path::Path) -> Result<Trainer
     if !trainer.layer_rows().is_empty() {
         plot::save_svg(&crate::report::diagnose::layers_svg(trainer.layer_rows()), &out.join("layer_stats.svg"))?;
     }
-    print_summary(&summary);
+    print_summary(&summary, metric);
     Ok(trainer)
+}
+
+/// What a problem's error is, and how it prints: the 0-1 error in percent, any other metric
+/// (a reconstruction error, a loss) as a number.
+#[derive(Clone, Copy)]
+struct Metric {
+    name: &'static str,
+    percent: bool,
+}
+
+impl Metric {
+    fn of(problem: &str) -> Self {
+        let name = descent::problems::named(problem).map_or("0-1 error", |p| p.metric);
+        Metric { name, percent: name.starts_with("0-1 error") }
+    }
+
+    fn show(&self, value: f64) -> String {
+        if self.percent {
+            format!("{:5.2}%", 100.0 * value)
+        } else {
+            format!("{value:.4}")
+        }
+    }
 }
 
 /// The resolved configuration from the flags, each checked with the flag named.
@@ -238,14 +264,18 @@ pub fn build_config(args: &TrainArgs, epochs: Option<u32>) -> Result<TrainConfig
         (args.optimizer.momentum, args.optimizer.rho, args.optimizer.beta1, args.optimizer.beta2, args.optimizer.eps);
     config.schedule = args.optimizer.schedule.clone();
     config.clip = args.optimizer.clip.clone();
-    config.batch = positive("--batch", args.batch)? as usize;
+    if let Some(batch) = args.batch {
+        config.batch = positive("--batch", batch)? as usize;
+    }
     if let Some(epochs) = epochs {
         config.epochs = epochs;
     }
-    if args.val_size < 0 {
-        return Err(bad_input(format!("--val-size {}: must be at least 0", args.val_size)));
+    if let Some(val_size) = args.val_size {
+        if val_size < 0 {
+            return Err(bad_input(format!("--val-size {val_size}: must be at least 0")));
+        }
+        config.val_size = val_size as usize;
     }
-    config.val_size = args.val_size as usize;
     config.early_stop = args.early_stop.map(|p| positive("--early-stop", p)).transpose()?.map(|p| p as u32);
     config.standardize = args.standardize;
     if let Some(length) = args.length {
@@ -264,12 +294,13 @@ pub fn build_config(args: &TrainArgs, epochs: Option<u32>) -> Result<TrainConfig
 /// A progress bar per epoch on stderr (hidden when stderr is not a terminal) and a line per epoch.
 struct Progress {
     epochs: u32,
+    metric: Metric,
     bar: Option<ProgressBar>,
 }
 
 impl Progress {
-    fn new(epochs: u32) -> Self {
-        Progress { epochs, bar: None }
+    fn new(epochs: u32, metric: Metric) -> Self {
+        Progress { epochs, metric, bar: None }
     }
 
     fn show(&mut self, event: Event<'_>) {
@@ -297,15 +328,16 @@ impl Progress {
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();
                 }
+                let error = |value| self.metric.show(value);
                 println!(
-                    "epoch {:>3}/{}  train loss {:.4} err {:5.2}%  val loss {:.4} err {:5.2}%  test err {:5.2}%  lr {}  {:.1}s",
+                    "epoch {:>3}/{}  train loss {:.4} err {}  val loss {:.4} err {}  test err {}  lr {}  {:.1}s",
                     m.epoch,
                     self.epochs,
                     m.train_loss,
-                    100.0 * m.train_error,
+                    error(m.train_error),
                     m.val_loss,
-                    100.0 * m.val_error,
-                    100.0 * m.test_error,
+                    error(m.val_error),
+                    error(m.test_error),
                     table::number(m.lr, 3),
                     m.seconds
                 );
@@ -319,26 +351,25 @@ impl Progress {
     }
 }
 
-fn print_summary(summary: &Summary) {
+fn print_summary(summary: &Summary, metric: Metric) {
     let Some(m) = &summary.final_metrics else { return };
     println!();
     let rows = vec![
-        vec!["train (running)".into(), format!("{:.4}", m.train_loss), format!("{:.2}%", 100.0 * m.train_error)],
-        vec!["validation".into(), format!("{:.4}", m.val_loss), format!("{:.2}%", 100.0 * m.val_error)],
-        vec!["test".into(), format!("{:.4}", m.test_loss), format!("{:.2}%", 100.0 * m.test_error)],
+        vec!["train (running)".into(), format!("{:.4}", m.train_loss), metric.show(m.train_error).trim().to_string()],
+        vec!["validation".into(), format!("{:.4}", m.val_loss), metric.show(m.val_error).trim().to_string()],
+        vec!["test".into(), format!("{:.4}", m.test_loss), metric.show(m.test_error).trim().to_string()],
     ];
-    print!("{}", table::render(&[&format!("epoch {}", summary.final_epoch), "loss (NLL)", "0-1 error"], &rows));
+    print!("{}", table::render(&[&format!("epoch {}", summary.final_epoch), "loss", metric.name], &rows));
+    let gap = m.test_error - m.train_error;
+    let gap = if metric.percent { format!("{:+.2} points", 100.0 * gap) } else { format!("{gap:+.4}") };
     println!(
-        "generalization gap (test − train error): {:+.2} points; {} updates in {:.1}s of training ({:.0} examples/s)",
-        100.0 * (m.test_error - m.train_error),
-        summary.steps,
-        summary.seconds,
-        summary.examples_per_second
+        "generalization gap (test − train error): {gap}; {} updates in {:.1}s of training ({:.0} examples/s)",
+        summary.steps, summary.seconds, summary.examples_per_second
     );
 }
 
 /// Loss and error against epoch, train/validation/test, as two stacked panels.
-fn curves(metrics: &[EpochMetrics]) -> String {
+fn curves(metrics: &[EpochMetrics], metric: Metric) -> String {
     let epochs = metrics.last().map_or(1, |m| m.epoch).max(2) as f64;
     let series = |pick: &dyn Fn(&EpochMetrics) -> [f64; 3]| -> [Vec<(f64, f64)>; 3] {
         let mut out: [Vec<(f64, f64)>; 3] = Default::default();
@@ -361,7 +392,7 @@ fn curves(metrics: &[EpochMetrics]) -> String {
         figure
     };
     plot::stack(&[
-        panel("surrogate loss (NLL)", "loss", series(&|m| [m.train_loss, m.val_loss, m.test_loss])),
-        panel("0-1 error", "error", series(&|m| [m.train_error, m.val_error, m.test_error])),
+        panel("surrogate loss", "loss", series(&|m| [m.train_loss, m.val_loss, m.test_loss])),
+        panel(metric.name, "error", series(&|m| [m.train_error, m.val_error, m.test_error])),
     ])
 }

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use descent::lab::{Results, SummaryRow};
+use descent::problems::Source;
 
 use super::figures::Plot;
 use super::verdict::metric_value;
@@ -88,8 +89,13 @@ pub fn page(results: &Results, summary: &[SummaryRow], verdict: &[String], plots
     html.push_str("</section>\n<h2>Setup</h2>\n<ul id=\"setup\">\n");
     let data = match &experiment.data {
         Some(dir) => escape(&dir.display().to_string()),
-        None if problem.is_classifier() => "the bundled MNIST subset (10,000 training, 2,000 test images)".into(),
-        None => "none: a 2-D function from its customary start".into(),
+        None => match problem.data {
+            Source::Mnist => "the bundled MNIST subset (10,000 training, 2,000 test images)".into(),
+            Source::FashionMnist => "the bundled Fashion-MNIST subset (10,000 training, 2,000 test images)".into(),
+            Source::Adding => "adding-problem sequences drawn from a fixed seed (10,000 training, 2,000 test)".into(),
+            Source::Quadratic => "N(0, 0.6²I) points drawn from a fixed seed (1,200 training, 1,000 test)".into(),
+            Source::Nothing => "none: a 2-D function from its customary start".into(),
+        },
     };
     let unit = if problem.is_classifier() { "epochs" } else { "updates" };
     let mut facts = vec![

@@ -194,7 +194,7 @@ impl ExperimentSpec {
         positive("seeds", self.seeds.unwrap_or(1) as u64)?; // checked even where seeds do not matter
         let epochs = self.epochs.unwrap_or(problem.budget);
         positive("epochs", epochs as u64)?;
-        let batch = self.batch.unwrap_or(128);
+        let batch = self.batch.unwrap_or(problem.batch);
         positive("batch", batch as u64)?;
         let default_target = if self.data.is_some() { problem.target_full_data } else { problem.target };
         let target = self.target.unwrap_or(default_target);
@@ -274,7 +274,7 @@ impl ExperimentSpec {
             seeds,
             epochs,
             batch,
-            val_size: self.val_size.unwrap_or(5000),
+            val_size: self.val_size.unwrap_or(problem.val_size),
             target,
             length: self.length,
             variants,
