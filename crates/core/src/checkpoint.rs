@@ -50,11 +50,13 @@ impl Checkpoint {
     /// Writes to `dir/checkpoint.safetensors` through a temporary file and a rename.
     pub fn save(&self, dir: &Path) -> Result<(), Error> {
         let path = dir.join(CHECKPOINT_FILE);
+        let bytes: Vec<Vec<u8>> = self.tensors.iter().map(|(_, values)| little_endian(values)).collect();
         let views: Vec<(String, TensorView<'_>)> = self
             .tensors
             .iter()
-            .map(|(name, values)| {
-                let view = TensorView::new(Dtype::F32, vec![values.len()], bytemuck_f32(values))
+            .zip(&bytes)
+            .map(|((name, values), bytes)| {
+                let view = TensorView::new(Dtype::F32, vec![values.len()], bytes)
                     .map_err(|e| Error::run(&path, e.to_string()))?;
                 Ok((name.clone(), view))
             })
@@ -99,12 +101,10 @@ impl Checkpoint {
     }
 }
 
-/// The little-endian bytes of `values` (safetensors stores little-endian).
-fn bytemuck_f32(values: &[f32]) -> &[u8] {
-    // SAFETY: f32 has no padding and any byte pattern is a valid u8; the length is exact. The
-    // platforms descent builds for are little-endian, which `load` assumes too (checked below).
-    const _: () = assert!(cfg!(target_endian = "little"));
-    unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values)) }
+/// The little-endian bytes of `values` (safetensors stores little-endian). A copy, made once an
+/// epoch, so that no unsafe reinterpretation is needed outside `linalg`.
+fn little_endian(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
 /// Writes `bytes` to a temporary file beside `path`, flushes it, then renames it over `path`.

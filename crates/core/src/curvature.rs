@@ -114,9 +114,10 @@ pub fn largest_eigenvalue<F: Float>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::Targets;
     use crate::functions::{Function2d, FUNCTION_NAMES};
     use crate::layers::{Activation, LayerSpec, Shape};
-    use crate::loss::{Objective, Targets};
+    use crate::loss::Objective;
     use crate::network::Network;
     use descent_optim::Init;
 

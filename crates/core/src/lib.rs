@@ -16,6 +16,8 @@
 //!
 //! The algorithms themselves live in [`descent_optim`], re-exported here as [`optim`].
 #![warn(missing_docs)]
+// Raw pointers and intrinsics stay inside the matrix product, where the safety argument is made.
+#![deny(unsafe_code)]
 
 pub use descent_optim as optim;
 
@@ -28,6 +30,7 @@ pub mod error;
 pub mod functions;
 pub mod lab;
 pub mod layers;
+#[allow(unsafe_code)]
 pub mod linalg;
 pub mod loss;
 pub mod model;

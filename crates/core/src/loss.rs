@@ -6,6 +6,8 @@
 use descent_optim::Float;
 use serde::{Deserialize, Serialize};
 
+pub use crate::data::Targets;
+
 /// Softmax cross-entropy (the negative log-likelihood of a categorical model), fused with the
 /// softmax for stability: log Σ exp(zⱼ) is computed as m + log Σ exp(zⱼ − m), m = maxⱼ zⱼ.
 /// The gradient is (softmax(z) − onehot(y))/batch.
@@ -40,15 +42,6 @@ pub fn softmax_cross_entropy<F: Float>(
         }
     }
     (total, correct)
-}
-
-/// What a batch of outputs is trained against.
-#[derive(Debug, Clone, Copy)]
-pub enum Targets<'a, F> {
-    /// Class labels.
-    Classes(&'a [u32]),
-    /// Real values, as many per example as the model has outputs.
-    Values(&'a [F]),
 }
 
 /// The surrogate a model minimizes.
@@ -200,9 +193,9 @@ pub fn sigmoid_cross_entropy<F: Float>(logits: &[F], targets: &[F], batch: usize
         let scale = F::from_f64(1.0 / batch as f64);
         grad.iter_mut().zip(logits.iter().zip(targets)).for_each(|(g, (&z, &t))| {
             let p = if z >= F::ZERO {
-                F::ONE / (F::ONE + (-z).exp())
+                F::ONE / (F::ONE + (-z).fast_exp())
             } else {
-                let e = z.exp();
+                let e = z.fast_exp();
                 e / (F::ONE + e)
             };
             *g = (p - t) * scale;

@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use crate::loss::Targets;
+use crate::data::Targets;
 use crate::network::Network;
 use crate::rnn::Rnn;
 

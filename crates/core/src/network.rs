@@ -11,10 +11,11 @@ use descent_optim::Float;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::data::Targets;
 pub use crate::layers::Activation;
 use crate::layers::{Layer, LayerSpec, Shape};
 use crate::linalg::Workspace;
-use crate::loss::{Objective, Targets};
+use crate::loss::Objective;
 use crate::Error;
 
 /// One layer of a network with its place in the flat buffers.

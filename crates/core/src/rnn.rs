@@ -14,8 +14,8 @@ use descent_optim::{Float, Init};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+pub use crate::data::Targets;
 use crate::linalg::{matmul, Stored, Workspace};
-pub use crate::loss::Targets;
 use crate::{loss, Error};
 
 /// The shape of a recurrent network.

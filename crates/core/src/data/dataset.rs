@@ -6,6 +6,15 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::Error;
 
+/// What a batch of outputs is trained against.
+#[derive(Debug, Clone, Copy)]
+pub enum Targets<'a, F> {
+    /// Class labels.
+    Classes(&'a [u32]),
+    /// Real values, as many per example as the model has outputs.
+    Values(&'a [F]),
+}
+
 /// Examples as rows of `dim` f32 features, with class labels in `0..classes`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
@@ -63,13 +72,13 @@ impl Dataset {
     }
 
     /// The targets of examples `range`.
-    pub fn targets(&self, range: std::ops::Range<usize>) -> crate::loss::Targets<'_, f32> {
+    pub fn targets(&self, range: std::ops::Range<usize>) -> Targets<'_, f32> {
         if self.reconstruct {
-            crate::loss::Targets::Values(&self.inputs[range.start * self.dim..range.end * self.dim])
+            Targets::Values(&self.inputs[range.start * self.dim..range.end * self.dim])
         } else if self.is_regression() {
-            crate::loss::Targets::Values(&self.values[range.start * self.classes..range.end * self.classes])
+            Targets::Values(&self.values[range.start * self.classes..range.end * self.classes])
         } else {
-            crate::loss::Targets::Classes(&self.labels[range])
+            Targets::Classes(&self.labels[range])
         }
     }
 

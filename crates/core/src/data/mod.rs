@@ -8,5 +8,5 @@ pub mod idx;
 pub mod mnist;
 pub mod sampler;
 
-pub use dataset::Dataset;
+pub use dataset::{Dataset, Targets};
 pub use sampler::EpochSampler;

@@ -40,7 +40,7 @@ impl Activation {
                 }
             }
             Activation::Tanh => z.tanh(),
-            Activation::Sigmoid => F::ONE / (F::ONE + (-z).exp()),
+            Activation::Sigmoid => F::ONE / (F::ONE + (-z).fast_exp()),
         }
     }
 

@@ -194,7 +194,7 @@ mod tests {
         let config = TrainConfig::for_problem("quadratic-deep").unwrap();
         let mut network = build(&TrainConfig { threads: 1, ..config }, 2).unwrap();
         let x: Vec<f32> = (0..2 * DIM).map(|i| ((i as f32) * 0.37).sin() * 0.6).collect();
-        let (loss, error) = network.gradients(&x, crate::loss::Targets::Values(&[0.0; 2 * DIM]), 2);
+        let (loss, error) = network.gradients(&x, crate::data::Targets::Values(&[0.0; 2 * DIM]), 2);
         // ½(1 − x)ᵀH(1 − x) summed over both examples, and its mean gradient H(1 − x̄), in f64.
         let mut expected_loss = 0.0;
         let mut expected_grad = [0.0f64; DIM];

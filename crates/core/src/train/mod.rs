@@ -1,0 +1,436 @@
+//! The training loop: minibatch SGD-style training of a [`Model`] with any optimizer, schedule
+//! and clipping; evaluation every epoch on train (running averages), validation and test;
+//! early stopping on validation error; checkpoints after every epoch; exact resumption.
+//!
+//! The trainer reports through [`Event`]s and never prints. The loop is here; the data of a
+//! run ([`Splits`]), what it reports ([`EpochMetrics`], [`Event`], [`Summary`]), its run folder
+//! (files, checkpoints, resume) and its diagnostics each have a module of their own.
+
+mod folder;
+mod metrics;
+mod monitor;
+mod splits;
+
+pub use folder::{
+    default_out, holds_a_run, CONFIG_FILE, DIAGNOSTICS_FILE, LAYER_STATS_FILE, METRICS_FILE, SUMMARY_FILE,
+    TIME_GRADS_FILE,
+};
+pub use metrics::{EpochMetrics, Event, Summary, METRICS_HEADER};
+pub use splits::Splits;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use descent_optim::parallel::all_finite;
+use descent_optim::{Optimizer, ParamGroup, Schedule};
+
+use crate::checkpoint::Progress;
+use crate::config::TrainConfig;
+use crate::data::Targets;
+use crate::data::{Dataset, EpochSampler};
+use crate::layers::{LayerSpec, Shape};
+use crate::loss::Objective;
+use crate::model::Model;
+use crate::network::Network;
+use crate::problems::Task;
+use crate::rnn::Rnn;
+use crate::Error;
+use monitor::Monitor;
+
+/// Examples evaluated per forward pass when measuring loss and error.
+const EVAL_BATCH: usize = 500;
+
+/// A training run in progress.
+pub struct Trainer {
+    config: TrainConfig,
+    model: Model,
+    optimizer: Optimizer<f32>,
+    schedule: Schedule,
+    splits: Splits,
+    sampler: EpochSampler,
+    batch_inputs: Vec<f32>,
+    batch_labels: Vec<u32>,
+    batch_values: Vec<f32>,
+    progress: Progress,
+    best_params: Option<Vec<f32>>,
+    stop: Option<Arc<AtomicBool>>,
+    monitor: Option<Box<Monitor>>,
+}
+
+impl Trainer {
+    /// A fresh run of `config` on `splits`, with the model its problem builds: dense layers from
+    /// the config, the problem's own network, or a recurrent network reading each row as time
+    /// steps.
+    pub fn new(config: TrainConfig, splits: Splits) -> Result<Self, Error> {
+        config.validate()?;
+        let problem = crate::problems::named(&config.problem)?;
+        let max_batch = config.batch.max(EVAL_BATCH);
+        let sequence = match problem.task {
+            Task::Sequence { steps } => Some(steps),
+            Task::Adding { length } => Some(config.length.unwrap_or(length)),
+            _ => None,
+        };
+        if let Some(steps) = sequence {
+            let spec = config.rnn_spec(splits.train.dim, splits.train.classes, steps)?;
+            let rnn = Rnn::new(spec, max_batch, config.seed)?.with_threads(config.threads);
+            return Self::with_model(config, splits, Model::Recurrent(rnn));
+        }
+        if let Task::Network { build, .. } = problem.task {
+            let network = build(&config, max_batch)?;
+            return Self::with_network(config, splits, network);
+        }
+        let layers = config.layers(splits.train.classes)?;
+        Self::with_layers(config, splits, layers)
+    }
+
+    /// A fresh run with a model of the caller's own layers on the data's features read as a flat
+    /// vector, trained on softmax cross-entropy (the config's `hidden`, `activation` and `init`
+    /// are then not used). The last layer's outputs are the class scores.
+    pub fn with_layers(config: TrainConfig, splits: Splits, layers: Vec<LayerSpec>) -> Result<Self, Error> {
+        config.validate()?;
+        let input = Shape::flat(splits.train.dim);
+        let max_batch = config.batch.max(EVAL_BATCH);
+        let network = Network::new(input, &layers, Objective::CLASSIFY, max_batch, config.seed, config.threads)?;
+        Self::with_network(config, splits, network)
+    }
+
+    /// A fresh run of a network built by the caller (its input must match the data's features,
+    /// its output the classes or target values; its largest batch must hold the config's).
+    pub fn with_network(config: TrainConfig, splits: Splits, network: Network<f32>) -> Result<Self, Error> {
+        config.validate()?;
+        let data = &splits.train;
+        let source = config.data.as_ref().map_or("the bundled data".to_string(), |path| path.display().to_string());
+        if network.input_width() != data.dim {
+            return Err(Error::data(
+                source,
+                format!(
+                    "examples have {} values, but the model takes {} ({})",
+                    data.dim,
+                    network.input_width(),
+                    network.input_shape()
+                ),
+            ));
+        }
+        let outputs = if data.reconstruct { data.dim } else { data.classes };
+        if network.output_width() != outputs {
+            return Err(Error::Invalid {
+                field: "layers",
+                message: "must output one score per class (or one value per target)",
+                value: format!("{} outputs for {outputs}", network.output_width()),
+            });
+        }
+        if network.max_batch() < config.batch {
+            return Err(Error::Invalid {
+                field: "batch",
+                message: "must fit the network's buffers",
+                value: format!("{} > {}", config.batch, network.max_batch()),
+            });
+        }
+        Self::with_model(config, splits, Model::Layers(network))
+    }
+
+    /// A fresh run of a model built by the caller.
+    fn with_model(config: TrainConfig, splits: Splits, model: Model) -> Result<Self, Error> {
+        // One group per tensor, so that per-tensor norm clipping clips each tensor.
+        let groups = model.tensors().into_iter().map(|(_, range)| ParamGroup::new(range)).collect();
+        let optimizer =
+            Optimizer::from_config(&config.optimizer_config()?)?.with_clip(config.clip()?)?.with_groups(groups)?;
+        let sampler = EpochSampler::new(splits.train.len(), config.batch, false);
+        let mut total_steps = sampler.batches() as u64 * config.epochs as u64;
+        if let Some(steps) = config.steps {
+            total_steps = total_steps.min(steps);
+        }
+        let diagnostics = config.diagnostics.clone();
+        let trainer = Trainer {
+            schedule: config.schedule(total_steps)?,
+            batch_inputs: vec![0.0; config.batch * splits.train.dim],
+            batch_labels: Vec::with_capacity(config.batch),
+            batch_values: Vec::with_capacity(config.batch * splits.train.classes),
+            progress: Progress {
+                epoch: 0,
+                step: 0,
+                seconds: 0.0,
+                best_val_error: f64::INFINITY,
+                best_epoch: 0,
+                bad_epochs: 0,
+                optimizer_scalars: Vec::new(),
+                metrics: Vec::new(),
+            },
+            best_params: None,
+            stop: None,
+            monitor: None,
+            config,
+            model,
+            optimizer,
+            splits,
+            sampler,
+        };
+        match diagnostics {
+            Some(diagnostics) => trainer.with_diagnostics(diagnostics),
+            None => Ok(trainer),
+        }
+    }
+
+    /// Makes the run stop, between two updates, once `flag` is set: [`run`](Self::run) then
+    /// returns [`Error::Interrupted`] and the run folder keeps its last epoch's checkpoint, from
+    /// which [`resume`](Self::resume) continues exactly.
+    pub fn stop_when(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.stop = Some(flag);
+        self
+    }
+
+    /// The run's configuration.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// The model being trained.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Metrics of the epochs completed so far.
+    pub fn metrics(&self) -> &[EpochMetrics] {
+        &self.progress.metrics
+    }
+
+    /// Trains to the configured number of epochs, reporting to `observe`; with `out`, writes the
+    /// run folder (config, metrics, checkpoint, summary) after every epoch.
+    pub fn run(&mut self, out: Option<&Path>, observe: &mut (dyn FnMut(Event<'_>) + Send)) -> Result<Summary, Error> {
+        if let Some(dir) = out {
+            std::fs::create_dir_all(dir).map_err(|e| Error::run(dir, format!("cannot create: {e}")))?;
+            let text = toml::to_string(&self.config).map_err(|e| Error::run(dir, e.to_string()))?;
+            crate::checkpoint::write_atomically(&dir.join(CONFIG_FILE), text.as_bytes())?;
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.config.threads)
+            .build()
+            .map_err(|e| Error::run("threads", e.to_string()))?;
+        if let (Some(dir), Some(monitor)) = (out, self.monitor.as_mut()) {
+            monitor.load_earlier(dir, self.progress.step)?;
+        }
+        let mut stopped_early = false;
+        while self.progress.epoch < self.config.epochs && !stopped_early && !self.out_of_steps() {
+            let metrics = pool.install(|| self.train_epoch(observe))?;
+            stopped_early = self.update_early_stopping(&metrics);
+            self.progress.metrics.push(metrics);
+            if let Some(dir) = out {
+                self.save(dir)?;
+            }
+            observe(Event::EpochEnd(self.progress.metrics.last().expect("just pushed")));
+        }
+        if stopped_early || self.config.early_stop.is_some() {
+            if let Some(best) = &self.best_params {
+                self.model.params_mut().copy_from_slice(best);
+            }
+        }
+        if stopped_early {
+            observe(Event::EarlyStop { best_epoch: self.progress.best_epoch });
+        }
+        let final_epoch = if self.config.early_stop.is_some() && self.best_params.is_some() {
+            self.progress.best_epoch
+        } else {
+            self.progress.epoch
+        };
+        let examples = self.progress.step as f64 * self.config.batch as f64;
+        let summary = Summary {
+            epochs: self.progress.epoch,
+            steps: self.progress.step,
+            seconds: self.progress.seconds,
+            final_epoch,
+            final_metrics: self.progress.metrics.iter().find(|m| m.epoch == final_epoch).cloned(),
+            stopped_early,
+            examples_per_second: if self.progress.seconds > 0.0 { examples / self.progress.seconds } else { 0.0 },
+        };
+        if let Some(dir) = out {
+            let json = serde_json::to_string_pretty(&summary).map_err(|e| Error::run(dir, e.to_string()))?;
+            crate::checkpoint::write_atomically(&dir.join(SUMMARY_FILE), json.as_bytes())?;
+        }
+        Ok(summary)
+    }
+
+    /// One pass over the training set in a fresh random order, then evaluation.
+    fn train_epoch(&mut self, observe: &mut (dyn FnMut(Event<'_>) + Send)) -> Result<EpochMetrics, Error> {
+        let epoch = self.progress.epoch + 1;
+        self.sampler.shuffle(self.config.seed, epoch);
+        let batches = self.sampler.batches();
+        observe(Event::EpochStart { epoch, batches, examples: self.splits.train.len() });
+        let (mut loss_sum, mut error_sum, mut seen) = (0.0, 0.0, 0usize);
+        let mut lr = self.schedule.lr(self.progress.step);
+        let started = Instant::now();
+        for index in 0..batches {
+            if self.out_of_steps() {
+                break;
+            }
+            if self.stop.as_ref().is_some_and(|flag| flag.load(Ordering::Relaxed)) {
+                return Err(Error::Interrupted { step: self.progress.step, epoch });
+            }
+            let (batch_loss, batch_error, size) = self.train_batch(index, epoch)?;
+            lr = self.schedule.lr(self.progress.step - 1);
+            loss_sum += batch_loss;
+            error_sum += batch_error;
+            seen += size;
+            observe(Event::Batch { done: index + 1, examples: seen, running_loss: loss_sum / seen as f64 });
+        }
+        self.progress.seconds += started.elapsed().as_secs_f64();
+        let (val_loss, val_error) = evaluate(&mut self.model, &self.splits.val);
+        let (test_loss, test_error) = evaluate(&mut self.model, &self.splits.test);
+        self.progress.epoch = epoch;
+        self.progress.optimizer_scalars =
+            self.optimizer.state_scalars().into_iter().map(|(n, v)| (n.to_string(), v)).collect();
+        Ok(EpochMetrics {
+            epoch,
+            step: self.progress.step,
+            lr,
+            seconds: self.progress.seconds,
+            train_loss: loss_sum / seen as f64,
+            train_error: error_sum / seen as f64,
+            val_loss,
+            val_error,
+            test_loss,
+            test_error,
+        })
+    }
+
+    /// One update on batch `index` of the current permutation: gather, forward, loss, backward,
+    /// check, optimizer step. Returns (Σ loss, Σ error, batch size).
+    fn train_batch(&mut self, index: usize, epoch: u32) -> Result<(f64, f64, usize), Error> {
+        let dim = self.splits.train.dim;
+        let indices = self.sampler.batch(index);
+        self.batch_labels.clear();
+        self.batch_values.clear();
+        let regression = self.splits.train.is_regression();
+        for (row, &example) in indices.iter().enumerate() {
+            self.batch_inputs[row * dim..(row + 1) * dim].copy_from_slice(self.splits.train.row(example as usize));
+            self.batch_labels.push(self.splits.train.labels[example as usize]);
+            if regression {
+                let width = self.splits.train.classes;
+                let example = example as usize;
+                self.batch_values.extend_from_slice(&self.splits.train.values[example * width..(example + 1) * width]);
+            }
+        }
+        let size = indices.len();
+        let lr = self.schedule.lr(self.progress.step);
+        let diagnosed = self.monitor.as_ref().is_some_and(|m| m.config.is_due(self.progress.step));
+        if diagnosed {
+            self.measure_curvature(lr);
+        }
+        let inputs = &self.batch_inputs[..size * dim];
+        let targets = if self.splits.train.reconstruct {
+            Targets::Values(inputs)
+        } else if regression {
+            Targets::Values(&self.batch_values)
+        } else {
+            Targets::Classes(&self.batch_labels)
+        };
+        let (batch_loss, batch_error) = self.model.gradients(inputs, targets, size);
+        let step = self.progress.step + 1;
+        if !batch_loss.is_finite() {
+            return Err(Error::NonFinite { what: "loss", step, epoch, layer: String::new() });
+        }
+        if !all_finite(self.model.grads()) {
+            return Err(self.non_finite_gradient(step, epoch));
+        }
+        if diagnosed {
+            if let Some(monitor) = self.monitor.as_mut() {
+                monitor.theta.copy_from_slice(self.model.params());
+            }
+        }
+        let (params, grads) = self.model.params_and_grads();
+        self.optimizer.step(params, grads, lr)?;
+        if diagnosed {
+            self.record_step();
+        }
+        self.progress.step = step;
+        Ok((batch_loss, batch_error, size))
+    }
+
+    /// One update on batch `index` of the current permutation, exactly as training makes it
+    /// (gather, forward, loss, backward, check, optimizer step), on the caller's thread pool.
+    /// Returns (Σ loss, Σ error) of the batch. For benchmarks and tests: the epoch's metrics do
+    /// not count it.
+    pub fn train_on_batch(&mut self, index: usize) -> Result<(f64, f64), Error> {
+        let index = index % self.sampler.batches();
+        let (loss, error, _) = self.train_batch(index, self.progress.epoch + 1)?;
+        Ok((loss, error))
+    }
+
+    /// Runs `steps` training updates exactly as training does (data already in memory), cycling
+    /// through the first epoch's batches, on the run's thread pool; returns the seconds taken.
+    /// For benchmarks: the run's progress and metrics are not meant to be used afterwards.
+    pub fn time_steps(&mut self, steps: usize) -> Result<f64, Error> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.config.threads)
+            .build()
+            .map_err(|e| Error::run("threads", e.to_string()))?;
+        self.sampler.shuffle(self.config.seed, 1);
+        let batches = self.sampler.batches();
+        pool.install(|| {
+            let started = Instant::now();
+            for step in 0..steps {
+                self.train_batch(step % batches, 1)?;
+            }
+            Ok(started.elapsed().as_secs_f64())
+        })
+    }
+
+    /// Whether the config's step budget, if any, is spent.
+    fn out_of_steps(&self) -> bool {
+        self.config.steps.is_some_and(|steps| self.progress.step >= steps)
+    }
+
+    /// Multiply-adds ×2 of one training example's forward and backward pass (the first layer needs
+    /// no gradient with respect to its input).
+    pub fn flops_per_example(&self) -> f64 {
+        self.model.flops_per_example()
+    }
+
+    /// The error for a gradient that is not finite, naming the first layer where it is not.
+    fn non_finite_gradient(&self, step: u64, epoch: u32) -> Error {
+        let layer = self
+            .model
+            .layers()
+            .into_iter()
+            .enumerate()
+            .find(|(_, (_, range))| !all_finite(&self.model.grads()[range.clone()]))
+            .map(|(index, (name, _))| format!(", in layer {} ({name})", index + 1))
+            .unwrap_or_default();
+        Error::NonFinite { what: "gradient", step, epoch, layer }
+    }
+
+    /// Records the epoch for early stopping; returns true when patience has run out.
+    fn update_early_stopping(&mut self, metrics: &EpochMetrics) -> bool {
+        if metrics.val_error < self.progress.best_val_error {
+            self.progress.best_val_error = metrics.val_error;
+            self.progress.best_epoch = metrics.epoch;
+            self.progress.bad_epochs = 0;
+            if self.config.early_stop.is_some() {
+                match &mut self.best_params {
+                    Some(best) => best.copy_from_slice(self.model.params()),
+                    None => self.best_params = Some(self.model.params().to_vec()),
+                }
+            }
+            false
+        } else {
+            self.progress.bad_epochs += 1;
+            self.config.early_stop.is_some_and(|patience| self.progress.bad_epochs >= patience)
+        }
+    }
+}
+
+/// Mean loss and mean error (the problem's metric) of `model` on `data`.
+pub fn evaluate(model: &mut Model, data: &Dataset) -> (f64, f64) {
+    let chunk = model.max_batch();
+    let (mut loss, mut error) = (0.0, 0.0);
+    for start in (0..data.len()).step_by(chunk) {
+        let end = (start + chunk).min(data.len());
+        let (l, c) =
+            model.evaluate(&data.inputs[start * data.dim..end * data.dim], data.targets(start..end), end - start);
+        loss += l;
+        error += c;
+    }
+    let n = data.len().max(1) as f64;
+    (loss / n, error / n)
+}
