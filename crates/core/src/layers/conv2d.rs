@@ -76,6 +76,28 @@ impl Windows {
         Windows { input, output, kernel, stride, top, left }
     }
 
+    /// The part of kernel row `i` of output pixel (oh, ow) that lies on the image: `len` values
+    /// (whole pixels of all channels) starting at `at` in the example's input, and `skip` values
+    /// of padding before them in the kernel row. `None` when the whole row is padding.
+    #[inline(always)]
+    pub(super) fn run(&self, oh: usize, ow: usize, i: usize) -> Option<Run> {
+        let row = (oh * self.stride + i).checked_sub(self.top).filter(|&r| r < self.input.height)?;
+        let first = ow * self.stride;
+        // Kernel columns j with left ≤ first + j < left + width lie on the image.
+        let start = self.left.saturating_sub(first);
+        let end = (self.left + self.input.width).saturating_sub(first).min(self.kernel);
+        if start >= end {
+            return None;
+        }
+        let channels = self.input.channels;
+        let col = first + start - self.left;
+        Some(Run {
+            at: (row * self.input.width + col) * channels,
+            skip: start * channels,
+            len: (end - start) * channels,
+        })
+    }
+
     /// The input pixel (row, column) under kernel position (i, j) of output pixel (oh, ow), if it
     /// is not padding.
     #[inline(always)]
@@ -84,6 +106,14 @@ impl Windows {
         let col = (ow * self.stride + j).checked_sub(self.left)?;
         (row < self.input.height && col < self.input.width).then_some((row, col))
     }
+}
+
+/// A contiguous run of one kernel row on the image (see [`Windows::run`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Run {
+    pub(super) at: usize,
+    pub(super) skip: usize,
+    pub(super) len: usize,
 }
 
 /// A 2-D convolution: `filters` kernels of `kernel × kernel × C` over an NHWC input, with a
@@ -128,25 +158,25 @@ impl<F: Float> Conv2d<F> {
         }
     }
 
-    /// Copies every receptive field of `batch` examples of `input` into the column matrix.
+    /// Copies every receptive field of `batch` examples of `input` into the column matrix. A
+    /// field's row i is one run of the image (kernel × channels values, contiguous in NHWC) where
+    /// it lies inside, so each is copied at once; padding is zeros.
     fn im2col(&mut self, input: &[F], batch: usize) {
         let w = self.windows;
-        let (channels, in_len) = (w.input.channels, w.input.len());
+        let in_len = w.input.len();
         let per_example = w.output.height * w.output.width * patch(&w);
         for_each_example(&mut self.columns, per_example, batch, &|example, columns| {
             let image = &input[example * in_len..(example + 1) * in_len];
-            let mut rows = columns.chunks_exact_mut(patch(&w));
-            for oh in 0..w.output.height {
-                for ow in 0..w.output.width {
-                    let row = rows.next().expect("one row per output pixel");
-                    for (ij, segment) in row.chunks_exact_mut(channels).enumerate() {
-                        match w.pixel(oh, ow, ij / w.kernel, ij % w.kernel) {
-                            Some((r, c)) => {
-                                let at = (r * w.input.width + c) * channels;
-                                segment.copy_from_slice(&image[at..at + channels]);
-                            }
-                            None => segment.fill(F::ZERO),
+            for (pixel, row) in columns.chunks_exact_mut(patch(&w)).enumerate() {
+                let (oh, ow) = (pixel / w.output.width, pixel % w.output.width);
+                for (i, segment) in row.chunks_exact_mut(w.kernel * w.input.channels).enumerate() {
+                    match w.run(oh, ow, i) {
+                        Some(run) => {
+                            segment[..run.skip].fill(F::ZERO);
+                            segment[run.skip..run.skip + run.len].copy_from_slice(&image[run.at..run.at + run.len]);
+                            segment[run.skip + run.len..].fill(F::ZERO);
                         }
+                        None => segment.fill(F::ZERO),
                     }
                 }
             }
@@ -156,20 +186,17 @@ impl<F: Float> Conv2d<F> {
     /// Adds every row of the column matrix back onto the input pixels it was copied from.
     fn col2im(&self, input_grad: &mut [F], batch: usize) {
         let w = self.windows;
-        let channels = w.input.channels;
         let per_example = w.output.height * w.output.width * patch(&w);
         let columns = &self.columns;
         for_each_example(input_grad, w.input.len(), batch, &|example, image| {
             image.fill(F::ZERO);
-            let mut rows = columns[example * per_example..(example + 1) * per_example].chunks_exact(patch(&w));
-            for oh in 0..w.output.height {
-                for ow in 0..w.output.width {
-                    let row = rows.next().expect("one row per output pixel");
-                    for (ij, segment) in row.chunks_exact(channels).enumerate() {
-                        if let Some((r, c)) = w.pixel(oh, ow, ij / w.kernel, ij % w.kernel) {
-                            let at = (r * w.input.width + c) * channels;
-                            image[at..at + channels].iter_mut().zip(segment).for_each(|(x, &g)| *x += g);
-                        }
+            let rows = columns[example * per_example..(example + 1) * per_example].chunks_exact(patch(&w));
+            for (pixel, row) in rows.enumerate() {
+                let (oh, ow) = (pixel / w.output.width, pixel % w.output.width);
+                for (i, segment) in row.chunks_exact(w.kernel * w.input.channels).enumerate() {
+                    if let Some(run) = w.run(oh, ow, i) {
+                        let source = &segment[run.skip..run.skip + run.len];
+                        image[run.at..run.at + run.len].iter_mut().zip(source).for_each(|(x, &g)| *x += g);
                     }
                 }
             }

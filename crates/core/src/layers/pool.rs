@@ -50,25 +50,31 @@ impl<F: Float> Layer<F> for MaxPool2d {
         let w = self.windows;
         let (in_len, out_len) = (w.input.len(), w.output.len());
         let channels = w.input.channels;
+        // For each window, every channel at once: the inner loops run over the channels, which
+        // are contiguous, so they vectorize.
         let one = |(example, (out, winners)): (usize, (&mut [F], &mut [u32]))| {
             let image = &input[example * in_len..(example + 1) * in_len];
-            for oh in 0..w.output.height {
-                for ow in 0..w.output.width {
-                    for c in 0..channels {
-                        let (mut best, mut winner) = (F::ZERO, usize::MAX);
-                        for i in 0..w.kernel {
-                            for j in 0..w.kernel {
-                                if let Some((r, col)) = w.pixel(oh, ow, i, j) {
-                                    let at = (r * w.input.width + col) * channels + c;
-                                    if winner == usize::MAX || image[at] > best {
-                                        (best, winner) = (image[at], at);
-                                    }
-                                }
+            let pixels = out.chunks_exact_mut(channels).zip(winners.chunks_exact_mut(channels));
+            for (o, (best, winner)) in pixels.enumerate() {
+                let (oh, ow) = (o / w.output.width, o % w.output.width);
+                let mut first = true;
+                for i in 0..w.kernel {
+                    for j in 0..w.kernel {
+                        let Some((r, col)) = w.pixel(oh, ow, i, j) else { continue };
+                        let at = (r * w.input.width + col) * channels;
+                        let values = &image[at..at + channels];
+                        if first {
+                            best.copy_from_slice(values);
+                            winner.iter_mut().enumerate().for_each(|(c, index)| *index = (at + c) as u32);
+                            first = false;
+                            continue;
+                        }
+                        for (c, ((b, index), &x)) in best.iter_mut().zip(winner.iter_mut()).zip(values).enumerate() {
+                            if x > *b {
+                                *b = x;
+                                *index = (at + c) as u32;
                             }
                         }
-                        let o = (oh * w.output.width + ow) * channels + c;
-                        out[o] = best;
-                        winners[o] = winner as u32;
                     }
                 }
             }
