@@ -88,6 +88,27 @@ fn bad_input_names_the_file_or_flag_and_exits_2() {
     write_set(idx(0x903, &[20, 28, 28], 20 * 784), idx(0x801, &[20], 20));
     expect(run(&["--data", "data"]), "expected magic 0x00000803 (u8 images, 3 dims), found 0x00000903");
 
+    // A conv net takes 28×28 images: 32×32 ones (or 5 CSV features) are refused with both sizes;
+    // a Fashion-MNIST folder whose test images differ in size from its training images names the
+    // test file and both sizes.
+    write_set(idx(0x803, &[20, 32, 32], 20 * 1024), idx(0x801, &[20], 20));
+    std::fs::write(data.join("t10k-images-idx3-ubyte"), idx(0x803, &[5, 32, 32], 5 * 1024)).unwrap();
+    expect(
+        run(&["--data", "data", "--problem", "mnist-2c2d", "--val-size", "5", "--batch", "4"]),
+        "data: examples have 1024 values, but the model takes 784 (28×28×1)",
+    );
+    std::fs::write(data.join("t10k-images-idx3-ubyte"), idx(0x803, &[5, 28, 28], 5 * 784)).unwrap();
+    expect(
+        run(&["--data", "data", "--problem", "fmnist-2c2d"]),
+        "t10k-images-idx3-ubyte: images are 28×28, but the training images are 32×32",
+    );
+    let features: String = (0..10).map(|i| format!("0.1,0.2,0.3,0.4,0.5,{}\n", i % 2)).collect();
+    std::fs::write(dir.path().join("five.csv"), features).unwrap();
+    expect(
+        run(&["--data", "five.csv", "--problem", "mnist-autoencoder", "--val-size", "2", "--batch", "2"]),
+        "five.csv: examples have 5 values, but the model takes 784",
+    );
+
     std::fs::write(dir.path().join("ragged.csv"), "1,2,0\n3,1\n").unwrap();
     expect(run(&["--data", "ragged.csv"]), "ragged.csv: line 2: expected 3 fields like the first row, found 2");
     std::fs::write(dir.path().join("cell.csv"), "1,2,0\n3,x,1\n").unwrap();

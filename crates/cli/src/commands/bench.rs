@@ -23,7 +23,8 @@ pub enum BenchCommand {
 
 #[derive(Debug, Args)]
 pub struct TrainBenchArgs {
-    /// Problem: mnist-mlp or mnist-logreg.
+    /// Problem: any network of the registry (mnist-mlp, mnist-2c2d, mnist-autoencoder,
+    /// quadratic-deep, mnist-rnn, …).
     #[arg(long, default_value = "mnist-mlp")]
     problem: String,
     /// Minibatch size.
