@@ -142,6 +142,23 @@ pub fn positive(flag: &str, value: i64) -> anyhow::Result<i64> {
     Ok(value)
 }
 
+/// Threads or workers per core at most: more only divides the same cores finer, while each
+/// thread costs its stack and, in the products, its own packing memory.
+pub const THREADS_PER_CORE: usize = 4;
+
+/// A `--threads` or `--jobs` value: at least 1 and at most [`THREADS_PER_CORE`] per core.
+pub fn threads(flag: &str, value: i64) -> anyhow::Result<usize> {
+    let value = positive(flag, value)? as u64;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let most = THREADS_PER_CORE * cores;
+    if value > most as u64 {
+        return Err(bad_input(format!(
+            "{flag} {value}: at most {most} here ({THREADS_PER_CORE} per core, {cores} cores)"
+        )));
+    }
+    Ok(value as usize)
+}
+
 /// The default training config of the registry problem named by `--problem`, or bad input
 /// listing the problems that train.
 pub fn problem_config(problem: &str) -> anyhow::Result<descent::config::TrainConfig> {

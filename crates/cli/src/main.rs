@@ -87,6 +87,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Compare(args) => commands::compare::run(*args),
@@ -112,4 +113,29 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Lets a closed pipe end the process quietly, as it ends `cat` (`descent train | head -1`). Rust
+/// ignores SIGPIPE, so that printing to a closed stdout would otherwise panic.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread starts; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// A flag that the first Ctrl-C sets (saying `what` happens now); a second Ctrl-C quits at once
+/// with status 130.
+pub fn stop_on_ctrl_c(what: &'static str) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&stop);
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\n{what}; press Ctrl-C again to quit at once");
+    });
+    stop
 }

@@ -107,18 +107,7 @@ fn little_endian(values: &[f32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
-/// Writes `bytes` to a temporary file beside `path`, flushes it, then renames it over `path`.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    use std::io::Write;
-    let temporary = path.with_extension("tmp");
-    let result = (|| {
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    result.map_err(|e| Error::run(path, format!("cannot write: {e}")))
-}
+pub use crate::files::write_atomically;
 
 #[cfg(test)]
 mod tests {

@@ -27,6 +27,7 @@ pub mod curvature;
 pub mod data;
 pub mod diagnostics;
 pub mod error;
+pub mod files;
 pub mod functions;
 pub mod lab;
 pub mod layers;

@@ -125,13 +125,17 @@ fn bench_optim(args: OptimBenchArgs) -> Result<()> {
     if args.params == 0 {
         return Err(bad_input("--params 0: must be at least 1"));
     }
+    // θ, g and up to three state buffers of f32, plus the traffic floor's arrays.
+    let bytes = (args.params as u64).checked_mul(7 * 4);
+    descent::files::check_memory(bytes, "params", &format!("{} parameters", args.params))
+        .map_err(|e| bad_input(format!("--params {}: {e}", args.params)))?;
     if args.repeats == 0 {
         return Err(bad_input("--repeats 0: must be at least 1"));
     }
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if threads == 0 {
-        return Err(bad_input("--threads 0: must be at least 1"));
-    }
+    let threads = match args.threads {
+        Some(threads) => crate::flags::threads("--threads", threads as i64)?,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
     let convention =
         args.convention.parse().map_err(|e| bad_input(format!("--convention {}: {}", args.convention, reason(&e))))?;
     let list = args.optimizers.clone().unwrap_or_else(|| OPTIMIZER_NAMES.join(","));
@@ -248,7 +252,7 @@ fn bench_train(args: TrainBenchArgs) -> Result<()> {
         .map_err(|e| bad_input(format!("--optimizer {}: {}", args.optimizer, reason(&e))))?
         .lr;
     if let Some(threads) = args.threads {
-        config.threads = threads.max(1);
+        config.threads = crate::flags::threads("--threads", threads as i64)?;
     }
     let threads = config.threads;
     let splits = descent::train::Splits::load(&config).map_err(crate::core_error)?;

@@ -2,8 +2,6 @@
 //! learning rate on validation error, reruns the chosen rate over seeds, and writes the report.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use anyhow::Result;
 use clap::Args;
@@ -64,7 +62,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let spec = experiment_spec(&args)?;
     let experiment = spec.resolve(args.config.as_deref()).map_err(crate::core_error)?;
     let jobs = match args.jobs {
-        Some(jobs) => positive("--jobs", jobs)? as usize,
+        Some(jobs) => crate::flags::threads("--jobs", jobs)?,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let out =
@@ -84,16 +82,8 @@ pub fn run(args: CompareArgs) -> Result<()> {
         if jobs == 1 { "" } else { "s" },
         out.display()
     );
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    // The first Ctrl-C stops cleanly (finished runs and each run's last epoch are kept); a
-    // second one quits at once.
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        eprintln!("\nstopping: finishing nothing new; press Ctrl-C again to quit at once");
-    });
+    // The first Ctrl-C stops cleanly (finished runs and each run's last epoch are kept).
+    let stop = crate::stop_on_ctrl_c("stopping: finishing nothing new");
     let progress = LabProgress::new(problem.is_classifier(), problem.metric.starts_with("0-1 error"));
     let outcome = lab::run(&experiment, &out, jobs, &stop, &|event| progress.show(event));
     progress.bar.finish_and_clear();

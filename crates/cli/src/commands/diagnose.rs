@@ -140,7 +140,7 @@ fn diagnose_function(
     let (path, rows) = diagnostics::minimize(&function, optimizer, &settings, monitors).map_err(crate::core_error)?;
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create folder", out.display()))?;
     let csv = diagnostics::to_csv(DIAGNOSTICS_HEADER, rows.iter().map(CurvatureRow::csv_row));
-    std::fs::write(out.join(DIAGNOSTICS_FILE), csv).with_context(|| format!("{}: cannot write", out.display()))?;
+    crate::plot::write_file(&out.join(DIAGNOSTICS_FILE), csv.as_bytes())?;
     let mut sections = curvature_sections(&rows);
     let contour = contour_figure(&function, std::slice::from_ref(&path), &args.optimizer.schedule).to_svg();
     plot::save_svg(&contour, &out.join("path.svg"))?;
@@ -183,7 +183,6 @@ fn write_page(
     sections: &[(&str, String, String)],
 ) -> Result<PathBuf> {
     let page = out.join("report.html");
-    std::fs::write(&page, pictures::page(title, facts, sections))
-        .with_context(|| format!("{}: cannot write", page.display()))?;
+    crate::plot::write_file(&page, pictures::page(title, facts, sections).as_bytes())?;
     Ok(page)
 }

@@ -119,7 +119,7 @@ fn write_csv(paths: &[Trajectory], file: &Path) -> Result<()> {
             let _ = writeln!(csv, "{},{},{:?},{:?},{:?}", path.optimizer, point.step, point.x, point.y, point.f);
         }
     }
-    std::fs::write(file, csv).with_context(|| format!("{}: cannot write", file.display()))
+    crate::plot::write_file(file, csv.as_bytes())
 }
 
 fn summary_table(function: &Function2d, paths: &[Trajectory], lrs: &[f64]) -> String {

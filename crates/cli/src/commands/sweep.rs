@@ -92,20 +92,36 @@ pub fn run(args: SweepArgs) -> Result<()> {
     }
     base.seed = args.seed;
     if let Some(threads) = args.threads {
-        base.threads = positive("--threads", threads as i64)? as usize;
+        base.threads = crate::flags::threads("--threads", threads as i64)?;
     }
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("sweep-batch-{}", args.problem)));
-    let data = descent::data::mnist::load(base.data.as_deref()).map_err(crate::core_error)?;
+    // A new or empty folder, or one holding an earlier sweep of descent's (its own sweep.csv and
+    // sweep.svg, nothing else): nothing of the user's is replaced.
+    let earlier_sweep = std::fs::read_dir(&out).is_ok_and(|entries| {
+        entries.flatten().all(|e| {
+            e.file_type().is_ok_and(|t| t.is_file())
+                && ["sweep.csv", "sweep.svg"].contains(&&*e.file_name().to_string_lossy())
+        })
+    }) && std::fs::read_to_string(out.join("sweep.csv"))
+        .is_ok_and(|text| text.starts_with(CSV_HEADER));
+    if !descent::files::is_free_folder(&out) && !earlier_sweep {
+        return Err(bad_input(format!(
+            "--out {}: holds files that are not a sweep of descent's; choose a new or empty folder",
+            out.display()
+        )));
+    }
+    let (train_set, test_set) = Splits::sources(&base).map_err(crate::core_error)?;
     println!(
         "{}: {} at lr {} for m = {}, rule {}, {epochs} epochs each, {} threads",
         args.problem, optimizer.name, optimizer.lr, args.base_batch, args.lr_rule, base.threads
     );
+    let percent = descent::problems::named(&args.problem).is_ok_and(|p| p.metric.starts_with("0-1 error"));
     let mut rows = Vec::new();
     for &batch in &sizes {
         let mut config = base.clone();
         config.batch = batch;
         config.lr = optimizer.lr * rule(batch as f64 / args.base_batch as f64);
-        let splits = || Splits::from_sets(&config, data.train.clone(), data.test.clone()).map_err(crate::core_error);
+        let splits = || Splits::from_sets(&config, train_set.clone(), test_set.clone()).map_err(crate::core_error);
         // Throughput: the trainer's own step, after warm-up, median of three timings of ~4,096
         // examples each.
         let mut timed = Trainer::new(config.clone(), splits()?).map_err(crate::core_error)?;
@@ -132,12 +148,18 @@ pub fn run(args: SweepArgs) -> Result<()> {
             table::number(row.lr, 3),
             row.examples_per_second,
             row.activation_mib,
-            if row.val_error.is_finite() { format!("{:.2}%", 100.0 * row.val_error) } else { "diverged".into() }
+            if !row.val_error.is_finite() {
+                "diverged".into()
+            } else if percent {
+                format!("{:.2}%", 100.0 * row.val_error)
+            } else {
+                table::number(row.val_error, 4)
+            }
         );
         rows.push(row);
     }
     std::fs::create_dir_all(&out).with_context(|| format!("{}: cannot create folder", out.display()))?;
-    let mut csv = String::from("batch,lr,examples_per_second,activation_mib,val_error,train_seconds\n");
+    let mut csv = format!("{CSV_HEADER}\n");
     for row in &rows {
         let _ = writeln!(
             csv,
@@ -145,7 +167,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
             row.batch, row.lr, row.examples_per_second, row.activation_mib, row.val_error, row.seconds
         );
     }
-    std::fs::write(out.join("sweep.csv"), csv).with_context(|| format!("{}: cannot write", out.display()))?;
+    crate::plot::write_file(&out.join("sweep.csv"), csv.as_bytes())?;
     plot::save_svg(&figure(&rows, &args.lr_rule, epochs), &out.join("sweep.svg"))?;
     println!();
     let table_rows: Vec<Vec<String>> = rows
@@ -156,7 +178,11 @@ pub fn run(args: SweepArgs) -> Result<()> {
                 table::number(r.lr, 3),
                 format!("{:.0}", r.examples_per_second),
                 format!("{:.2}", r.activation_mib),
-                if r.val_error.is_finite() { format!("{:.2}%", 100.0 * r.val_error) } else { "diverged".into() },
+                match (r.val_error.is_finite(), percent) {
+                    (false, _) => "diverged".into(),
+                    (true, true) => format!("{:.2}%", 100.0 * r.val_error),
+                    (true, false) => table::number(r.val_error, 4),
+                },
                 format!("{:.1}", r.seconds),
             ]
         })
@@ -177,6 +203,9 @@ fn parse_sizes(text: &str) -> Result<Vec<usize>> {
         None => Err(bad_input(format!("--sizes {text}: expected batch sizes >= 1, comma-separated"))),
     }
 }
+
+/// The columns of `sweep.csv`.
+const CSV_HEADER: &str = "batch,lr,examples_per_second,activation_mib,val_error,train_seconds";
 
 /// Throughput, activation memory and validation error against log₂ batch size.
 fn figure(rows: &[Row], rule: &str, epochs: u32) -> String {

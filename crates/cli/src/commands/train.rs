@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::flags::{positive, OptimizerFlags};
 use crate::plot::{self, Figure, PALETTE};
-use crate::{bad_input, table};
+use crate::{bad_input, table, Stopped};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -143,11 +143,25 @@ pub fn run(args: TrainArgs) -> Result<()> {
                     out.display()
                 )));
             }
+            if !descent::files::is_free_folder(&out) && !train::holds_an_unstarted_run(&out) {
+                return Err(bad_input(format!(
+                    "--out {}: holds files that are not a descent run; choose a new or empty folder",
+                    out.display()
+                )));
+            }
             let splits = Splits::load(&config).map_err(crate::core_error)?;
             (Trainer::new(config, splits).map_err(crate::core_error)?, out)
         }
     };
-    train_into(trainer, &out)?;
+    // The first Ctrl-C stops at the next update; the folder keeps its last epoch's checkpoint,
+    // from which --resume continues exactly.
+    let stop = crate::stop_on_ctrl_c("stopping after this update");
+    match train_into(trainer.stop_when(stop), &out) {
+        Err(error) if matches!(error.downcast_ref::<descent::Error>(), Some(descent::Error::Interrupted { .. })) => {
+            return Err(Stopped(format!("{error:#}. Continue with: descent train --resume {}", out.display())).into());
+        }
+        result => result?,
+    };
     println!(
         "run folder: {} (config.toml, metrics.csv, summary.json, checkpoint.safetensors, curves.svg{})",
         out.display(),
@@ -286,7 +300,7 @@ pub fn build_config(args: &TrainArgs, epochs: Option<u32>) -> Result<TrainConfig
     }
     config.seed = args.seed;
     if let Some(threads) = args.threads {
-        config.threads = positive("--threads", threads as i64)? as usize;
+        config.threads = crate::flags::threads("--threads", threads as i64)?;
     }
     Ok(config)
 }

@@ -8,7 +8,7 @@ pub mod png;
 use std::fmt::Write;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 /// Colours for series, in order (Tableau 10: distinguishable, and friendly to colour-blindness).
 pub const PALETTE: [&str; 10] =
@@ -363,10 +363,15 @@ pub fn stack(figures: &[Figure]) -> String {
 }
 
 /// Writes an SVG document to `path` as SVG or PNG, chosen by the extension.
+/// Writes a file of descent's output atomically: never torn, never through a symbolic link.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    descent::files::write_atomically(path, bytes).map_err(anyhow::Error::from)
+}
+
 pub fn save_svg(svg: &str, path: &Path) -> Result<()> {
     match path.extension().and_then(|e| e.to_str()) {
         Some("png") => png::write_png(svg, path),
-        _ => std::fs::write(path, svg).with_context(|| format!("{}: cannot write", path.display())),
+        _ => write_file(path, svg.as_bytes()),
     }
 }
 

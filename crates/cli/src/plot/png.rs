@@ -12,7 +12,7 @@ const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 /// Rasterizes `svg` at twice its size (sharp on high-density screens) and writes it to `path`.
 pub fn write_png(svg: &str, path: &Path) -> Result<()> {
     let bytes = render(svg, 2.0)?;
-    std::fs::write(path, bytes).with_context(|| format!("{}: cannot write", path.display()))
+    super::write_file(path, &bytes)
 }
 
 /// The PNG file's bytes for `svg` scaled by `zoom`.

@@ -26,13 +26,13 @@ pub fn write(results: &Results, dir: &Path) -> Result<PathBuf> {
     for plot in &plots {
         let svg = plot.figure.to_svg();
         let path = plot_dir.join(format!("{}.svg", plot.name));
-        std::fs::write(&path, &svg).with_context(|| format!("{}: cannot write", path.display()))?;
+        crate::plot::write_file(&path, svg.as_bytes())?;
         png::write_png(&svg, &plot_dir.join(format!("{}.png", plot.name)))?;
     }
     let sentences = verdict::verdict(results, &summary);
     let page = html::page(results, &summary, &sentences, &plots);
     let path = dir.join(REPORT_FILE);
-    std::fs::write(&path, page).with_context(|| format!("{}: cannot write", path.display()))?;
+    crate::plot::write_file(&path, page.as_bytes())?;
     Ok(path)
 }
 

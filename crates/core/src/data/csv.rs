@@ -8,7 +8,9 @@ use crate::Error;
 
 /// Reads `path` into a data set; the number of classes is the largest label plus one.
 pub fn read(path: &Path) -> Result<Dataset, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::data(path, format!("cannot read: {e}")))?;
+    // A CSV file of data may be large, but not larger than memory can hold as text and numbers.
+    let limit = crate::files::available_memory().map_or(u64::MAX, |bytes| bytes / 3);
+    let text = crate::files::read_text(path, limit, true)?;
     parse(&text).map_err(|message| Error::data(path, message))
 }
 

@@ -16,18 +16,38 @@ pub struct IdxBytes {
 }
 
 /// Reads `path` (gzipped or raw), checking the header against `expected_dims` dimensions of u8.
+/// A gzipped file is decompressed only as far as its header promises (and one byte more, to
+/// notice trailing data), so a small file that inflates without end cannot exhaust memory; the
+/// values the header promises must fit in the memory the machine has.
 pub fn read_u8(path: &Path, expected_dims: u8) -> Result<IdxBytes, Error> {
+    let metadata = std::fs::metadata(path).map_err(|e| Error::data(path, format!("cannot read: {e}")))?;
+    if !metadata.is_file() {
+        return Err(Error::data(path, "is not a regular file"));
+    }
     let raw = std::fs::read(path).map_err(|e| Error::data(path, format!("cannot read: {e}")))?;
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| Error::data(path, format!("not a valid gzip file: {e}")))?;
+        let invalid = |e: std::io::Error| Error::data(path, format!("not a valid gzip file: {e}"));
+        let mut decoder = flate2::read::GzDecoder::new(&raw[..]);
+        let header = 4 + 4 * expected_dims as usize;
+        let mut out = Vec::with_capacity(header);
+        (&mut decoder).take(header as u64).read_to_end(&mut out).map_err(invalid)?;
+        if let Some(count) = promised_values(&out, expected_dims) {
+            crate::files::check_memory(Some(count), "data", &format!("{} values", count))
+                .map_err(|e| Error::data(path, e.to_string()))?;
+            decoder.take(count + 1).read_to_end(&mut out).map_err(invalid)?;
+        }
         out
     } else {
         raw
     };
     parse_u8(&bytes, expected_dims).map_err(|message| Error::data(path, message))
+}
+
+/// The number of values a complete header of `expected_dims` dimensions promises.
+fn promised_values(header: &[u8], expected_dims: u8) -> Option<u64> {
+    let dims = header.get(4..4 + 4 * expected_dims as usize)?;
+    dims.chunks_exact(4)
+        .try_fold(1u64, |count, d| count.checked_mul(u32::from_be_bytes([d[0], d[1], d[2], d[3]]) as u64))
 }
 
 /// Parses IDX bytes; the error says what is wrong (the caller adds the file name).
@@ -56,7 +76,7 @@ pub fn parse_u8(bytes: &[u8], expected_dims: u8) -> Result<IdxBytes, String> {
     }
     if body > count {
         return Err(format!(
-            "{} unexpected bytes after the {count} bytes that dimensions {dims:?} describe",
+            "unexpected bytes ({} or more) after the {count} bytes that dimensions {dims:?} describe",
             body - count
         ));
     }
@@ -91,8 +111,27 @@ mod tests {
             parse_u8(&file(0x803, &[2, 3, 4], 20), 3).unwrap_err(),
             "truncated: dimensions [2, 3, 4] need 24 bytes of data, found 20"
         );
-        assert!(parse_u8(&file(0x801, &[5], 6), 1).unwrap_err().starts_with("1 unexpected bytes"));
+        assert!(parse_u8(&file(0x801, &[5], 6), 1).unwrap_err().starts_with("unexpected bytes (1 or more)"));
         assert!(parse_u8(&[0, 0, 8], 1).unwrap_err().starts_with("truncated"));
         assert!(parse_u8(&file(0x803, &[2], 0)[..8], 3).unwrap_err().starts_with("truncated: the header"));
+    }
+
+    /// A gzipped file whose header promises 10 labels but that inflates to 200 MB of zeros is
+    /// refused after 10 values and one more, not decompressed in full.
+    #[test]
+    fn a_gzip_bomb_is_not_inflated_past_its_header() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bomb.gz");
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(&file(0x801, &[10], 0)).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..200 {
+            encoder.write_all(&zeros).unwrap();
+        }
+        std::fs::write(&path, encoder.finish().unwrap()).unwrap();
+        assert!(std::fs::metadata(&path).unwrap().len() < 1 << 20);
+        let message = read_u8(&path, 1).unwrap_err().to_string();
+        assert!(message.contains("bomb.gz: unexpected bytes (1 or more) after the 10 bytes"), "{message}");
     }
 }

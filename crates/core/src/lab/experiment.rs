@@ -166,7 +166,7 @@ pub struct Experiment {
 impl ExperimentSpec {
     /// Reads an experiment file; errors name the file, line and key.
     pub fn read(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::data(path, format!("cannot read: {e}")))?;
+        let text = crate::files::read_text(path, crate::files::TEXT_LIMIT, true)?;
         toml::from_str(&text).map_err(|e| {
             let place = e.span().map(|span| describe_place(&text, span.start)).unwrap_or_default();
             Error::data(path, format!("{place}{}", e.message()))

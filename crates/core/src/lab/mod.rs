@@ -77,9 +77,11 @@ pub enum LabEvent<'a> {
 pub fn prepare(experiment: &Experiment, out: &Path) -> Result<(), Error> {
     let marker = out.join(EXPERIMENT_FILE);
     if marker.is_file() {
-        let text = std::fs::read_to_string(&marker).map_err(|e| Error::run(&marker, format!("cannot read: {e}")))?;
+        let text = crate::files::read_text(&marker, crate::files::TEXT_LIMIT, false)?;
         let saved: Experiment =
             toml::from_str(&text).map_err(|e| Error::run(&marker, format!("damaged: {}", e.message())))?;
+        crate::problems::named(&saved.problem)
+            .map_err(|e| Error::run(&marker, format!("names a problem this descent does not know ({e})")))?;
         return match saved.difference(experiment) {
             None => Ok(()),
             Some(difference) => Err(Error::run(
@@ -217,7 +219,7 @@ impl Lab<'_> {
         let file = dir.join(RUN_RESULT_FILE);
         let budget = self.experiment.epochs as u64;
         if file.is_file() {
-            let text = std::fs::read_to_string(&file).map_err(|e| Error::run(&file, format!("cannot read: {e}")))?;
+            let text = crate::files::read_text(&file, crate::files::TEXT_LIMIT, false)?;
             let result: RunResult =
                 serde_json::from_str(&text).map_err(|e| Error::run(&file, format!("damaged: {e}")))?;
             (self.observe)(LabEvent::Finished { result: &result, from_disk: true, epochs_skipped: budget });

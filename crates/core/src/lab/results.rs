@@ -287,8 +287,12 @@ impl Results {
     /// Reads `results.json` from a report folder.
     pub fn load(dir: &Path) -> Result<Self, Error> {
         let path = dir.join(super::RESULTS_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::run(&path, format!("cannot read: {e}")))?;
-        serde_json::from_str(&text).map_err(|e| Error::run(&path, format!("damaged: {e}")))
+        let text = crate::files::read_text(&path, crate::files::TEXT_LIMIT, false)?;
+        let results: Results = serde_json::from_str(&text).map_err(|e| Error::run(&path, format!("damaged: {e}")))?;
+        // Everything drawn from the results asks the registry about their problem.
+        crate::problems::named(&results.experiment.problem)
+            .map_err(|e| Error::run(&path, format!("names a problem this descent does not know ({e})")))?;
+        Ok(results)
     }
 
     /// Writes `results.json` and `summary.csv` into `dir`.

@@ -25,22 +25,23 @@ pub const TIME_GRADS_FILE: &str = "time_grads.csv";
 
 impl Trainer {
     /// The run saved in `dir`, ready to continue to `epochs` total epochs (its own total if `None`).
+    /// A run that stopped before its first checkpoint starts again from the beginning.
     pub fn resume(dir: &Path, epochs: Option<u32>) -> Result<Self, Error> {
         if !dir.is_dir() {
             return Err(Error::run(dir, "no such run folder"));
         }
         let config_path = dir.join(CONFIG_FILE);
-        if !config_path.is_file() || !dir.join(CHECKPOINT_FILE).is_file() {
+        if !config_path.is_file() {
             return Err(Error::run(dir, format!("not a descent run (it needs {CONFIG_FILE} and {CHECKPOINT_FILE})")));
         }
-        let text =
-            std::fs::read_to_string(&config_path).map_err(|e| Error::run(&config_path, format!("cannot read: {e}")))?;
-        let mut config: TrainConfig =
-            toml::from_str(&text).map_err(|e| Error::run(&config_path, format!("damaged: {}", e.message())))?;
+        let mut config = read_config(&config_path)?;
         if let Some(epochs) = epochs {
             config.epochs = epochs;
         }
         let splits = Splits::load(&config)?;
+        if !dir.join(CHECKPOINT_FILE).is_file() {
+            return Trainer::new(config, splits);
+        }
         Self::resume_with(dir, config, splits)
     }
 
@@ -71,7 +72,25 @@ impl Trainer {
         let scalars: Vec<(&str, f64)> =
             checkpoint.progress.optimizer_scalars.iter().map(|(n, v)| (n.as_str(), *v)).collect();
         self.optimizer.load_state(params.len(), &buffers, &scalars).map_err(|e| e.to_string())?;
-        self.best_params = checkpoint.tensor("best_params").map(<[f32]>::to_vec);
+        let best = checkpoint.tensor("best_params");
+        if let Some(best) = best.filter(|best| best.len() != params.len()) {
+            return Err(format!("holds {} best parameters for a model of {}", best.len(), params.len()));
+        }
+        if let Some(index) = params.iter().chain(best.unwrap_or_default()).position(|v| !v.is_finite()) {
+            return Err(format!("holds a parameter that is not finite (value {index} of its tensors)"));
+        }
+        let progress = &checkpoint.progress;
+        let most_steps = progress.epoch as u64 * self.sampler.batches() as u64;
+        if progress.step > most_steps || progress.metrics.len() != progress.epoch as usize {
+            return Err(format!(
+                "has inconsistent progress: step {} after {} epochs of {} updates, {} rows of metrics",
+                progress.step,
+                progress.epoch,
+                self.sampler.batches(),
+                progress.metrics.len()
+            ));
+        }
+        self.best_params = best.map(<[f32]>::to_vec);
         self.progress = checkpoint.progress.clone();
         Ok(())
     }
@@ -103,9 +122,36 @@ impl Trainer {
     }
 }
 
-/// True when `dir` already holds a run (so that a new run must not overwrite it).
+/// A run folder's `config.toml`, checked as a fresh configuration is (an edited file with an
+/// unknown problem, optimizer or key is refused, naming the file).
+fn read_config(path: &Path) -> Result<TrainConfig, Error> {
+    let text = crate::files::read_text(path, crate::files::TEXT_LIMIT, false)?;
+    let config: TrainConfig =
+        toml::from_str(&text).map_err(|e| Error::run(path, format!("damaged: {}", e.message())))?;
+    crate::problems::named(&config.problem).map_err(|e| Error::run(path, e.to_string()))?;
+    config.validate().map_err(|e| Error::run(path, e.to_string()))?;
+    Ok(config)
+}
+
+/// True when `dir` holds a run with a checkpoint (so that a new run must not overwrite it).
 pub fn holds_a_run(dir: &Path) -> bool {
-    dir.join(CHECKPOINT_FILE).exists() || dir.join(CONFIG_FILE).exists()
+    dir.join(CHECKPOINT_FILE).exists()
+}
+
+/// True when `dir` holds a run that stopped before its first checkpoint: a readable
+/// `config.toml` of descent's, no checkpoint, and no file but the run folder's own. Such a folder
+/// may be reused by a new run, or resumed (from the start).
+pub fn holds_an_unstarted_run(dir: &Path) -> bool {
+    const OWN: [&str; 7] =
+        [CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, DIAGNOSTICS_FILE, LAYER_STATS_FILE, TIME_GRADS_FILE, "curves.svg"];
+    let only_own = std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().all(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            OWN.contains(&name.as_ref()) && entry.file_type().is_ok_and(|t| t.is_file())
+        })
+    });
+    only_own && !holds_a_run(dir) && read_config(&dir.join(CONFIG_FILE)).is_ok()
 }
 
 /// The default run folder for a problem.

@@ -12,8 +12,8 @@ mod monitor;
 mod splits;
 
 pub use folder::{
-    default_out, holds_a_run, CONFIG_FILE, DIAGNOSTICS_FILE, LAYER_STATS_FILE, METRICS_FILE, SUMMARY_FILE,
-    TIME_GRADS_FILE,
+    default_out, holds_a_run, holds_an_unstarted_run, CONFIG_FILE, DIAGNOSTICS_FILE, LAYER_STATS_FILE, METRICS_FILE,
+    SUMMARY_FILE, TIME_GRADS_FILE,
 };
 pub use metrics::{EpochMetrics, Event, Summary, METRICS_HEADER};
 pub use splits::Splits;
@@ -74,6 +74,11 @@ impl Trainer {
         };
         if let Some(steps) = sequence {
             let spec = config.rnn_spec(splits.train.dim, splits.train.classes, steps)?;
+            let (h, d, o) = (spec.hidden as u64, spec.inputs as u64, spec.outputs as u64);
+            let params = h.checked_mul(h + d + 1).and_then(|p| p.checked_add(o * (h + 1)));
+            let states = (steps as u64 + 1).checked_mul(max_batch as u64).and_then(|s| s.checked_mul(h));
+            let bytes = params.and_then(|p| p.checked_mul(5 * 4)).zip(states).map(|(p, s)| p + s * 4);
+            crate::files::check_memory(bytes, "hidden", &format!("a recurrent net of {h} units over {steps} steps"))?;
             let rnn = Rnn::new(spec, max_batch, config.seed)?.with_threads(config.threads);
             return Self::with_model(config, splits, Model::Recurrent(rnn));
         }
@@ -82,6 +87,16 @@ impl Trainer {
             return Self::with_network(config, splits, network);
         }
         let layers = config.layers(splits.train.classes)?;
+        let widths: Vec<u64> = std::iter::once(splits.train.dim)
+            .chain(config.hidden.iter().copied())
+            .chain([splits.train.classes])
+            .map(|w| w as u64)
+            .collect();
+        // Parameters, their gradient and up to three optimizer buffers; every layer's outputs.
+        let params = widths.windows(2).try_fold(0u64, |sum, pair| sum.checked_add(pair[1].checked_mul(pair[0] + 1)?));
+        let outputs = widths.iter().try_fold(0u64, |sum, &w| sum.checked_add(w.checked_mul(3 * max_batch as u64)?));
+        let bytes = params.and_then(|p| p.checked_mul(5 * 4)).zip(outputs).and_then(|(p, o)| p.checked_add(o * 4));
+        crate::files::check_memory(bytes, "hidden", &format!("a dense network of widths {widths:?}"))?;
         Self::with_layers(config, splits, layers)
     }
 

@@ -39,6 +39,12 @@ impl Splits {
         let (mut train, mut test) = match (problem.map(|p| (p.data, p.task)), csv) {
             (Some((Source::Adding, Task::Adding { length })), _) => {
                 let length = config.length.unwrap_or(length);
+                let values = (length as u64).checked_mul(2 * (ADDING_TRAIN + ADDING_TEST) as u64);
+                crate::files::check_memory(
+                    values.and_then(|v| v.checked_mul(3 * 4)),
+                    "length",
+                    &format!("{} sequences of length {length}", ADDING_TRAIN + ADDING_TEST),
+                )?;
                 let set = |examples, seed| {
                     let data = AddingProblem::generate(examples, length, seed);
                     Dataset::regression(data.inputs, data.targets, 2 * length, 1)
