@@ -35,8 +35,11 @@ pub const MNIST_AUTOENCODER: Problem = Problem {
     task: Task::Network { build, autoencoder: true },
     data: Source::Mnist,
     budget: 5,
-    target: 30.0,
-    target_full_data: 20.0,
+    // On the bundled subset the budget's 200 updates end near the plateau of the mean image
+    // (about 50.5); reaching 48 means leaving it. On the full set, Adam at 1e-3 reaches 31 in 5
+    // epochs (PyTorch 30).
+    target: 48.0,
+    target_full_data: 32.0,
     metric: "squared reconstruction error",
     batch: BATCH,
     val_size: VAL_SIZE,
