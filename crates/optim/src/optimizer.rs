@@ -442,21 +442,26 @@ mod tests {
 
     #[test]
     fn results_do_not_depend_on_thread_count() {
+        // f64 throughout, and gradients with full mantissas, so that the clip scale carries the
+        // last bits of the sum of squares: a reduction cut by thread count would show.
         let n = 200_000;
-        let grads: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
+        let mut grads: Vec<f64> = (0..n).map(|i| (i as f64 * 0.754_877_666).sin()).collect();
+        // One huge gradient near a cut of the reduction (see parallel.rs's test of the same).
+        grads[3 * crate::parallel::CHUNK - 5] = 1e8;
         let run = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            let mut optimizer = Optimizer::<f32>::new(AdamConfig::adam(Convention::Book).into())
+            let mut optimizer = Optimizer::<f64>::new(AdamConfig::adam(Convention::Book).into())
                 .with_clip(Some(Clip::GlobalNorm(10.0)))
                 .unwrap();
-            let mut params = vec![0.5f32; n];
+            let mut params = vec![0.5f64; n];
             pool.install(|| {
                 for _ in 0..3 {
                     optimizer.step(&mut params, &grads, 0.01).unwrap();
                 }
             });
-            params
+            params.iter().map(|p| p.to_bits()).collect::<Vec<_>>()
         };
-        assert_eq!(run(1), run(2));
+        let one = run(1);
+        assert!(one == run(2) && one == run(3));
     }
 }

@@ -136,11 +136,17 @@ mod tests {
         let n = 5 * CHUNK + 3;
         let values: Vec<f32> = (0..n).map(|i| i as f32).collect();
         let expected = ((n - 1) * n * (2 * n - 1) / 6) as f64;
-        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-        let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-        let s1 = one.install(|| sum_of_squares(&values));
-        let s2 = two.install(|| sum_of_squares(&values));
-        assert_eq!(s1.to_bits(), s2.to_bits());
-        assert!((s1 - expected).abs() / expected < 1e-12);
+        let pool = |threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        assert!((pool(1).install(|| sum_of_squares(&values)) - expected).abs() / expected < 1e-12);
+        // Values with full mantissas and one huge value near a cut, so that which terms share a
+        // partial sum with it decides how many are rounded away: a cut that moved with the
+        // thread count would change the result, not only its last bit.
+        let mut values: Vec<f64> = (0..n).map(|i| (i as f64 * 0.618_033_988_7).sin() * 1.7).collect();
+        values[3 * CHUNK - 5] = 1e8;
+        let sums: Vec<u64> = [1, 2, 3, 4].iter().map(|&t| pool(t).install(|| sum_of_squares(&values)).to_bits()).collect();
+        assert!(sums.iter().all(|&s| s == sums[0]), "{sums:?}");
+        // And it is the sum: against a sequential sum in f64 (rounded at each of the n terms).
+        let sequential: f64 = values.iter().map(|v| v * v).sum();
+        assert!((f64::from_bits(sums[0]) - sequential).abs() < n as f64 * f64::EPSILON * sequential);
     }
 }
