@@ -143,7 +143,8 @@ mod tests {
         // thread count would change the result, not only its last bit.
         let mut values: Vec<f64> = (0..n).map(|i| (i as f64 * 0.618_033_988_7).sin() * 1.7).collect();
         values[3 * CHUNK - 5] = 1e8;
-        let sums: Vec<u64> = [1, 2, 3, 4].iter().map(|&t| pool(t).install(|| sum_of_squares(&values)).to_bits()).collect();
+        let sums: Vec<u64> =
+            [1, 2, 3, 4].iter().map(|&t| pool(t).install(|| sum_of_squares(&values)).to_bits()).collect();
         assert!(sums.iter().all(|&s| s == sums[0]), "{sums:?}");
         // And it is the sum: against a sequential sum in f64 (rounded at each of the n terms).
         let sequential: f64 = values.iter().map(|v| v * v).sum();

@@ -33,9 +33,6 @@ const PARALLEL_WORK: usize = 1 << 18;
 /// and beside a busy process alike, so the cut stays at one piece per thread.
 const PIECES_PER_THREAD: usize = 1;
 
-#[cfg(test)]
-const _: () = assert!(67 * 97 * 61 > PARALLEL_WORK);
-
 /// What a product may use: its threads, and the packing memory of each piece it is cut into.
 /// Owned by the caller (a network holds one) and allocated once, so that no product allocates;
 /// memory kept per thread instead would be allocated whenever a thread first took a piece, which
@@ -51,7 +48,10 @@ impl<F: Float> Workspace<F> {
     pub fn new(threads: usize) -> Self {
         let threads = threads.max(1);
         let pieces = if threads == 1 { 1 } else { threads * PIECES_PER_THREAD };
-        Workspace { threads, scratch: vec![Scratch::new(kernel::<F>()); pieces] }
+        // Room for every kernel's blocks, so that tests can run each kernel through one workspace.
+        let (portable, fast) = kernels::<F>();
+        let largest = fast.filter(|k| k.mr * k.nr > portable.mr * portable.nr).unwrap_or(portable);
+        Workspace { threads, scratch: vec![Scratch::new(largest); pieces] }
     }
 
     /// The threads products may use.
@@ -89,6 +89,22 @@ pub fn matmul<F: Float>(
     accumulate: bool,
     workspace: &mut Workspace<F>,
 ) {
+    matmul_with(kernel::<F>(), c, a, a_stored, b, b_stored, (m, k, n), accumulate, workspace)
+}
+
+/// [`matmul`] with a given micro-kernel (tests run each one the CPU has).
+#[allow(clippy::too_many_arguments)]
+fn matmul_with<F: Float>(
+    kernel: Kernel<F>,
+    c: &mut [F],
+    a: &[F],
+    a_stored: Stored,
+    b: &[F],
+    b_stored: Stored,
+    (m, k, n): (usize, usize, usize),
+    accumulate: bool,
+    workspace: &mut Workspace<F>,
+) {
     assert!(c.len() >= m * n && a.len() >= m * k && b.len() >= k * n, "matmul operand too short");
     if m == 0 || n == 0 {
         return;
@@ -115,7 +131,7 @@ pub fn matmul<F: Float>(
     let pieces = workspace.scratch.len().min(m * k * n / PARALLEL_WORK).max(1);
     // SAFETY: the full extents were checked above; blocks only address sub-rectangles of them,
     // and the blocks of C computed in parallel are disjoint.
-    unsafe { block.run(kernel::<F>(), &mut workspace.scratch[..pieces]) }
+    unsafe { block.run(kernel, &mut workspace.scratch[..pieces]) }
 }
 
 /// A rectangle of C with the parts of A and B it needs, as raw pointers and strides.
@@ -194,13 +210,20 @@ fn cut(len: usize, left: usize, pieces: usize, tile: usize) -> usize {
 
 /// The fastest micro-kernel this CPU has for F.
 fn kernel<F: Float>() -> Kernel<F> {
+    let (portable, fast) = kernels::<F>();
+    fast.unwrap_or(portable)
+}
+
+/// The portable micro-kernel, and the CPU's own for F if it has one.
+fn kernels<F: Float>() -> (Kernel<F>, Option<Kernel<F>>) {
+    let portable = Kernel { mr: packed::PORTABLE_MR, nr: packed::PORTABLE_NR, run: packed::portable_kernel::<F> };
     #[cfg(target_arch = "x86_64")]
     if std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>() && avx512::available() {
         let kernel = Kernel::<f32> { mr: avx512::MR, nr: avx512::NR, run: avx512::kernel };
         // SAFETY: F is f32, so Kernel<F> and Kernel<f32> are the same type.
-        return unsafe { std::mem::transmute_copy::<Kernel<f32>, Kernel<F>>(&kernel) };
+        return (portable, Some(unsafe { std::mem::transmute_copy::<Kernel<f32>, Kernel<F>>(&kernel) }));
     }
-    Kernel { mr: packed::PORTABLE_MR, nr: packed::PORTABLE_NR, run: packed::portable_kernel::<F> }
+    (portable, None)
 }
 
 #[cfg(test)]
@@ -234,57 +257,54 @@ mod tests {
         }
     }
 
+    /// The kernels this CPU can run, by name: every one is tested, whichever `matmul` picks.
+    fn each_kernel<F: Float>() -> Vec<(&'static str, Kernel<F>)> {
+        let (portable, fast) = kernels::<F>();
+        std::iter::once(("portable", portable)).chain(fast.map(|k| ("avx512", k))).collect()
+    }
+
+    /// Products large enough to be cut over threads, across rows (A the larger operand) and across
+    /// columns (B the larger), in every layout, on 2 and 3 threads, through every kernel, in f32
+    /// and f64, against the definition.
     #[test]
-    fn row_split_over_threads_matches_the_definition() {
-        // Large enough to be split (m·n·k above the threshold), with an odd row count.
-        let (m, k, n) = (67, 97, 61);
-        let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.13).sin()).collect();
-        let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.29).cos()).collect();
-        let expected = reference(&a, &b, m, k, n);
-        let a_t = transpose(&a, m, k);
-        let b_t = transpose(&b, k, n);
-        for threads in [2, 3] {
-            for (a_in, a_s) in [(&a, Stored::AsIs), (&a_t, Stored::Transposed)] {
-                for (b_in, b_s) in [(&b, Stored::AsIs), (&b_t, Stored::Transposed)] {
-                    // Both cuts: rows when A is at least as large as B, columns otherwise.
-                    for (rows, cols) in [(m, n), (m, 13)] {
-                        let mut c = vec![0.0; rows * cols];
-                        let (a_part, b_part) = if cols == n { (a_in.clone(), b_in.clone()) } else { continue };
-                        matmul(
-                            &mut c,
-                            &a_part,
-                            a_s,
-                            &b_part,
-                            b_s,
-                            (rows, k, cols),
-                            false,
-                            &mut Workspace::new(threads),
-                        );
-                        assert!(
-                            c.iter().zip(&expected).all(|(x, y)| (x - y).abs() < 1e-10),
-                            "{threads} {a_s:?} {b_s:?}"
-                        );
+    fn split_products_match_the_definition_for_every_kernel() {
+        for (m, k, n) in [(131, 97, 67), (13, 130, 400)] {
+            // Cut into at least two pieces, so the split is what is tested.
+            assert!(m * k * n / PARALLEL_WORK >= 2);
+            let a = matrix(m * k, 3);
+            let b = matrix(k * n, 4);
+            let expected = reference(&a, &b, m, k, n);
+            let (a_t, b_t) = (transpose(&a, m, k), transpose(&b, k, n));
+            let single = |x: &[f64]| x.iter().map(|&v| v as f32).collect::<Vec<f32>>();
+            for threads in [2, 3] {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                for (a_in, a_s) in [(&a, Stored::AsIs), (&a_t, Stored::Transposed)] {
+                    for (b_in, b_s) in [(&b, Stored::AsIs), (&b_t, Stored::Transposed)] {
+                        for (name, kernel) in each_kernel::<f64>() {
+                            let mut c = vec![f64::NAN; m * n];
+                            let mut workspace = Workspace::new(threads);
+                            pool.install(|| {
+                                matmul_with(kernel, &mut c, a_in, a_s, b_in, b_s, (m, k, n), false, &mut workspace)
+                            });
+                            let worst = c.iter().zip(&expected).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+                            // k products of values in [−1, 1], each rounded once in f64.
+                            assert!(worst < 4.0 * k as f64 * f64::EPSILON, "f64 {name} {m}×{k}×{n} {threads}: {worst}");
+                        }
+                        let (a32, b32) = (single(a_in), single(b_in));
+                        for (name, kernel) in each_kernel::<f32>() {
+                            let mut c = vec![f32::NAN; m * n];
+                            let mut workspace = Workspace::new(threads);
+                            pool.install(|| {
+                                matmul_with(kernel, &mut c, &a32, a_s, &b32, b_s, (m, k, n), false, &mut workspace)
+                            });
+                            let worst = c.iter().zip(&expected).map(|(&x, y)| (x as f64 - y).abs()).fold(0.0, f64::max);
+                            // The inputs' rounding to f32 and each of the k terms: 2⁻²⁴ each, |a·b| ≤ 1.
+                            assert!(worst < 4.0 * k as f64 * f32::EPSILON as f64, "f32 {name} {m}×{k}×{n}: {worst}");
+                        }
                     }
                 }
             }
         }
-        // A shape whose B is the larger operand, so the cut runs across columns.
-        let (m, k, n) = (9, 130, 400);
-        let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.11).sin()).collect();
-        let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.07).cos()).collect();
-        let expected = reference(&a, &b, m, k, n);
-        let mut c = vec![0.0; m * n];
-        matmul(
-            &mut c,
-            &a,
-            Stored::AsIs,
-            &transpose(&b, k, n),
-            Stored::Transposed,
-            (m, k, n),
-            false,
-            &mut Workspace::new(2),
-        );
-        assert!(c.iter().zip(&expected).all(|(x, y)| (x - y).abs() < 1e-10));
     }
 
     /// A deterministic pseudo-random matrix with entries in [-1, 1).
@@ -300,7 +320,7 @@ mod tests {
             .collect()
     }
 
-    /// f32 products (the AVX-512 kernel where the CPU has it) against the f64 definition, on shapes
+    /// f32 products through every kernel the CPU has against the f64 definition, on shapes
     /// that leave partial tiles in every direction, span several blocks of k (KC = 192) and of rows
     /// (MC = 384), in every layout, replacing and accumulating, on one and two threads.
     #[test]
@@ -320,16 +340,17 @@ mod tests {
             let tolerance = 4.0 * k as f64 * f32::EPSILON as f64;
             for (a_in, a_s) in [(&a32, Stored::AsIs), (&a_t, Stored::Transposed)] {
                 for (b_in, b_s) in [(&b32, Stored::AsIs), (&b_t, Stored::Transposed)] {
-                    for threads in [1, 2] {
+                    for ((name, kernel), threads) in each_kernel::<f32>().into_iter().flat_map(|k| [(k, 1), (k, 2)]) {
                         // NaN where C is replaced checks that a replacing product never reads C.
                         let mut c = vec![f32::NAN; m * n];
-                        matmul(&mut c, a_in, a_s, b_in, b_s, (m, k, n), false, &mut Workspace::new(threads));
+                        let mut workspace = Workspace::new(threads);
+                        matmul_with(kernel, &mut c, a_in, a_s, b_in, b_s, (m, k, n), false, &mut workspace);
                         let worst = c.iter().zip(&expected).map(|(&x, y)| (x as f64 - y).abs()).fold(0.0, f64::max);
-                        assert!(worst < tolerance, "{m}×{k}×{n} {a_s:?} {b_s:?} {threads}: {worst}");
-                        matmul(&mut c, a_in, a_s, b_in, b_s, (m, k, n), true, &mut Workspace::new(threads));
+                        assert!(worst < tolerance, "{name} {m}×{k}×{n} {a_s:?} {b_s:?} {threads}: {worst}");
+                        matmul_with(kernel, &mut c, a_in, a_s, b_in, b_s, (m, k, n), true, &mut workspace);
                         let worst =
                             c.iter().zip(&expected).map(|(&x, y)| (x as f64 - 2.0 * y).abs()).fold(0.0, f64::max);
-                        assert!(worst < 2.0 * tolerance, "accumulated {m}×{k}×{n} {a_s:?} {b_s:?}: {worst}");
+                        assert!(worst < 2.0 * tolerance, "{name} accumulated {m}×{k}×{n} {a_s:?} {b_s:?}: {worst}");
                     }
                 }
             }
