@@ -120,7 +120,9 @@ mod tests {
         let checkpoint = Checkpoint {
             tensors: vec![
                 ("params".into(), vec![1.5, -0.0, f32::MIN_POSITIVE, 3e38]),
-                ("optimizer.exp_avg".into(), vec![0.25; 3]),
+                ("optimizer.exp_avg".into(), vec![0.25, -1e-30, 7.0]),
+                ("optimizer.exp_avg_sq".into(), vec![f32::MAX, 0.0, 1e-45]),
+                ("best_params".into(), vec![-2.5, 0.0, 1.0, -3e-38]),
             ],
             progress: Progress {
                 epoch: 2,
@@ -136,10 +138,14 @@ mod tests {
         checkpoint.save(&dir).unwrap();
         let loaded = Checkpoint::load(&dir).unwrap();
         assert_eq!(loaded.progress, checkpoint.progress);
-        assert_eq!(
-            loaded.tensor("params").unwrap().iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
-            checkpoint.tensors[0].1.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
-        );
+        // Every tensor, by name, bit for bit (and no other).
+        let bits = |c: &Checkpoint| {
+            let mut all: Vec<(String, Vec<u32>)> =
+                c.tensors.iter().map(|(n, v)| (n.clone(), v.iter().map(|x| x.to_bits()).collect())).collect();
+            all.sort();
+            all
+        };
+        assert_eq!(bits(&loaded), bits(&checkpoint));
         // A torn file is named as damaged, not a panic.
         let bytes = std::fs::read(dir.join(CHECKPOINT_FILE)).unwrap();
         std::fs::write(dir.join(CHECKPOINT_FILE), &bytes[..bytes.len() / 2]).unwrap();

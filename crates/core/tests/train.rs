@@ -174,3 +174,47 @@ fn every_network_problem_resumes_bit_for_bit() {
         assert!(a[1].val_error.is_finite() && a[1].val_error == b[1].val_error, "{problem}");
     }
 }
+
+/// Resume stays exact with everything that carries state across epochs: a warm-up then cosine
+/// schedule (a function of the step), global-norm clipping, Nesterov momentum's buffer, early
+/// stopping's best parameters and patience; and for the recurrent net.
+#[test]
+fn resume_is_exact_with_a_schedule_clipping_early_stopping_and_the_rnn() {
+    for problem in ["mnist-mlp", "mnist-rnn"] {
+        let mut config = TrainConfig::for_problem(problem).unwrap();
+        (config.epochs, config.batch, config.val_size, config.threads) = (3, 32, 200, 2);
+        config.hidden = vec![16];
+        config.optimizer = "nesterov".into();
+        config.lr = 0.05;
+        config.schedule = "warmup:10+cosine".into();
+        config.clip = Some("global-norm:0.5".into());
+        config.early_stop = Some(5);
+        let cut = |config: &TrainConfig| {
+            let data = mnist_subset();
+            let first = |n: usize| (0..n).collect::<Vec<_>>();
+            Splits::from_sets(config, data.train.subset(&first(800)), data.test.subset(&first(300))).unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let (straight_dir, split_dir) = (dir.path().join("straight"), dir.path().join("split"));
+        let mut straight = Trainer::new(config.clone(), cut(&config)).unwrap();
+        straight.run(Some(&straight_dir), &mut no_events()).unwrap();
+        // Interrupted as Ctrl-C interrupts it: during epoch 2, so the schedule is the 3-epoch one.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&stop);
+        let interrupted =
+            Trainer::new(config.clone(), cut(&config)).unwrap().stop_when(stop).run(Some(&split_dir), &mut |event| {
+                if let descent::train::Event::EpochEnd(_) = event {
+                    flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        assert!(matches!(interrupted, Err(Error::Interrupted { epoch: 2, .. })), "{interrupted:?}");
+        let mut resumed = Trainer::resume_with(&split_dir, config.clone(), cut(&config)).unwrap();
+        resumed.run(Some(&split_dir), &mut no_events()).unwrap();
+        let bits = |t: &Trainer| t.model().params().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert!(bits(&straight) == bits(&resumed), "{problem}: resumed parameters differ");
+        let without_seconds = |t: &Trainer| {
+            t.metrics().iter().map(|m| descent::train::EpochMetrics { seconds: 0.0, ..m.clone() }).collect::<Vec<_>>()
+        };
+        assert_eq!(without_seconds(&straight), without_seconds(&resumed), "{problem}");
+    }
+}
