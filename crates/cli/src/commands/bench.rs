@@ -19,6 +19,19 @@ pub enum BenchCommand {
     /// Training throughput (forward + backward + optimizer step, data in memory) in examples/s,
     /// with the achieved GFLOP/s beside a GEMM peak measured in the same run.
     Train(TrainBenchArgs),
+    /// GFLOP/s of each matrix-product kernel this CPU has, on 1024³ and on the shapes of the
+    /// MLP's and the conv net's layers, with 1 and 2 threads.
+    Gemm(GemmBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GemmBenchArgs {
+    /// Thread counts to measure, comma-separated.
+    #[arg(long, value_name = "LIST", default_value = "1,2")]
+    threads: String,
+    /// Timings per measurement; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    repeats: usize,
 }
 
 #[derive(Debug, Args)]
@@ -118,7 +131,72 @@ pub fn run(command: BenchCommand) -> Result<()> {
     match command {
         BenchCommand::Optim(args) => bench_optim(args),
         BenchCommand::Train(args) => bench_train(args),
+        BenchCommand::Gemm(args) => bench_gemm(args),
     }
+}
+
+/// Shapes (m, k, n) of the products measured, with what they are.
+const GEMM_SHAPES: [(&str, (usize, usize, usize)); 5] = [
+    ("1024³", (1024, 1024, 1024)),
+    ("mnist-mlp layer 1 forward", (128, 784, 1000)),
+    ("mnist-mlp layer 1 weight gradient", (1000, 128, 784)),
+    ("mnist-2c2d conv 2 forward", (25088, 800, 64)),
+    ("mnist-2c2d dense 1 forward", (128, 3136, 1024)),
+];
+
+fn bench_gemm(args: GemmBenchArgs) -> Result<()> {
+    use descent::linalg::{matmul, Stored, Workspace};
+    if args.repeats == 0 {
+        return Err(bad_input("--repeats 0: must be at least 1"));
+    }
+    let threads: Vec<usize> = args
+        .threads
+        .split(',')
+        .map(|t| {
+            t.trim()
+                .parse::<i64>()
+                .map_err(|_| bad_input(format!("--threads {}: expected a list of counts", args.threads)))
+        })
+        .map(|t| t.and_then(|t| crate::flags::threads("--threads", t)))
+        .collect::<Result<_>>()?;
+    let kernels = descent::linalg::available_kernels();
+    let mut header = vec!["product (m × k × n)".to_string()];
+    for kernel in &kernels {
+        header.extend(threads.iter().map(|t| format!("{kernel}, {t} thr")));
+    }
+    eprintln!(
+        "descent bench gemm: GFLOP/s, median of {} (f32, A as is, B transposed as in a forward pass)",
+        args.repeats
+    );
+    let mut rows = Vec::new();
+    for (name, (m, k, n)) in GEMM_SHAPES {
+        let a = vec![0.5f32; m * k];
+        let b = vec![0.25f32; k * n];
+        let mut c = vec![0.0f32; m * n];
+        let mut row = vec![format!("{name}: {m} × {k} × {n}")];
+        for kernel in &kernels {
+            for &t in &threads {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build().context("thread pool")?;
+                let mut workspace = Workspace::with_kernel(t, kernel).expect("an available kernel");
+                let samples: Vec<f64> = pool.install(|| {
+                    // One product to warm up, then the timed ones.
+                    (0..=args.repeats)
+                        .map(|_| {
+                            let start = Instant::now();
+                            matmul(&mut c, &a, Stored::AsIs, &b, Stored::Transposed, (m, k, n), false, &mut workspace);
+                            2.0 * (m * k * n) as f64 / start.elapsed().as_secs_f64() / 1e9
+                        })
+                        .skip(1)
+                        .collect()
+                });
+                row.push(format!("{:.1}", median(&samples)));
+            }
+        }
+        rows.push(row);
+    }
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    print!("{}", table::render(&header, &rows));
+    Ok(())
 }
 
 fn bench_optim(args: OptimBenchArgs) -> Result<()> {

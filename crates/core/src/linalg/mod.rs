@@ -10,6 +10,8 @@ use descent_optim::Float;
 use packed::{Kernel, Scratch, View};
 
 #[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
 mod avx512;
 mod packed;
 #[cfg(target_arch = "x86_64")]
@@ -40,6 +42,8 @@ const PIECES_PER_THREAD: usize = 1;
 #[derive(Clone)]
 pub struct Workspace<F> {
     threads: usize,
+    /// The micro-kernel, chosen once (choosing reads the CPU's features and the environment).
+    kernel: Kernel<F>,
     scratch: Vec<Scratch<F>>,
 }
 
@@ -49,9 +53,15 @@ impl<F: Float> Workspace<F> {
         let threads = threads.max(1);
         let pieces = if threads == 1 { 1 } else { threads * PIECES_PER_THREAD };
         // Room for every kernel's blocks, so that tests can run each kernel through one workspace.
-        let (portable, fast) = kernels::<F>();
-        let largest = fast.filter(|k| k.mr * k.nr > portable.mr * portable.nr).unwrap_or(portable);
-        Workspace { threads, scratch: vec![Scratch::new(largest); pieces] }
+        let all: Vec<Kernel<F>> = kernels::<F>().into_iter().map(|(_, k)| k).collect();
+        Workspace { threads, kernel: kernel::<F>(), scratch: vec![Scratch::new(&all); pieces] }
+    }
+
+    /// A workspace whose products use the micro-kernel called `name` ([`KERNEL_NAMES`]), if this
+    /// CPU has it (for benchmarks that compare kernels in one process).
+    pub fn with_kernel(threads: usize, name: &str) -> Option<Self> {
+        let kernel = kernels::<F>().into_iter().find(|(n, _)| *n == name)?.1;
+        Some(Workspace { kernel, ..Self::new(threads) })
     }
 
     /// The threads products may use.
@@ -89,7 +99,7 @@ pub fn matmul<F: Float>(
     accumulate: bool,
     workspace: &mut Workspace<F>,
 ) {
-    matmul_with(kernel::<F>(), c, a, a_stored, b, b_stored, (m, k, n), accumulate, workspace)
+    matmul_with(workspace.kernel, c, a, a_stored, b, b_stored, (m, k, n), accumulate, workspace)
 }
 
 /// [`matmul`] with a given micro-kernel (tests run each one the CPU has).
@@ -208,22 +218,58 @@ fn cut(len: usize, left: usize, pieces: usize, tile: usize) -> usize {
     }
 }
 
-/// The fastest micro-kernel this CPU has for F.
+/// The micro-kernel products use: the fastest this CPU has for F, or the one `DESCENT_KERNEL`
+/// names (`avx512`, `avx2` or `portable`; for tests and benchmarks, read once) if the CPU has it.
 fn kernel<F: Float>() -> Kernel<F> {
-    let (portable, fast) = kernels::<F>();
-    fast.unwrap_or(portable)
+    let available = kernels::<F>();
+    let chosen = chosen_kernel().and_then(|name| available.iter().find(|(n, _)| *n == name));
+    chosen.unwrap_or(&available[available.len() - 1]).1
 }
 
-/// The portable micro-kernel, and the CPU's own for F if it has one.
-fn kernels<F: Float>() -> (Kernel<F>, Option<Kernel<F>>) {
-    let portable = Kernel { mr: packed::PORTABLE_MR, nr: packed::PORTABLE_NR, run: packed::portable_kernel::<F> };
+/// The kernel `DESCENT_KERNEL` asks for, if any (reading the environment allocates, so once).
+fn chosen_kernel() -> Option<&'static str> {
+    static CHOSEN: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
+    *CHOSEN.get_or_init(|| {
+        let name = std::env::var("DESCENT_KERNEL").ok()?;
+        KERNEL_NAMES.iter().copied().find(|&known| known == name)
+    })
+}
+
+/// The kernels by name, slowest first.
+pub const KERNEL_NAMES: [&str; 3] = ["portable", "avx2", "avx512"];
+
+/// The micro-kernels this CPU has for F, by name, slowest first: the portable one always, and for
+/// f32 the AVX2 and AVX-512 ones where the CPU has them.
+fn kernels<F: Float>() -> Vec<(&'static str, Kernel<F>)> {
+    let mut kernels = vec![(
+        "portable",
+        Kernel { mr: packed::PORTABLE_MR, nr: packed::PORTABLE_NR, run: packed::portable_kernel::<F> },
+    )];
     #[cfg(target_arch = "x86_64")]
-    if std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>() && avx512::available() {
-        let kernel = Kernel::<f32> { mr: avx512::MR, nr: avx512::NR, run: avx512::kernel };
-        // SAFETY: F is f32, so Kernel<F> and Kernel<f32> are the same type.
-        return (portable, Some(unsafe { std::mem::transmute_copy::<Kernel<f32>, Kernel<F>>(&kernel) }));
+    if std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>() {
+        let as_f = |kernel: Kernel<f32>| {
+            // SAFETY: F is f32, so Kernel<F> and Kernel<f32> are the same type.
+            unsafe { std::mem::transmute_copy::<Kernel<f32>, Kernel<F>>(&kernel) }
+        };
+        if avx2::available() {
+            kernels.push(("avx2", as_f(Kernel { mr: avx2::MR, nr: avx2::NR, run: avx2::kernel })));
+        }
+        if avx512::available() {
+            kernels.push(("avx512", as_f(Kernel { mr: avx512::MR, nr: avx512::NR, run: avx512::kernel })));
+        }
     }
-    (portable, None)
+    kernels
+}
+
+/// The names of the kernels this CPU can run for f32, slowest first.
+pub fn available_kernels() -> Vec<&'static str> {
+    kernels::<f32>().into_iter().map(|(name, _)| name).collect()
+}
+
+/// The name of the kernel f32 products use here.
+pub fn kernel_name() -> &'static str {
+    let chosen = kernel::<f32>();
+    kernels::<f32>().into_iter().find(|(_, k)| k.mr == chosen.mr && k.nr == chosen.nr).map_or("portable", |(n, _)| n)
 }
 
 #[cfg(test)]
@@ -259,8 +305,31 @@ mod tests {
 
     /// The kernels this CPU can run, by name: every one is tested, whichever `matmul` picks.
     fn each_kernel<F: Float>() -> Vec<(&'static str, Kernel<F>)> {
-        let (portable, fast) = kernels::<F>();
-        std::iter::once(("portable", portable)).chain(fast.map(|k| ("avx512", k))).collect()
+        kernels::<F>()
+    }
+
+    /// The AVX2 and AVX-512 kernels compute each element by the same fused multiply-adds: where
+    /// the CPU has both, their products agree bit for bit (and the portable kernel, which rounds
+    /// each product before adding, agrees within rounding: the other tests).
+    #[test]
+    fn the_vector_kernels_agree_bit_for_bit() {
+        let kernels = each_kernel::<f32>();
+        let (Some(avx2), Some(avx512)) = (
+            kernels.iter().find(|(n, _)| *n == "avx2").map(|k| k.1),
+            kernels.iter().find(|(n, _)| *n == "avx512").map(|k| k.1),
+        ) else {
+            return;
+        };
+        let (m, k, n) = (37, 400, 53);
+        let a: Vec<f32> = matrix(m * k, 8).iter().map(|&v| v as f32).collect();
+        let b: Vec<f32> = matrix(k * n, 9).iter().map(|&v| v as f32).collect();
+        let product = |kernel| {
+            let mut c = vec![0.5f32; m * n];
+            let mut workspace = Workspace::new(1);
+            matmul_with(kernel, &mut c, &a, Stored::AsIs, &b, Stored::Transposed, (m, k, n), true, &mut workspace);
+            c.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        };
+        assert!(product(avx2) == product(avx512));
     }
 
     /// Products large enough to be cut over threads, across rows (A the larger operand) and across

@@ -256,9 +256,9 @@ pub(super) struct Scratch<F> {
 struct CacheLine([u8; 64]);
 
 impl<F: Float> Scratch<F> {
-    /// Scratch memory for products computed by `kernel`.
-    pub(super) fn new(kernel: Kernel<F>) -> Self {
-        let len = MC.next_multiple_of(kernel.mr) * KC + KC * kernel.nr;
+    /// Scratch memory for products computed by any of `kernels`.
+    pub(super) fn new(kernels: &[Kernel<F>]) -> Self {
+        let len = kernels.iter().map(|k| MC.next_multiple_of(k.mr) * KC + KC * k.nr).max().unwrap_or(0);
         let lines = (len * size_of::<F>()).div_ceil(64);
         Scratch { lines: vec![CacheLine([0; 64]); lines], len, values: PhantomData }
     }
