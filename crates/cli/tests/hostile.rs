@@ -130,3 +130,35 @@ fn no_input_makes_it_panic() {
     let output = child.wait_with_output().unwrap();
     assert!(!text(&output.stderr).contains("panicked"), "{}", text(&output.stderr));
 }
+
+#[test]
+fn resume_refuses_flags_it_would_ignore() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = descent(&["train", "--problem", "mnist-logreg", "--epochs", "1", "--out", "run"], dir.path());
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    refused(descent(&["train", "--resume", "run", "--lr", "0.5"], dir.path()), "--lr: cannot be changed when resuming");
+    refused(descent(&["train", "--resume", "run", "--out=elsewhere"], dir.path()), "--out: cannot be changed");
+    let more = descent(&["train", "--resume", "run", "--epochs", "2"], dir.path());
+    assert!(more.status.success(), "{}", text(&more.stderr));
+}
+
+#[test]
+fn a_second_process_on_the_same_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = Command::new(env!("CARGO_BIN_EXE_descent"))
+        .args(["train", "--problem", "mnist-2c2d", "--epochs", "5", "--out", "busy"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The first process holds the lock once its config is written.
+    let started = std::time::Instant::now();
+    while !dir.path().join("busy/config.toml").exists() && started.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let second = descent(&["train", "--resume", "busy"], dir.path());
+    let _ = first.kill();
+    let _ = first.wait();
+    refused(second, &format!("busy: in use by process {}", first.id()));
+}

@@ -55,13 +55,64 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     })
 }
 
+/// The lock file of a run or report folder (see [`FolderLock`]); not one of the user's files.
+pub const LOCK_FILE: &str = ".descent.lock";
+
+/// An advisory lock on a run or report folder, held while the value lives: a second process
+/// that tries to write into the same folder gets an error naming the first, instead of two
+/// writers interleaving checkpoints. The lock is the operating system's (`flock`), so it is
+/// released when the process ends, however it ends; the file stays and is reused.
+#[derive(Debug)]
+pub struct FolderLock {
+    _file: std::fs::File,
+}
+
+impl FolderLock {
+    /// Locks `dir` (which must exist), or says which process holds it.
+    pub fn acquire(dir: &Path) -> Result<Self, Error> {
+        use std::io::Write;
+        let path = dir.join(LOCK_FILE);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
+            return Err(Error::run(&path, "is not a regular file (descent's lock file is)"));
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::run(&path, format!("cannot open: {e}")))?;
+        match file.try_lock() {
+            Ok(()) => {
+                // Best effort: the process id helps a person find the other writer.
+                let _ = file.set_len(0).and_then(|()| write!(file, "{}", std::process::id()));
+                Ok(FolderLock { _file: file })
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                let holder = if holder.trim().is_empty() {
+                    "another process".to_string()
+                } else {
+                    format!("process {}", holder.trim())
+                };
+                Err(Error::run(dir, format!("in use by {holder}; wait for it to finish or stop it")))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::run(&path, format!("cannot lock: {e}"))),
+        }
+    }
+}
+
 /// Whether `dir` may receive a new run or report: it does not exist yet, or it is an empty
 /// folder. Anything else holds someone's files (a run of descent's is recognised, and refused or
 /// continued, by the caller before this).
 pub fn is_free_folder(dir: &Path) -> bool {
     match std::fs::symlink_metadata(dir) {
         Err(e) => e.kind() == std::io::ErrorKind::NotFound,
-        Ok(metadata) => metadata.is_dir() && std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none()),
+        Ok(metadata) => {
+            metadata.is_dir()
+                && std::fs::read_dir(dir)
+                    .is_ok_and(|entries| entries.flatten().all(|entry| entry.file_name() == LOCK_FILE))
+        }
     }
 }
 

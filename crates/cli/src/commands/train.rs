@@ -131,7 +131,10 @@ impl DiagnoseFlags {
 pub fn run(args: TrainArgs) -> Result<()> {
     let epochs = args.epochs.map(|e| positive("--epochs", e)).transpose()?.map(|e| e as u32);
     let (trainer, out) = match &args.resume {
-        Some(dir) => (Trainer::resume(dir, epochs).map_err(crate::core_error)?, dir.clone()),
+        Some(dir) => {
+            refuse_flags_beside_resume(std::env::args().skip(2))?;
+            (Trainer::resume(dir, epochs).map_err(crate::core_error)?, dir.clone())
+        }
         None => {
             let mut config = build_config(&args, epochs)?;
             config.diagnostics = args.diagnostics.config(None)?;
@@ -225,6 +228,22 @@ impl Metric {
         } else {
             format!("{value:.4}")
         }
+    }
+}
+
+/// With `--resume`, the run's `config.toml` fixes everything but the number of epochs: any other
+/// flag on the command line is refused rather than silently ignored.
+fn refuse_flags_beside_resume(args: impl Iterator<Item = String>) -> Result<()> {
+    let given: Vec<String> = args
+        .filter(|arg| arg.starts_with("--"))
+        .map(|arg| arg.split('=').next().unwrap_or_default().to_string())
+        .filter(|flag| flag != "--resume" && flag != "--epochs")
+        .collect();
+    match given.first() {
+        None => Ok(()),
+        Some(flag) => Err(bad_input(format!(
+            "{flag}: cannot be changed when resuming (the run's config.toml fixes it); only --epochs can"
+        ))),
     }
 }
 

@@ -90,7 +90,7 @@ pub fn prepare(experiment: &Experiment, out: &Path) -> Result<(), Error> {
             )),
         };
     }
-    let occupied = out.is_file() || std::fs::read_dir(out).map(|mut entries| entries.next().is_some()).unwrap_or(false);
+    let occupied = !crate::files::is_free_folder(out);
     if occupied {
         return Err(Error::run(out, format!("exists and is not a descent report (it has no {EXPERIMENT_FILE})")));
     }
@@ -122,6 +122,8 @@ pub fn run(
     observe: &(dyn Fn(LabEvent<'_>) + Sync),
 ) -> Result<Results, Error> {
     prepare(experiment, out)?;
+    // One process writes a report folder at a time.
+    let _lock = crate::files::FolderLock::acquire(out)?;
     let problem = experiment.problem();
     let data = if problem.is_classifier() {
         let first = &experiment.variants[0];

@@ -142,8 +142,16 @@ pub fn holds_a_run(dir: &Path) -> bool {
 /// `config.toml` of descent's, no checkpoint, and no file but the run folder's own. Such a folder
 /// may be reused by a new run, or resumed (from the start).
 pub fn holds_an_unstarted_run(dir: &Path) -> bool {
-    const OWN: [&str; 7] =
-        [CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, DIAGNOSTICS_FILE, LAYER_STATS_FILE, TIME_GRADS_FILE, "curves.svg"];
+    const OWN: [&str; 8] = [
+        CONFIG_FILE,
+        METRICS_FILE,
+        SUMMARY_FILE,
+        DIAGNOSTICS_FILE,
+        LAYER_STATS_FILE,
+        TIME_GRADS_FILE,
+        "curves.svg",
+        crate::files::LOCK_FILE,
+    ];
     let only_own = std::fs::read_dir(dir).is_ok_and(|entries| {
         entries.flatten().all(|entry| {
             let name = entry.file_name();

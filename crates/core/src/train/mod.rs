@@ -214,8 +214,10 @@ impl Trainer {
     /// Trains to the configured number of epochs, reporting to `observe`; with `out`, writes the
     /// run folder (config, metrics, checkpoint, summary) after every epoch.
     pub fn run(&mut self, out: Option<&Path>, observe: &mut (dyn FnMut(Event<'_>) + Send)) -> Result<Summary, Error> {
+        let mut _lock = None;
         if let Some(dir) = out {
             std::fs::create_dir_all(dir).map_err(|e| Error::run(dir, format!("cannot create: {e}")))?;
+            _lock = Some(crate::files::FolderLock::acquire(dir)?);
             let text = toml::to_string(&self.config).map_err(|e| Error::run(dir, e.to_string()))?;
             crate::checkpoint::write_atomically(&dir.join(CONFIG_FILE), text.as_bytes())?;
         }

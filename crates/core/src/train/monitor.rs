@@ -31,7 +31,7 @@ impl Trainer {
     /// curvature row (and per-layer statistics if asked), written to `diagnostics.csv` (and
     /// `layer_stats.csv`) in the run folder. The diagnostic batch is a seeded sample of the
     /// training part, the same at every diagnosed step. Equivalent to setting
-    /// [`TrainConfig::diagnostics`] before [`new`](Self::new).
+    /// [`TrainConfig::diagnostics`](crate::config::TrainConfig::diagnostics) before [`new`](Self::new).
     pub fn with_diagnostics(mut self, config: DiagnosticsConfig) -> Result<Self, Error> {
         config.validate()?;
         let train = &self.splits.train;
