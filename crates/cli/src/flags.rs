@@ -100,7 +100,9 @@ impl OptimizerFlags {
 
     /// The schedule for base rate `lr` over `total_steps` (which fills in τ and T).
     pub fn schedule(&self, lr: f64, total_steps: u64) -> anyhow::Result<Schedule> {
+        let convention = self.convention()?;
         Schedule::parse(&self.schedule, lr, total_steps)
+            .map(|schedule| schedule.with_convention(convention))
             .map_err(|error| bad_input(format!("--schedule {}: {}", self.schedule, reason(&error))))
     }
 

@@ -162,7 +162,8 @@ impl TrainConfig {
 
     /// The schedule over a run of `total_steps` updates.
     pub fn schedule(&self, total_steps: u64) -> Result<Schedule, Error> {
-        Ok(Schedule::parse(&self.schedule, self.lr, total_steps)?)
+        let convention: Convention = self.convention.parse()?;
+        Ok(Schedule::parse(&self.schedule, self.lr, total_steps)?.with_convention(convention))
     }
 
     /// The clipping rule, if any.

@@ -4,7 +4,7 @@
 //! | schedule | ε_k |
 //! |---|---|
 //! | `constant` | ε₀ |
-//! | `linear` (Algorithm 8.1) | (1 − α)ε₀ + αε_τ with α = k/τ, then ε_τ for k ≥ τ; ε_τ = ε₀/100 by default |
+//! | `linear` (Algorithm 8.1) | (1 − α)ε₀ + αε_τ, then ε_τ; ε_τ = ε₀/100 by default. Book convention: α = (k + 1)/τ, the note's count of updates from 1, so update τ uses ε_τ. Torch convention (`LinearLR`): α = k/τ, the first update uses ε₀ |
 //! | `step` | ε₀·γ^⌊k/s⌋ |
 //! | `exponential` | ε₀·γ^k |
 //! | `inverse-time` | ε₀/(1 + γk): Σε = ∞ and Σε² < ∞, the conditions for SGD to converge |
@@ -28,10 +28,13 @@ pub enum Decay {
     Constant,
     /// The chapter's linear decay to `end_factor`·ε₀ at step `tau` (Algorithm 8.1).
     Linear {
-        /// τ: the step at which the rate reaches its final value.
+        /// τ: the update at which the rate reaches its final value.
         tau: u64,
         /// ε_τ/ε₀ (0.01 by default, as the chapter suggests).
         end_factor: f64,
+        /// Whether updates count from 1, as the note's Algorithm 8.1 counts them (α = k/τ for
+        /// update k = 1, 2, …), rather than from 0, as PyTorch's `LinearLR` does.
+        from_one: bool,
     },
     /// Multiply by `gamma` every `every` steps.
     Step {
@@ -79,9 +82,21 @@ impl Schedule {
         Schedule { base_lr, phases: vec![Decay::Constant] }
     }
 
-    /// The chapter's linear decay from ε₀ to ε₀/100 at step τ (Algorithm 8.1).
+    /// The chapter's linear decay from ε₀ to ε₀/100 at update τ, counting updates from 1 as
+    /// Algorithm 8.1 does.
     pub fn linear(base_lr: f64, tau: u64) -> Self {
-        Schedule { base_lr, phases: vec![Decay::Linear { tau, end_factor: 0.01 }] }
+        Schedule { base_lr, phases: vec![Decay::Linear { tau, end_factor: 0.01, from_one: true }] }
+    }
+
+    /// The schedule as `convention` indexes it: the book counts updates from 1 (Algorithm 8.1),
+    /// PyTorch's schedulers from 0. Only the linear decay differs.
+    pub fn with_convention(mut self, convention: crate::Convention) -> Self {
+        for phase in &mut self.phases {
+            if let Decay::Linear { from_one, .. } = phase {
+                *from_one = convention == crate::Convention::Book;
+            }
+        }
+        self
     }
 
     /// ε_k for update number k (k = 0 for the first update).
@@ -127,7 +142,8 @@ impl Decay {
     pub fn factor(&self, k: u64) -> f64 {
         match *self {
             Decay::Constant | Decay::Warmup { .. } => 1.0,
-            Decay::Linear { tau, end_factor } => {
+            Decay::Linear { tau, end_factor, from_one } => {
+                let k = if from_one { k + 1 } else { k };
                 if k >= tau {
                     end_factor
                 } else {
@@ -156,7 +172,7 @@ impl Decay {
         };
         match *self {
             Decay::Constant => Ok(()),
-            Decay::Linear { tau, end_factor } => {
+            Decay::Linear { tau, end_factor, .. } => {
                 positive_steps("tau", tau)?;
                 check_non_negative("end", end_factor)
             }
@@ -204,6 +220,7 @@ impl Decay {
             "linear" => Decay::Linear {
                 tau: steps(take(&["tau", ""]).unwrap_or(total), "tau")?,
                 end_factor: take(&["end"]).unwrap_or(0.01),
+                from_one: false,
             },
             "step" => Decay::Step {
                 every: steps(take(&["every", ""]).ok_or_else(|| syntax("step needs every=N".into()))?, "every")?,
@@ -241,7 +258,7 @@ impl fmt::Display for Decay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Decay::Constant => write!(f, "constant"),
-            Decay::Linear { tau, end_factor } => write!(f, "linear:tau={tau},end={end_factor}"),
+            Decay::Linear { tau, end_factor, .. } => write!(f, "linear:tau={tau},end={end_factor}"),
             Decay::Step { every, gamma } => write!(f, "step:every={every},gamma={gamma}"),
             Decay::Exponential { gamma } => write!(f, "exponential:gamma={gamma}"),
             Decay::InverseTime { gamma } => write!(f, "inverse-time:gamma={gamma}"),
@@ -331,12 +348,24 @@ mod tests {
 
     #[test]
     fn linear_decay_follows_the_chapter() {
-        // ε₀ = 1, τ = 100, ε_τ = 0.01: ε_50 = 0.5·1 + 0.5·0.01 = 0.505; constant after τ.
+        // ε₀ = 1, τ = 100, ε_τ = 0.01, updates counted from 1 (Algorithm 8.1): update 1 (k = 0
+        // here) uses α = 1/100, ε = 0.99 + 0.0001 = 0.9901; update 50 (k = 49) uses α = 1/2,
+        // ε = 0.505; update 100 (k = 99), the last of a 100-update run, uses ε_τ = 0.01.
         let s = Schedule::linear(1.0, 100);
-        assert_eq!(s.lr(0), 1.0);
-        assert!((s.lr(50) - 0.505).abs() < 1e-15);
-        assert!((s.lr(100) - 0.01).abs() < 1e-15);
-        assert!((s.lr(10_000) - 0.01).abs() < 1e-15);
+        assert!((s.lr(0) - 0.9901).abs() < 1e-15);
+        assert!((s.lr(49) - 0.505).abs() < 1e-15);
+        assert!((s.lr(98) - 0.0199).abs() < 1e-15);
+        assert_eq!(s.lr(99), 0.01);
+        assert_eq!(s.lr(10_000), 0.01);
+        // PyTorch's LinearLR(start_factor=1, end_factor=0.01, total_iters=100) counts from 0:
+        // its first update uses ε₀, update k uses 1 − 0.99k/100, from k = 100 on 0.01.
+        let torch = Schedule::parse("linear:tau=100", 1.0, 0).unwrap().with_convention(crate::Convention::Torch);
+        assert_eq!(torch.lr(0), 1.0);
+        assert!((torch.lr(50) - 0.505).abs() < 1e-15);
+        assert!((torch.lr(99) - 0.0199).abs() < 1e-15);
+        assert_eq!(torch.lr(100), 0.01);
+        let book = Schedule::parse("linear:tau=100", 1.0, 0).unwrap().with_convention(crate::Convention::Book);
+        assert_eq!(book, s);
     }
 
     #[test]
@@ -349,8 +378,11 @@ mod tests {
         assert!((at("cosine:period=100", 50) - 1.0).abs() < 1e-15);
         assert!((at("cosine:period=100,min=0.1", 100) - 0.2).abs() < 1e-15);
         assert!((at("cosine:period=100,min=0.1", 1000) - 0.2).abs() < 1e-15);
-        // linear with τ from the total: the end of the run is at ε₀/100.
+        // linear with τ from the total (the torch indexing, as parsed): update k = τ is past the run.
         assert!((at("linear", 1000) - 0.02).abs() < 1e-15);
+        // In the book's indexing the run's last update, k = 999, is the one at ε_τ = ε₀/100.
+        let book = Schedule::parse("linear", 2.0, 1000).unwrap().with_convention(crate::Convention::Book);
+        assert!((book.lr(999) - 0.02).abs() < 1e-15);
     }
 
     #[test]
@@ -400,7 +432,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn decays_never_increase(k in 0u64..10_000, gamma in 0.01f64..1.0, tau in 1u64..5000) {
-            for decay in [Decay::Linear { tau, end_factor: 0.01 }, Decay::Exponential { gamma }, Decay::InverseTime { gamma }, Decay::Cosine { period: tau, min_factor: 0.0 }, Decay::Step { every: tau, gamma }] {
+            for decay in [Decay::Linear { tau, end_factor: 0.01, from_one: false }, Decay::Exponential { gamma }, Decay::InverseTime { gamma }, Decay::Cosine { period: tau, min_factor: 0.0 }, Decay::Step { every: tau, gamma }] {
                 proptest::prop_assert!(decay.factor(k + 1) <= decay.factor(k));
             }
         }
