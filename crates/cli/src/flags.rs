@@ -171,3 +171,14 @@ pub fn problem_config(problem: &str) -> anyhow::Result<descent::config::TrainCon
         ))
     })
 }
+
+/// `--problem`'s help, from the registry: every problem by name (the trainable ones first).
+pub fn problem_help(default: &str) -> String {
+    let names = descent::problems::names().join(", ");
+    format!("Problem from the registry: {names} (default: {default})")
+}
+
+/// `--problem`'s help where only trainable problems (those with data and a model) fit.
+pub fn trainable_problem_help() -> String {
+    format!("Problem: {}", descent::config::trainable().join(", "))
+}

@@ -162,3 +162,13 @@ fn a_second_process_on_the_same_folder_is_refused() {
     let _ = first.wait();
     refused(second, &format!("busy: in use by process {}", first.id()));
 }
+
+#[test]
+fn a_plot_is_written_only_under_a_name_that_says_what_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    refused(
+        descent(&["optimize", "--steps", "5", "--plot", "x.jpg"], dir.path()),
+        "--plot x.jpg: expected a .svg or .png",
+    );
+    assert!(!dir.path().join("x.jpg").exists());
+}

@@ -36,9 +36,7 @@ pub struct GemmBenchArgs {
 
 #[derive(Debug, Args)]
 pub struct TrainBenchArgs {
-    /// Problem: any network of the registry (mnist-mlp, mnist-2c2d, mnist-autoencoder,
-    /// quadratic-deep, mnist-rnn, …).
-    #[arg(long, default_value = "mnist-mlp")]
+    #[arg(long, default_value = "mnist-mlp", help = crate::flags::trainable_problem_help())]
     problem: String,
     /// Minibatch size.
     #[arg(long, default_value_t = 128)]

@@ -14,9 +14,7 @@ use crate::{bad_input, report, table, Stopped};
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// Problem from the registry: mnist-mlp, mnist-logreg, quadratic, rosenbrock, beale, saddle,
-    /// himmelblau (default: mnist-mlp, or the experiment file's).
-    #[arg(long)]
+    #[arg(long, help = crate::flags::problem_help("mnist-mlp, or the experiment file's"))]
     problem: Option<String>,
     /// Optimizers, comma-separated (default: sgd,momentum,nesterov,adagrad,rmsprop,adam,adadelta).
     #[arg(long, value_name = "LIST")]

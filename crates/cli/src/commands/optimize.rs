@@ -77,6 +77,9 @@ pub fn run(args: OptimizeArgs) -> Result<()> {
         write_csv(&paths, path)?;
     }
     if let Some(path) = &plot_path {
+        if !matches!(path.extension().and_then(|e| e.to_str()), Some("svg" | "png")) {
+            return Err(bad_input(format!("--plot {}: expected a .svg or .png file name", path.display())));
+        }
         plot::save(&contour_figure(&function, &paths, &args.optimizer.schedule), path)?;
     }
 

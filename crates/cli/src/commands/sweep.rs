@@ -16,8 +16,7 @@ use crate::{bad_input, table};
 
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    /// Problem: mnist-mlp or mnist-logreg.
-    #[arg(long, default_value = "mnist-mlp")]
+    #[arg(long, default_value = "mnist-mlp", help = crate::flags::trainable_problem_help())]
     problem: String,
     /// Batch sizes, comma-separated.
     #[arg(long, value_name = "LIST", default_value = "16,32,64,128,256,512,1024")]

@@ -16,8 +16,7 @@ use crate::{bad_input, table, Stopped};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Problem: mnist-mlp (784-1000-500-100-10, ReLU) or mnist-logreg (784→10).
-    #[arg(long, default_value = "mnist-mlp")]
+    #[arg(long, default_value = "mnist-mlp", help = crate::flags::trainable_problem_help())]
     pub problem: String,
     /// Folder with the four IDX files of the problem's data set, MNIST or Fashion-MNIST (default:
     /// the bundled 10,000/2,000 subset), or a CSV
@@ -177,7 +176,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
 pub fn train_into(mut trainer: Trainer, out: &std::path::Path) -> Result<Trainer> {
     let config = trainer.config().clone();
     println!(
-        "{} on {}: {} ({} convention), lr {}, batch {}, {} epochs, seed {}, {} threads",
+        "{} on {}: {} ({} convention), lr {}, batch {}, {} epoch{}, seed {}, {} threads",
         config.problem,
         config.data.as_ref().map_or("the bundled data".to_string(), |d| d.display().to_string()),
         config.optimizer,
@@ -185,6 +184,7 @@ pub fn train_into(mut trainer: Trainer, out: &std::path::Path) -> Result<Trainer
         config.lr,
         config.batch,
         config.epochs,
+        if config.epochs == 1 { "" } else { "s" },
         config.seed,
         config.threads
     );
