@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use crate::algorithms::{Algorithm, Kernel, OptimizerConfig, StepContext, UpdateRule};
+use crate::algorithms::{Algorithm, OptimizerConfig, StepContext, UpdateRule};
 use crate::clip::{scale_for_norm, Clip};
 use crate::error::{ConfigError, StateError, StepError};
 use crate::parallel::{for_each_piece, sum_of_squares, StateViews, MAX_STATE};
@@ -230,7 +230,9 @@ impl<F: Float> Optimizer<F> {
             let (params, grads) = (&mut params[range.clone()], &grads[range]);
             dispatch!(algorithm, rule => {
                 let kernel = rule.prepare::<F>(&context);
-                for_each_piece(params, grads, views, used, &|p: &mut [F], g: &[F], s: &mut [&mut [F]]| kernel.apply(p, g, s));
+                for_each_piece(params, grads, views, used, &|p: &mut [F], g: &[F], s: &mut [&mut [F]]| {
+                    crate::parallel::apply_kernel(&kernel, p, g, s)
+                });
             });
         }
         if matches!(self.clip, Some(Clip::Norm(_))) {

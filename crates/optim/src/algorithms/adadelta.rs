@@ -77,6 +77,7 @@ impl UpdateRule for AdadeltaConfig {
 }
 
 impl<F: Float> AdadeltaKernel<F> {
+    #[inline(always)]
     fn run<P: Prepare<F>>(&self, prep: P, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
         let [square_avg, acc_delta] = state else { unreachable!("adadelta keeps two state buffers") };
         let Self { rho, one_minus_rho, eps, neg_lr, .. } = *self;
@@ -92,6 +93,7 @@ impl<F: Float> AdadeltaKernel<F> {
 }
 
 impl<F: Float> Kernel<F> for AdadeltaKernel<F> {
+    #[inline(always)]
     fn apply(&self, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
         with_prep!(self.prep, |prep| self.run(prep, params, grads, state))
     }

@@ -77,6 +77,7 @@ impl UpdateRule for AdagradConfig {
 }
 
 impl<F: Float> AdagradKernel<F> {
+    #[inline(always)]
     fn run<P: Prepare<F>>(&self, prep: P, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
         let Self { neg_lr, eps, .. } = *self;
         for ((p, &g), r) in params.iter_mut().zip(grads).zip(state[0].iter_mut()) {
@@ -88,6 +89,7 @@ impl<F: Float> AdagradKernel<F> {
 }
 
 impl<F: Float> Kernel<F> for AdagradKernel<F> {
+    #[inline(always)]
     fn apply(&self, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
         with_prep!(self.prep, |prep| self.run(prep, params, grads, state))
     }

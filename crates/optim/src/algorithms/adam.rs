@@ -138,6 +138,7 @@ impl<F: Float> AdamKernel<F> {
         }
     }
 
+    #[inline(always)]
     fn run<P: Prepare<F>, const BOOK: bool>(&self, prep: P, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
         let (decay, beta2, one_minus_beta2) = (self.decay_factor, self.beta2, self.one_minus_beta2);
         let (coefficient, from_end) = (self.average_coefficient, self.average_from_end);
@@ -173,6 +174,7 @@ impl<F: Float> AdamKernel<F> {
 }
 
 impl<F: Float> Kernel<F> for AdamKernel<F> {
+    #[inline(always)]
     fn apply(&self, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
         with_prep!(self.prep, |prep| match self.convention {
             Convention::Book => self.run::<_, true>(prep, params, grads, state),

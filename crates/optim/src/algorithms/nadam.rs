@@ -133,6 +133,7 @@ impl UpdateRule for NadamConfig {
 }
 
 impl<F: Float> NadamKernel<F> {
+    #[inline(always)]
     fn run<P: Prepare<F>, const BOOK: bool>(&self, prep: P, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
         let [exp_avg, exp_avg_sq] = state else { unreachable!("nadam keeps two state buffers") };
         let (coefficient, from_end) = (self.average_coefficient, self.average_from_end);
@@ -153,6 +154,7 @@ impl<F: Float> NadamKernel<F> {
 }
 
 impl<F: Float> Kernel<F> for NadamKernel<F> {
+    #[inline(always)]
     fn apply(&self, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
         with_prep!(self.prep, |prep| match self.convention {
             Convention::Book => self.run::<_, true>(prep, params, grads, state),

@@ -163,6 +163,7 @@ impl<F: Float> RmspropKernel<F> {
         }
     }
 
+    #[inline(always)]
     fn run<P: Prepare<F>, const BOOK: bool, const NESTEROV: bool>(
         &self,
         prep: P,
@@ -206,6 +207,7 @@ impl<F: Float> RmspropKernel<F> {
 }
 
 impl<F: Float> Kernel<F> for RmspropKernel<F> {
+    #[inline(always)]
     fn apply(&self, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
         with_prep!(self.prep, |prep| match (self.convention, self.nesterov) {
             (Convention::Book, false) => self.run::<_, true, false>(prep, params, grads, state),

@@ -136,12 +136,14 @@ impl UpdateRule for SgdConfig {
 }
 
 impl<F: Float> SgdKernel<F> {
+    #[inline(always)]
     fn run_plain<P: Prepare<F>>(&self, prep: P, params: &mut [F], grads: &[F]) {
         for (p, &g) in params.iter_mut().zip(grads) {
             *p = self.neg_lr.mul_add(prep.apply(g, *p), *p);
         }
     }
 
+    #[inline(always)]
     fn run_book<P: Prepare<F>, const NESTEROV: bool>(
         &self,
         prep: P,
@@ -157,6 +159,7 @@ impl<F: Float> SgdKernel<F> {
         }
     }
 
+    #[inline(always)]
     fn run_torch<P: Prepare<F>, const NESTEROV: bool>(&self, prep: P, params: &mut [F], grads: &[F], buffer: &mut [F]) {
         let (decay, keep, momentum, neg_lr) = (self.buffer_decay, self.buffer_keep, self.momentum, self.neg_lr);
         for ((p, &g), b) in params.iter_mut().zip(grads).zip(buffer.iter_mut()) {
@@ -169,6 +172,7 @@ impl<F: Float> SgdKernel<F> {
 }
 
 impl<F: Float> Kernel<F> for SgdKernel<F> {
+    #[inline(always)]
     fn apply(&self, params: &mut [F], grads: &[F], state: &mut [&mut [F]]) {
         with_prep!(self.prep, |prep| match (self.form, state) {
             (Form::Plain, _) => self.run_plain(prep, params, grads),
