@@ -191,17 +191,27 @@ pub fn sigmoid_cross_entropy<F: Float>(logits: &[F], targets: &[F], batch: usize
         .sum();
     if let Some(grad) = grad {
         let scale = F::from_f64(1.0 / batch as f64);
-        grad.iter_mut().zip(logits.iter().zip(targets)).for_each(|(g, (&z, &t))| {
-            let p = if z >= F::ZERO {
-                F::ONE / (F::ONE + (-z).fast_exp())
-            } else {
-                let e = z.fast_exp();
-                e / (F::ONE + e)
-            };
-            *g = (p - t) * scale;
-        });
+        descent_optim::elementwise::zip_map(grad, logits, targets, &SigmoidGradient { scale });
     }
     total
+}
+
+/// (σ(z) − t)·scale, the sigmoid cross-entropy's gradient, with σ computed without overflow.
+struct SigmoidGradient<F> {
+    scale: F,
+}
+
+impl<F: Float> descent_optim::elementwise::Map2<F> for SigmoidGradient<F> {
+    #[inline(always)]
+    fn apply(&self, z: F, t: F) -> F {
+        let p = if z >= F::ZERO {
+            F::ONE / (F::ONE + (-z).fast_exp())
+        } else {
+            let e = z.fast_exp();
+            e / (F::ONE + e)
+        };
+        (p - t) * self.scale
+    }
 }
 
 /// Mean squared error ½‖y − t‖² per example (the regression / autoencoder surrogate). Returns

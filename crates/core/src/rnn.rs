@@ -183,11 +183,7 @@ impl<F: Float> Rnn<F> {
                 &mut self.workspace,
             );
             let bias = &self.params[b.clone()];
-            for row in next.chunks_exact_mut(h) {
-                for (value, &offset) in row.iter_mut().zip(bias) {
-                    *value = (*value + offset).tanh();
-                }
-            }
+            descent_optim::elementwise::add_bias_and_map(next, bias, &crate::layers::Activation::Tanh);
         }
         let last = &self.states[steps * layer..(steps + 1) * layer];
         let (v, c) = (self.v(), self.c());

@@ -17,6 +17,7 @@
 
 pub mod algorithms;
 pub mod clip;
+pub mod elementwise;
 pub mod error;
 pub mod exp;
 pub mod float;

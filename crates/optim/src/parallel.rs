@@ -64,7 +64,7 @@ pub fn apply_kernel<F: Float, K: Kernel<F>>(kernel: &K, params: &mut [F], grads:
 
 /// Whether the CPU has AVX2 and FMA (the standard library caches the answer).
 #[cfg(target_arch = "x86_64")]
-fn fma_available() -> bool {
+pub(crate) fn fma_available() -> bool {
     std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 

@@ -4,7 +4,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use descent_optim::parallel::{for_each_piece, StateViews};
+use descent_optim::algorithms::Kernel;
+use descent_optim::parallel::{apply_kernel, for_each_piece, StateViews};
 use descent_optim::{Optimizer, OptimizerConfig, OPTIMIZER_NAMES};
 use serde::Serialize;
 
@@ -456,11 +457,7 @@ fn process_cpu_seconds() -> f64 {
 /// Times `a += s·b` over the two buffers (the memory traffic of the simplest update: read two
 /// arrays, write one), split over threads exactly as an optimizer step is.
 fn time_bandwidth_baseline(a: &mut [f32], b: &[f32], repeats: usize) -> Vec<f64> {
-    let axpy = |a: &mut [f32], b: &[f32], _: &mut [&mut [f32]]| {
-        for (x, &y) in a.iter_mut().zip(b) {
-            *x = 1e-3f32.mul_add(y, *x);
-        }
-    };
+    let axpy = |a: &mut [f32], b: &[f32], s: &mut [&mut [f32]]| apply_kernel(&Streams, a, b, s);
     for _ in 0..2 {
         for_each_piece(a, b, StateViews::default(), 0, &axpy);
     }
@@ -473,32 +470,44 @@ fn time_bandwidth_baseline(a: &mut [f32], b: &[f32], repeats: usize) -> Vec<f64>
         .collect()
 }
 
+/// The baselines' loops: one fused multiply-add per stream and nothing else (with no state, the
+/// in-place a += s·b). A [`Kernel`] like the optimizers', so that it is compiled the same way
+/// (for AVX2 and FMA at run time where the build's baseline lacks them).
+struct Streams;
+
+impl Kernel<f32> for Streams {
+    #[inline(always)]
+    fn apply(&self, p: &mut [f32], g: &[f32], s: &mut [&mut [f32]]) {
+        match s {
+            [] => p.iter_mut().zip(g).for_each(|(p, &g)| *p = 1e-3f32.mul_add(g, *p)),
+            [a] => p.iter_mut().zip(g).zip(a.iter_mut()).for_each(|((p, &g), a)| {
+                *a = 0.5f32.mul_add(*a, g);
+                *p = 1e-3f32.mul_add(*a, *p);
+            }),
+            [a, b] => p.iter_mut().zip(g).zip(a.iter_mut().zip(b.iter_mut())).for_each(|((p, &g), (a, b))| {
+                *a = 0.5f32.mul_add(*a, g);
+                *b = 0.5f32.mul_add(*b, g);
+                *p = 1e-3f32.mul_add(*a + *b, *p);
+            }),
+            [a, b, c] => p.iter_mut().zip(g).zip(a.iter_mut().zip(b.iter_mut()).zip(c.iter_mut())).for_each(
+                |((p, &g), ((a, b), c))| {
+                    *a = 0.5f32.mul_add(*a, g);
+                    *b = 0.5f32.mul_add(*b, g);
+                    *c = 0.5f32.mul_add(*c, g);
+                    *p = 1e-3f32.mul_add(*a + *b + *c, *p);
+                },
+            ),
+            _ => unreachable!("optimizers keep at most three state buffers"),
+        }
+    }
+}
+
 /// Times a loop that reads θ, g and `buffers` state arrays and writes θ and the state arrays, with
 /// one fused multiply-add per stream and nothing else: the memory traffic of an optimizer step
 /// without its arithmetic. Returns the median seconds per step.
 fn time_traffic_floor(params: &mut [f32], grads: &[f32], buffers: usize, repeats: usize) -> f64 {
     let mut state: Vec<Vec<f32>> = vec![vec![0.0; params.len()]; buffers];
-    let stream = |p: &mut [f32], g: &[f32], s: &mut [&mut [f32]]| match s {
-        [] => p.iter_mut().zip(g).for_each(|(p, &g)| *p = 1e-3f32.mul_add(g, *p)),
-        [a] => p.iter_mut().zip(g).zip(a.iter_mut()).for_each(|((p, &g), a)| {
-            *a = 0.5f32.mul_add(*a, g);
-            *p = 1e-3f32.mul_add(*a, *p);
-        }),
-        [a, b] => p.iter_mut().zip(g).zip(a.iter_mut().zip(b.iter_mut())).for_each(|((p, &g), (a, b))| {
-            *a = 0.5f32.mul_add(*a, g);
-            *b = 0.5f32.mul_add(*b, g);
-            *p = 1e-3f32.mul_add(*a + *b, *p);
-        }),
-        [a, b, c] => p.iter_mut().zip(g).zip(a.iter_mut().zip(b.iter_mut()).zip(c.iter_mut())).for_each(
-            |((p, &g), ((a, b), c))| {
-                *a = 0.5f32.mul_add(*a, g);
-                *b = 0.5f32.mul_add(*b, g);
-                *c = 0.5f32.mul_add(*c, g);
-                *p = 1e-3f32.mul_add(*a + *b + *c, *p);
-            },
-        ),
-        _ => unreachable!("optimizers keep at most three state buffers"),
-    };
+    let stream = |p: &mut [f32], g: &[f32], s: &mut [&mut [f32]]| apply_kernel(&Streams, p, g, s);
     let mut samples = Vec::with_capacity(repeats);
     for run in 0..repeats + 2 {
         let mut views: StateViews<'_, f32> = Default::default();

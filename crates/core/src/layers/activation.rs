@@ -69,6 +69,13 @@ impl Activation {
     }
 }
 
+impl<F: Float> descent_optim::elementwise::Map<F> for Activation {
+    #[inline(always)]
+    fn apply(&self, z: F) -> F {
+        Activation::apply(*self, z)
+    }
+}
+
 impl FromStr for Activation {
     type Err = Error;
     fn from_str(name: &str) -> Result<Self, Error> {

@@ -91,12 +91,7 @@ impl Rows {
         let (w, bias) = params.split_at(n_in * n_out);
         let y = &mut y[..self.count * n_out];
         matmul(y, x, Stored::AsIs, w, Stored::Transposed, (self.count, n_in, n_out), false, workspace);
-        let activation = self.activation;
-        for row in y.chunks_exact_mut(n_out) {
-            for (v, &b) in row.iter_mut().zip(bias) {
-                *v = activation.apply(*v + b);
-            }
-        }
+        descent_optim::elementwise::add_bias_and_map(y, bias, &self.activation);
     }
 
     /// ∂L/∂W = dzᵀ·x, ∂L/∂b = Σ dz, and ∂L/∂x = dz·W when asked, where dz = dy ⊙ act′(y) is
