@@ -87,6 +87,8 @@ fn requests_beyond_the_machine_are_refused_before_allocating() {
     .unwrap();
     refused(run(&["train", "--data", "labels.csv", "--val-size", "2", "--batch", "2"]), "is too large for the memory");
     refused(run(&["compare", "--config", "/dev/zero"]), "/dev/zero: is not a regular file");
+    refused(run(&["optimize", "--steps", "10000000000"]), "--steps 10000000000: steps is too large for the memory");
+    refused(run(&["compare", "--seeds", "4294967295"]), "seeds: at most 1000");
 }
 
 #[test]

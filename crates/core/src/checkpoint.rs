@@ -61,12 +61,13 @@ impl Checkpoint {
                 Ok((name.clone(), view))
             })
             .collect::<Result<_, Error>>()?;
+        let progress = serde_json::to_string(&self.progress).map_err(|e| Error::run(&path, e.to_string()))?;
+        let named: Vec<(&str, &[u8])> =
+            self.tensors.iter().zip(&bytes).map(|((n, _), b)| (n.as_str(), &b[..])).collect();
         let mut metadata = HashMap::new();
         metadata.insert("format".to_string(), FORMAT.to_string());
-        metadata.insert(
-            "progress".to_string(),
-            serde_json::to_string(&self.progress).map_err(|e| Error::run(&path, e.to_string()))?,
-        );
+        metadata.insert("checksum".to_string(), checksum(&named, &progress));
+        metadata.insert("progress".to_string(), progress);
         let bytes = safetensors::serialize(views, &Some(metadata)).map_err(|e| Error::run(&path, e.to_string()))?;
         write_atomically(&path, &bytes)
     }
@@ -85,12 +86,22 @@ impl Checkpoint {
             .map_err(|e| Error::run(&path, format!("damaged progress record: {e}")))?;
         let tensors = SafeTensors::deserialize(&bytes).map_err(|e| Error::run(&path, format!("damaged: {e}")))?;
         let mut named = Vec::new();
+        let mut raw = Vec::new();
         for (name, view) in tensors.tensors() {
             if view.dtype() != Dtype::F32 {
                 return Err(Error::run(&path, format!("tensor '{name}' is {:?}, expected F32", view.dtype())));
             }
             let values = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            raw.push((name.clone(), view.data()));
             named.push((name, values));
+        }
+        // Checkpoints written before checksums existed have none; every one written now does.
+        if let Some(expected) = metadata.get("checksum") {
+            let raw: Vec<(&str, &[u8])> = raw.iter().map(|(n, b)| (n.as_str(), *b)).collect();
+            let progress = metadata.get("progress").map_or("", String::as_str);
+            if checksum(&raw, progress) != *expected {
+                return Err(Error::run(&path, "damaged: its checksum does not match its contents"));
+            }
         }
         Ok(Checkpoint { tensors: named, progress })
     }
@@ -99,6 +110,26 @@ impl Checkpoint {
     pub fn tensor(&self, name: &str) -> Option<&[f32]> {
         self.tensors.iter().find(|(n, _)| n == name).map(|(_, v)| &v[..])
     }
+}
+
+/// A 64-bit FNV-1a hash of every tensor (by name, in name order, its bytes) and the progress
+/// record, in hex: a flipped bit anywhere in them is noticed on load.
+fn checksum(tensors: &[(&str, &[u8])], progress: &str) -> String {
+    let mut sorted: Vec<&(&str, &[u8])> = tensors.iter().collect();
+    sorted.sort_by_key(|(name, _)| *name);
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for &byte in bytes {
+            hash = (hash ^ byte as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for (name, bytes) in sorted {
+        feed(name.as_bytes());
+        feed(&(bytes.len() as u64).to_le_bytes());
+        feed(bytes);
+    }
+    feed(progress.as_bytes());
+    format!("{hash:016x}")
 }
 
 /// The little-endian bytes of `values` (safetensors stores little-endian). A copy, made once an
@@ -146,6 +177,14 @@ mod tests {
             all
         };
         assert_eq!(bits(&loaded), bits(&checkpoint));
+        // One flipped bit in a tensor's data is noticed (the data lie at the end of the file).
+        let mut bytes = std::fs::read(dir.join(CHECKPOINT_FILE)).unwrap();
+        let last = bytes.len() - 3;
+        bytes[last] ^= 0x10;
+        std::fs::write(dir.join(CHECKPOINT_FILE), &bytes).unwrap();
+        let message = Checkpoint::load(&dir).unwrap_err().to_string();
+        assert!(message.contains("checksum does not match"), "{message}");
+        checkpoint.save(&dir).unwrap();
         // A torn file is named as damaged, not a panic.
         let bytes = std::fs::read(dir.join(CHECKPOINT_FILE)).unwrap();
         std::fs::write(dir.join(CHECKPOINT_FILE), &bytes[..bytes.len() / 2]).unwrap();

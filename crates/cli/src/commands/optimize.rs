@@ -55,6 +55,11 @@ pub fn run(args: OptimizeArgs) -> Result<()> {
     }
     let steps = args.steps as u64;
     let configs = args.optimizer.configs("sgd,momentum,adam", |_| function.suggested_lr())?;
+    // Every point of every path is kept for the table, the CSV and the plot: about 100 bytes
+    // each, text included.
+    let bytes = steps.checked_add(1).and_then(|points| points.checked_mul(100 * configs.len() as u64));
+    descent::files::check_memory(bytes, "steps", &format!("{steps} steps of {} optimizers", configs.len()))
+        .map_err(|e| bad_input(format!("--steps {steps}: {e}")))?;
     let clip = args.optimizer.clip()?;
     let mut paths = Vec::new();
     for config in &configs {

@@ -26,6 +26,9 @@ use crate::config::TrainConfig;
 use crate::problems::{self, Problem};
 use crate::Error;
 
+/// The most seeds a comparison runs: each is one more run of every variant.
+pub const MAX_SEEDS: u32 = 1000;
+
 /// The optimizers compared when none are named.
 pub const DEFAULT_OPTIMIZERS: [&str; 7] = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adadelta"];
 
@@ -192,6 +195,12 @@ impl ExperimentSpec {
             }
         };
         positive("seeds", self.seeds.unwrap_or(1) as u64)?; // checked even where seeds do not matter
+        if self.seeds.is_some_and(|seeds| seeds > MAX_SEEDS) {
+            return Err(Error::data(
+                at("seeds"),
+                format!("at most {MAX_SEEDS} (each is a run of every variant), got {}", self.seeds.unwrap_or(0)),
+            ));
+        }
         let epochs = self.epochs.unwrap_or(problem.budget);
         positive("epochs", epochs as u64)?;
         let batch = self.batch.unwrap_or(problem.batch);
