@@ -16,7 +16,7 @@ use crate::Error;
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
 const FORMAT: &str = "descent-checkpoint-1";
 
-/// Where a run stands after a completed epoch.
+/// Where a run stands: after a completed epoch, or inside one when it was interrupted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     /// Epochs completed.
@@ -35,6 +35,24 @@ pub struct Progress {
     pub optimizer_scalars: Vec<(String, f64)>,
     /// One row per completed epoch.
     pub metrics: Vec<EpochMetrics>,
+    /// The epoch in progress when the run was interrupted (Ctrl-C) between two updates, so that
+    /// it continues from there instead of from the epoch's start.
+    #[serde(default)]
+    pub partial: Option<PartialEpoch>,
+}
+
+/// How far an interrupted epoch got: its first `batches` minibatches are done, with these sums
+/// for its running training loss and error.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PartialEpoch {
+    /// Minibatches of the epoch already trained on.
+    pub batches: usize,
+    /// Σ loss over them.
+    pub loss_sum: f64,
+    /// Σ error over them.
+    pub error_sum: f64,
+    /// Examples in them.
+    pub seen: usize,
 }
 
 /// A checkpoint in memory: named f32 tensors and the progress.
@@ -164,6 +182,7 @@ mod tests {
                 bad_epochs: 1,
                 optimizer_scalars: vec![("step".into(), 40.0)],
                 metrics: vec![],
+                partial: Some(PartialEpoch { batches: 3, loss_sum: 2.5, error_sum: 1.0, seen: 96 }),
             },
         };
         checkpoint.save(&dir).unwrap();

@@ -39,8 +39,9 @@ pub enum Error {
         /// ", in layer N (name)" where known.
         layer: String,
     },
-    /// The run was asked to stop (Ctrl-C) before it finished; its last checkpoint is kept.
-    #[error("interrupted at step {step} (epoch {epoch}); the last epoch's checkpoint is kept")]
+    /// The run was asked to stop (Ctrl-C) before it finished; a run with a folder keeps a
+    /// checkpoint of the update it stopped after.
+    #[error("interrupted after update {step} (in epoch {epoch}); a run folder keeps a checkpoint of that update")]
     Interrupted {
         /// Updates made when it stopped.
         step: u64,

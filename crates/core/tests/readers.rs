@@ -113,6 +113,7 @@ proptest! {
                 bad_epochs: 0,
                 optimizer_scalars: vec![("step".into(), 4.0)],
                 metrics: vec![],
+                partial: None,
             },
         };
         checkpoint.save(dir.path()).unwrap();

@@ -198,16 +198,28 @@ fn resume_is_exact_with_a_schedule_clipping_early_stopping_and_the_rnn() {
         let (straight_dir, split_dir) = (dir.path().join("straight"), dir.path().join("split"));
         let mut straight = Trainer::new(config.clone(), cut(&config)).unwrap();
         straight.run(Some(&straight_dir), &mut no_events()).unwrap();
-        // Interrupted as Ctrl-C interrupts it: during epoch 2, so the schedule is the 3-epoch one.
+        // Interrupted as Ctrl-C interrupts it: in the middle of epoch 2, after its third update,
+        // so the schedule is the 3-epoch one and the checkpoint holds a partial epoch.
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = std::sync::Arc::clone(&stop);
+        let mut epoch = 0;
         let interrupted =
             Trainer::new(config.clone(), cut(&config)).unwrap().stop_when(stop).run(Some(&split_dir), &mut |event| {
-                if let descent::train::Event::EpochEnd(_) = event {
-                    flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                match event {
+                    descent::train::Event::EpochStart { epoch: e, .. } => epoch = e,
+                    descent::train::Event::Batch { done: 3, .. } if epoch == 2 => {
+                        flag.store(true, std::sync::atomic::Ordering::Relaxed)
+                    }
+                    _ => {}
                 }
             });
         assert!(matches!(interrupted, Err(Error::Interrupted { epoch: 2, .. })), "{interrupted:?}");
+        let saved = descent::checkpoint::Checkpoint::load(&split_dir).unwrap();
+        assert_eq!(
+            saved.progress.partial.map(|p| p.batches),
+            Some(3),
+            "{problem}: a checkpoint of update 3 of epoch 2"
+        );
         let mut resumed = Trainer::resume_with(&split_dir, config.clone(), cut(&config)).unwrap();
         resumed.run(Some(&split_dir), &mut no_events()).unwrap();
         let bits = |t: &Trainer| t.model().params().iter().map(|x| x.to_bits()).collect::<Vec<_>>();

@@ -155,8 +155,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
             (Trainer::new(config, splits).map_err(crate::core_error)?, out)
         }
     };
-    // The first Ctrl-C stops at the next update; the folder keeps its last epoch's checkpoint,
-    // from which --resume continues exactly.
+    // The first Ctrl-C stops after the current update and checkpoints it, partial epoch
+    // included; --resume continues from there exactly.
     let stop = crate::stop_on_ctrl_c("stopping after this update");
     match train_into(trainer.stop_when(stop), &out) {
         Err(error) if matches!(error.downcast_ref::<descent::Error>(), Some(descent::Error::Interrupted { .. })) => {

@@ -80,7 +80,11 @@ impl Trainer {
             return Err(format!("holds a parameter that is not finite (value {index} of its tensors)"));
         }
         let progress = &checkpoint.progress;
-        let most_steps = progress.epoch as u64 * self.sampler.batches() as u64;
+        let partial = progress.partial.as_ref().map_or(0, |p| p.batches as u64);
+        if partial > self.sampler.batches() as u64 {
+            return Err(format!("has an interrupted epoch of {partial} updates, more than an epoch holds"));
+        }
+        let most_steps = progress.epoch as u64 * self.sampler.batches() as u64 + partial;
         if progress.step > most_steps || progress.metrics.len() != progress.epoch as usize {
             return Err(format!(
                 "has inconsistent progress: step {} after {} epochs of {} updates, {} rows of metrics",

@@ -26,7 +26,7 @@ use std::time::Instant;
 use descent_optim::parallel::all_finite;
 use descent_optim::{Optimizer, ParamGroup, Schedule};
 
-use crate::checkpoint::Progress;
+use crate::checkpoint::{PartialEpoch, Progress};
 use crate::config::TrainConfig;
 use crate::data::Targets;
 use crate::data::{Dataset, EpochSampler};
@@ -172,6 +172,7 @@ impl Trainer {
                 bad_epochs: 0,
                 optimizer_scalars: Vec::new(),
                 metrics: Vec::new(),
+                partial: None,
             },
             best_params: None,
             stop: None,
@@ -189,8 +190,9 @@ impl Trainer {
     }
 
     /// Makes the run stop, between two updates, once `flag` is set: [`run`](Self::run) then
-    /// returns [`Error::Interrupted`] and the run folder keeps its last epoch's checkpoint, from
-    /// which [`resume`](Self::resume) continues exactly.
+    /// returns [`Error::Interrupted`] after writing a checkpoint of the last update (its
+    /// epoch's progress included) to the run folder, from which [`resume`](Self::resume)
+    /// continues exactly.
     pub fn stop_when(mut self, flag: Arc<AtomicBool>) -> Self {
         self.stop = Some(flag);
         self
@@ -230,7 +232,17 @@ impl Trainer {
         }
         let mut stopped_early = false;
         while self.progress.epoch < self.config.epochs && !stopped_early && !self.out_of_steps() {
-            let metrics = pool.install(|| self.train_epoch(observe))?;
+            let metrics = match pool.install(|| self.train_epoch(observe)) {
+                Ok(metrics) => metrics,
+                Err(error @ Error::Interrupted { .. }) => {
+                    // Keep the work of the epoch so far: a checkpoint of this very update.
+                    if let Some(dir) = out {
+                        self.save(dir)?;
+                    }
+                    return Err(error);
+                }
+                Err(error) => return Err(error),
+            };
             stopped_early = self.update_early_stopping(&metrics);
             self.progress.metrics.push(metrics);
             if let Some(dir) = out {
@@ -274,14 +286,20 @@ impl Trainer {
         self.sampler.shuffle(self.config.seed, epoch);
         let batches = self.sampler.batches();
         observe(Event::EpochStart { epoch, batches, examples: self.splits.train.len() });
-        let (mut loss_sum, mut error_sum, mut seen) = (0.0, 0.0, 0usize);
+        // An epoch interrupted before continues where it stopped, with its running sums.
+        let partial = self.progress.partial.take().unwrap_or_default();
+        let (mut loss_sum, mut error_sum, mut seen) = (partial.loss_sum, partial.error_sum, partial.seen);
         let mut lr = self.schedule.lr(self.progress.step);
         let started = Instant::now();
-        for index in 0..batches {
+        for index in partial.batches..batches {
             if self.out_of_steps() {
                 break;
             }
             if self.stop.as_ref().is_some_and(|flag| flag.load(Ordering::Relaxed)) {
+                self.progress.seconds += started.elapsed().as_secs_f64();
+                self.progress.partial = Some(PartialEpoch { batches: index, loss_sum, error_sum, seen });
+                self.progress.optimizer_scalars =
+                    self.optimizer.state_scalars().into_iter().map(|(n, v)| (n.to_string(), v)).collect();
                 return Err(Error::Interrupted { step: self.progress.step, epoch });
             }
             let (batch_loss, batch_error, size) = self.train_batch(index, epoch)?;
