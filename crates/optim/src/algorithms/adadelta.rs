@@ -123,6 +123,24 @@ mod tests {
     }
 
     #[test]
+    fn torch_convention_by_hand() {
+        // torch.optim.Adadelta's defaults: ρ = 0.9, δ = 1e-6, and a rate ε = 0.5 that scales Δ;
+        // f = θ², θ₀ = 1. step 1: g = 2, r = 0.1·4, Δ = −√δ/√(r + δ)·2, u = 0.1Δ², θ = 1 + 0.5Δ.
+        let (rho, delta, lr) = (0.9f64, 1e-6, 0.5);
+        let r1 = (1.0 - rho) * 4.0;
+        let d1 = -(delta.sqrt() / (r1 + delta).sqrt()) * 2.0;
+        let u1 = (1.0 - rho) * d1 * d1;
+        let t1 = 1.0 + lr * d1;
+        let g2 = 2.0 * t1;
+        let r2 = rho * r1 + (1.0 - rho) * g2 * g2;
+        let d2 = -((u1 + delta).sqrt() / (r2 + delta).sqrt()) * g2;
+        let t2 = t1 + lr * d2;
+        let path = run_steps(AdadeltaConfig::new(Convention::Torch), &[1.0], |p| vec![2.0 * p[0]], lr, 2);
+        assert!((path[0][0] - t1).abs() < 1e-15, "{} vs {t1}", path[0][0]);
+        assert!((path[1][0] - t2).abs() < 1e-15, "{} vs {t2}", path[1][0]);
+    }
+
+    #[test]
     fn first_step_is_bounded_whatever_the_gradient_scale() {
         // The first step is −√δ·g/√((1 − ρ)g² + δ): bounded by √(δ/(1 − ρ)) whatever g is.
         for g in [1e-3, 1.0, 1e6] {

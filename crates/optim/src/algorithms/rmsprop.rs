@@ -223,6 +223,41 @@ mod tests {
     use super::*;
     use crate::testing::run_steps;
 
+    #[test]
+    fn book_classical_momentum_by_hand() {
+        // f = θ², θ₀ = 1, ε = 0.1, ρ = 0.9, δ = 1e-6, α = 0.9, classical (Δθ = v).
+        // step 1: g = 2, r = 0.1·4 = 0.4, d = 2/√(0.4 + 1e-6), v = −0.1·d, θ = 1 + v.
+        // step 2: g = 2θ₁, r = 0.9·0.4 + 0.1·g², d = g/√(r + 1e-6), v = 0.9v − 0.1d, θ = θ₁ + v.
+        let config = RmspropConfig { momentum: 0.9, ..RmspropConfig::new(Convention::Book) };
+        let path = run_steps(config, &[1.0], |p| vec![2.0 * p[0]], 0.1, 2);
+        let d1 = 2.0 / (0.4f64 + 1e-6).sqrt();
+        let v1 = -0.1 * d1;
+        let theta1 = 1.0 + v1;
+        let g2 = 2.0 * theta1;
+        let r2 = 0.9 * 0.4 + 0.1 * g2 * g2;
+        let v2 = 0.9 * v1 - 0.1 * g2 / (r2 + 1e-6).sqrt();
+        assert!((path[0][0] - theta1).abs() < 1e-15, "{} vs {theta1}", path[0][0]);
+        assert!((path[1][0] - (theta1 + v2)).abs() < 1e-15, "{} vs {}", path[1][0], theta1 + v2);
+    }
+
+    #[test]
+    fn torch_nesterov_by_hand() {
+        // The torch convention's rmsprop-nesterov: d = g/(√r + δ), b ← μb + d, θ ← θ − ε(d + μb),
+        // with ρ = 0.99, δ = 1e-8, μ = 0.9; f = θ², θ₀ = 1, ε = 0.01.
+        // step 1: g = 2, r = 0.01·4 = 0.04, d = 2/(0.2 + 1e-8), b = d, θ = 1 − 0.01(d + 0.9d).
+        // step 2: g = 2θ₁, r = 0.99·0.04 + 0.01·g², d = g/(√r + 1e-8), b = 0.9b + d, θ -= 0.01(d + 0.9b).
+        let path = run_steps(RmspropConfig::nesterov(Convention::Torch), &[1.0], |p| vec![2.0 * p[0]], 0.01, 2);
+        let d1 = 2.0 / (0.04f64.sqrt() + 1e-8);
+        let theta1 = 1.0 - 0.01 * (d1 + 0.9 * d1);
+        let g2 = 2.0 * theta1;
+        let r2 = 0.99 * 0.04 + 0.01 * g2 * g2;
+        let d2 = g2 / (r2.sqrt() + 1e-8);
+        let b2 = 0.9 * d1 + d2;
+        let theta2 = theta1 - 0.01 * (d2 + 0.9 * b2);
+        assert!((path[0][0] - theta1).abs() < 1e-15, "{} vs {theta1}", path[0][0]);
+        assert!((path[1][0] - theta2).abs() < 1e-14, "{} vs {theta2}", path[1][0]);
+    }
+
     fn quadratic(p: &[f64]) -> Vec<f64> {
         vec![2.0 * p[0]]
     }
