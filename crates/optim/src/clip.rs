@@ -137,6 +137,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn text_round_trips_through_display_and_parse() {
+        // Configs and experiment files store clipping as this text (found missing by cargo-mutants).
+        for (clip, text) in
+            [(Clip::Value(0.5), "value:0.5"), (Clip::Norm(2.0), "norm:2"), (Clip::GlobalNorm(1.0), "global-norm:1")]
+        {
+            assert_eq!(clip.to_string(), text);
+            assert_eq!(text.parse::<Clip>().unwrap(), clip);
+        }
+    }
+
+    #[test]
     fn by_value_clamps_each_component() {
         let mut g = [3.0, -0.5, -7.0, 1.0];
         clip_by_value(&mut g, 1.0);
