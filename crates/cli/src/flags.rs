@@ -8,8 +8,8 @@ use crate::bad_input;
 /// The optimizer flags: which algorithms, and the hyperparameters that override their defaults.
 #[derive(Debug, Clone, Args)]
 pub struct OptimizerFlags {
-    /// Optimizers, comma-separated: sgd, momentum, nesterov, adagrad, rmsprop, rmsprop-nesterov,
-    /// adam, adamw, amsgrad, nadam, adadelta.
+    /// Optimizer (train, diagnose, sweep-batch) or a comma-separated list (optimize): sgd,
+    /// momentum, nesterov, adagrad, rmsprop, rmsprop-nesterov, adam, adamw, amsgrad, nadam, adadelta.
     #[arg(long = "optimizer", value_name = "LIST")]
     pub optimizers: Option<String>,
     /// Learning rate ε (ε₀ of the schedule).

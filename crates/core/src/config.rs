@@ -109,11 +109,16 @@ impl TrainConfig {
             Task::Classify { .. } | Task::Network { .. } => "uniform-fan-in",
             _ => "glorot-uniform",
         };
+        let activation = match problem.task {
+            Task::Network { activation, .. } => activation,
+            Task::Sequence { .. } | Task::Adding { .. } => "tanh",
+            Task::Classify { .. } | Task::Minimize { .. } => "relu",
+        };
         TrainConfig {
             problem: problem.name.to_string(),
             data: None,
             hidden,
-            activation: "relu".into(),
+            activation: activation.into(),
             init: init.into(),
             optimizer: "adam".into(),
             convention: "book".into(),

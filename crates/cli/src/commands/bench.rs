@@ -134,6 +134,15 @@ pub fn run(command: BenchCommand) -> Result<()> {
     }
 }
 
+/// A line of progress that the next overwrites, on a terminal only (in a captured log the
+/// carriage returns would garble the output).
+fn status(text: &str) {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        eprint!("{text}\r");
+    }
+}
+
 /// Shapes (m, k, n) of the products measured, with what they are.
 const GEMM_SHAPES: [(&str, (usize, usize, usize)); 5] = [
     ("1024³", (1024, 1024, 1024)),
@@ -234,7 +243,7 @@ fn bench_optim(args: OptimBenchArgs) -> Result<()> {
     let mut baseline_samples = pool.install(|| time_bandwidth_baseline(&mut params, &grads, args.repeats));
     let mut results = Vec::new();
     for config in &configs {
-        eprint!("  {:<18}\r", config.name);
+        status(&format!("  {:<18}", config.name));
         let mut optimizer = Optimizer::<f32>::from_config(config)?;
         let samples: Vec<f64> = pool.install(|| -> Result<Vec<f64>> {
             params.fill(0.1);
@@ -255,7 +264,7 @@ fn bench_optim(args: OptimBenchArgs) -> Result<()> {
     let mut floors = [None; 4];
     for (_, buffers, _) in &results {
         if floors[*buffers].is_none() {
-            eprint!("  traffic floor, {buffers} state buffers\r");
+            status(&format!("  traffic floor, {buffers} state buffers"));
             floors[*buffers] = Some(pool.install(|| time_traffic_floor(&mut params, &grads, *buffers, args.repeats)));
         }
     }

@@ -46,6 +46,12 @@ pub fn run(args: DiagnoseArgs) -> Result<()> {
     if train::holds_a_run(&out) || out.join(DIAGNOSTICS_FILE).exists() {
         return Err(bad_input(format!("--out {}: already holds a run; choose another folder", out.display())));
     }
+    if !descent::files::is_free_folder(&out) && !train::holds_an_unstarted_run(&out) {
+        return Err(bad_input(format!(
+            "--out {}: holds files that are not a descent run; choose a new or empty folder",
+            out.display()
+        )));
+    }
     let mut monitors = args.diagnostics.config(Some(default_every(problem)))?.expect("a default interval");
     let page = if problem.is_classifier() {
         monitors.layer_stats = true;

@@ -26,9 +26,10 @@ pub struct TrainArgs {
     /// Hidden layer widths, comma-separated (default: the problem's).
     #[arg(long, value_name = "WIDTHS")]
     pub hidden: Option<String>,
-    /// Hidden nonlinearity: relu, tanh, sigmoid, identity.
-    #[arg(long, default_value = "relu")]
-    pub activation: String,
+    /// Hidden nonlinearity of a dense classifier: relu (default), tanh, sigmoid, identity. Other
+    /// problems fix their own (the RNN's tanh, the autoencoder's logistic units).
+    #[arg(long)]
+    pub activation: Option<String>,
     /// Weight initializer: glorot-uniform, glorot-normal, uniform-fan-in, he-uniform, he-normal,
     /// lecun-normal, orthogonal or orthogonal:GAIN (default: uniform-fan-in for the dense and
     /// convolutional networks, as PyTorch's nn.Linear and nn.Conv2d; glorot-uniform for a
@@ -61,7 +62,7 @@ pub struct TrainArgs {
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Run folder (default: runs/train-PROBLEM).
+    /// Run folder (default: runs/train-PROBLEM, or runs/diagnose-PROBLEM for diagnose).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Continue the run saved in DIR, in DIR (only --epochs is taken from the command line).
@@ -270,11 +271,20 @@ pub fn build_config(args: &TrainArgs, epochs: Option<u32>) -> Result<TrainConfig
                 bad_input(format!("--hidden {hidden}: expected widths >= 1, comma-separated (e.g. 1000,500,100)"))
             })?;
     }
-    config.activation = args
-        .activation
-        .parse::<descent::network::Activation>()
-        .map_err(|e| bad_input(format!("--activation {}: {e}", args.activation)))?
-        .to_string();
+    if let Some(activation) = &args.activation {
+        let parsed = activation
+            .parse::<descent::network::Activation>()
+            .map_err(|e| bad_input(format!("--activation {activation}: {e}")))?;
+        let dense = descent::problems::named(&config.problem)
+            .is_ok_and(|p| matches!(p.task, descent::problems::Task::Classify { .. }));
+        if !dense {
+            return Err(bad_input(format!(
+                "--activation {activation}: {} fixes its own nonlinearity ({})",
+                config.problem, config.activation
+            )));
+        }
+        config.activation = parsed.to_string();
+    }
     if let Some(init) = &args.init {
         init.parse::<descent_optim::Init>()
             .map_err(|e| bad_input(format!("--init {init}: {}", crate::flags::reason(&e))))?;

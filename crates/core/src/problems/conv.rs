@@ -36,7 +36,7 @@ const fn two_conv_two_dense(
     Problem {
         name,
         description,
-        task: Task::Network { build, autoencoder: false },
+        task: Task::Network { build, autoencoder: false, activation: "relu" },
         data,
         budget: 5,
         target: target.0,
