@@ -101,7 +101,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
             e.file_type().is_ok_and(|t| t.is_file())
                 && ["sweep.csv", "sweep.svg"].contains(&&*e.file_name().to_string_lossy())
         })
-    }) && std::fs::read_to_string(out.join("sweep.csv"))
+    }) && descent::files::read_text(&out.join("sweep.csv"), descent::files::TEXT_LIMIT, true)
         .is_ok_and(|text| text.starts_with(CSV_HEADER));
     if !descent::files::is_free_folder(&out) && !earlier_sweep {
         return Err(bad_input(format!(

@@ -283,11 +283,16 @@ pub(crate) fn for_each_example<F: Float>(
 ) {
     use rayon::prelude::*;
     let data = &mut data[..examples * len];
-    if examples * len < 1 << 15 || rayon::current_num_threads() < 2 {
-        data.chunks_exact_mut(len).enumerate().for_each(|(example, chunk)| work(example, chunk));
-    } else {
+    if worth_splitting(examples * len) {
         data.par_chunks_exact_mut(len).enumerate().for_each(|(example, chunk)| work(example, chunk));
+    } else {
+        data.chunks_exact_mut(len).enumerate().for_each(|(example, chunk)| work(example, chunk));
     }
+}
+
+/// Whether a pass over `len` values is worth splitting over the current pool's threads.
+pub(crate) fn worth_splitting(len: usize) -> bool {
+    len >= 1 << 15 && rayon::current_num_threads() > 1
 }
 
 /// Serializes a value through its `Display` and `FromStr` (an initializer as `orthogonal:1.4`).

@@ -6,7 +6,7 @@ use descent_optim::Float;
 use rayon::prelude::*;
 
 use super::conv2d::{Padding, Windows};
-use super::{Layer, Shape, TensorSpec};
+use super::{worth_splitting, Layer, Shape, TensorSpec};
 use crate::linalg::Workspace;
 
 /// Max pooling over `size × size` windows (padding never wins: a `same` window that hangs over
@@ -25,11 +25,6 @@ impl MaxPool2d {
         let windows = Windows::new(input, output, size, stride, padding);
         MaxPool2d { windows, padding, winners: vec![0; max_batch * output.len()] }
     }
-}
-
-/// Whether `len` values are worth splitting over threads.
-fn parallel(len: usize) -> bool {
-    len >= 1 << 15 && rayon::current_num_threads() > 1
 }
 
 impl<F: Float> Layer<F> for MaxPool2d {
@@ -80,7 +75,7 @@ impl<F: Float> Layer<F> for MaxPool2d {
             }
         };
         let (outputs, winners) = (&mut output[..batch * out_len], &mut self.winners[..batch * out_len]);
-        if parallel(batch * in_len) {
+        if worth_splitting(batch * in_len) {
             outputs.par_chunks_exact_mut(out_len).zip(winners.par_chunks_exact_mut(out_len)).enumerate().for_each(one);
         } else {
             outputs.chunks_exact_mut(out_len).zip(winners.chunks_exact_mut(out_len)).enumerate().for_each(one);
@@ -109,7 +104,7 @@ impl<F: Float> Layer<F> for MaxPool2d {
             }
         };
         let images = &mut input_grad[..batch * in_len];
-        if parallel(batch * in_len) {
+        if worth_splitting(batch * in_len) {
             images.par_chunks_exact_mut(in_len).enumerate().for_each(one);
         } else {
             images.chunks_exact_mut(in_len).enumerate().for_each(one);

@@ -266,12 +266,6 @@ pub fn available_kernels() -> Vec<&'static str> {
     kernels::<f32>().into_iter().map(|(name, _)| name).collect()
 }
 
-/// The name of the kernel f32 products use here.
-pub fn kernel_name() -> &'static str {
-    let chosen = kernel::<f32>();
-    kernels::<f32>().into_iter().find(|(_, k)| k.mr == chosen.mr && k.nr == chosen.nr).map_or("portable", |(n, _)| n)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

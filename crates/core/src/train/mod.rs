@@ -104,7 +104,6 @@ impl Trainer {
     /// vector, trained on softmax cross-entropy (the config's `hidden`, `activation` and `init`
     /// are then not used). The last layer's outputs are the class scores.
     pub fn with_layers(config: TrainConfig, splits: Splits, layers: Vec<LayerSpec>) -> Result<Self, Error> {
-        config.validate()?;
         let input = Shape::flat(splits.train.dim);
         let max_batch = config.batch.max(EVAL_BATCH);
         let network = Network::new(input, &layers, Objective::CLASSIFY, max_batch, config.seed, config.threads)?;
