@@ -133,6 +133,7 @@ pub fn reason(error: &ConfigError) -> String {
         ConfigError::OutOfRange { field, expected, value } => format!("{field} must be {expected}, got {value}"),
         ConfigError::Unknown { kind, expected, .. } => format!("unknown {kind} (expected one of: {expected})"),
         ConfigError::Syntax { message, .. } => message.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -25,7 +25,9 @@ pub struct Progress {
     pub step: u64,
     /// Cumulative training seconds (evaluation excluded).
     pub seconds: f64,
-    /// Best validation error so far, and the epoch it was reached.
+    /// Best value so far of what early stopping watches (the validation error unless the config
+    /// says otherwise; ∞ before any epoch).
+    #[serde(with = "any_f64")]
     pub best_val_error: f64,
     /// Epoch of the best validation error (0 before any).
     pub best_epoch: u32,
@@ -39,6 +41,52 @@ pub struct Progress {
     /// it continues from there instead of from the epoch's start.
     #[serde(default)]
     pub partial: Option<PartialEpoch>,
+}
+
+impl Progress {
+    /// The progress of a run that has not started.
+    pub fn start() -> Self {
+        Progress {
+            epoch: 0,
+            step: 0,
+            seconds: 0.0,
+            best_val_error: f64::INFINITY,
+            best_epoch: 0,
+            bad_epochs: 0,
+            optimizer_scalars: Vec::new(),
+            metrics: Vec::new(),
+            partial: None,
+        }
+    }
+}
+
+/// JSON has no ∞ or NaN: a finite number is written as a number, any other as the text `inf`,
+/// `-inf` or `NaN`, and read back from either (and `null`, which older files hold, as ∞).
+mod any_f64 {
+    use serde::{de, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+        if value.is_finite() {
+            serializer.serialize_f64(*value)
+        } else {
+            serializer.collect_str(value)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Number(f64),
+            Text(String),
+            Null(()),
+        }
+        match Written::deserialize(deserializer)? {
+            Written::Number(value) => Ok(value),
+            Written::Text(text) => text.parse().map_err(|_| de::Error::custom(format!("'{text}' is not a number"))),
+            Written::Null(()) => Ok(f64::INFINITY),
+        }
+    }
 }
 
 /// How far an interrupted epoch got: its first `batches` minibatches are done, with these sums

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use descent_optim::{Clip, ConfigError, Convention, Init, OptimizerConfig, Overrides, Schedule};
+use descent_optim::{Clip, ConfigError, Convention, Hyperparameter, Init, OptimizerConfig, Overrides, Schedule};
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostics::DiagnosticsConfig;
@@ -26,13 +26,16 @@ pub struct TrainConfig {
     /// Hidden layer widths (empty for logistic regression).
     pub hidden: Vec<usize>,
     /// Nonlinearity of the hidden layers.
-    pub activation: String,
+    pub activation: Activation,
     /// Weight initializer.
-    pub init: String,
-    /// Optimizer name.
+    #[serde(with = "crate::text")]
+    pub init: Init,
+    /// Optimizer name (one of [`descent_optim::OPTIMIZER_NAMES`]); [`with_optimizer`](Self::with_optimizer)
+    /// sets it with its hyperparameters from a typed [`OptimizerConfig`].
     pub optimizer: String,
-    /// `book` or `torch`.
-    pub convention: String,
+    /// Whose formulas and defaults: the book's or PyTorch's.
+    #[serde(with = "crate::text")]
+    pub convention: Convention,
     /// Base learning rate ε₀.
     pub lr: f64,
     /// Overrides of the optimizer's hyperparameters (momentum, rho, beta1, beta2, eps).
@@ -47,10 +50,14 @@ pub struct TrainConfig {
     pub eps: Option<f64>,
     /// Weight decay λ.
     pub weight_decay: f64,
-    /// Learning-rate schedule, as text (`constant`, `linear`, `warmup:100+cosine`, …).
+    /// Learning-rate schedule, as text (`constant`, `linear`, `warmup:100+cosine`, …): a
+    /// decay's length defaults to the rest of the run, which is known only once the data is, so
+    /// the schedule is resolved at the start of training. [`with_schedule`](Self::with_schedule)
+    /// sets it from a typed [`Schedule`].
     pub schedule: String,
-    /// Gradient clipping, as text (`global-norm:1`), if any.
-    pub clip: Option<String>,
+    /// Gradient clipping, if any.
+    #[serde(default, with = "crate::text::optional", skip_serializing_if = "Option::is_none")]
+    pub clip: Option<Clip>,
     /// Minibatch size m.
     pub batch: usize,
     /// Total epochs of the run (a resumed run continues to this number).
@@ -61,8 +68,12 @@ pub struct TrainConfig {
     pub steps: Option<u64>,
     /// Examples held out of training for validation.
     pub val_size: usize,
-    /// Stop after this many epochs without a better validation error, and restore the best.
+    /// Stop after this many epochs without a better validation error (or loss: `early_stop_on`),
+    /// and restore the best.
     pub early_stop: Option<u32>,
+    /// What early stopping (and the best epoch) watches on the validation set.
+    #[serde(default)]
+    pub early_stop_on: Watched,
     /// Sequence length T of the adding problem (its default if absent).
     #[serde(default)]
     pub length: Option<usize>,
@@ -75,6 +86,60 @@ pub struct TrainConfig {
     /// The monitors of [`crate::diagnostics`], if the run asked for them.
     #[serde(default)]
     pub diagnostics: Option<DiagnosticsConfig>,
+    /// Which model ran: the problem's own, layers given by the caller, or a model of the caller's
+    /// own type. What `--resume` rebuilds.
+    #[serde(default)]
+    pub model: ModelRecord,
+}
+
+/// The validation figure early stopping watches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Watched {
+    /// The problem's error (0-1 error for classifiers): what the chapter says we care about.
+    #[default]
+    ValError,
+    /// The surrogate loss, smoother on small validation sets.
+    ValLoss,
+}
+
+impl std::str::FromStr for Watched {
+    type Err = Error;
+    fn from_str(text: &str) -> Result<Self, Error> {
+        match text {
+            "val-error" => Ok(Watched::ValError),
+            "val-loss" => Ok(Watched::ValLoss),
+            _ => Err(Error::Invalid {
+                field: "early-stop-on",
+                message: "must be val-error or val-loss",
+                value: text.into(),
+            }),
+        }
+    }
+}
+
+/// The model of a run as `config.toml` records it, so that resuming rebuilds the model that ran.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ModelRecord {
+    /// The problem's own model (from the registry, with `hidden`, `activation` and `init`).
+    #[default]
+    Problem,
+    /// A network of these layers on the data's features read as a flat vector, trained on softmax
+    /// cross-entropy ([`Trainer::with_layers`](crate::train::Trainer::with_layers)).
+    Layers {
+        /// The layers, first to last.
+        layers: Vec<LayerSpec>,
+    },
+    /// A model built by the caller ([`Trainer::with_model`](crate::train::Trainer::with_model),
+    /// [`Trainer::with_network`](crate::train::Trainer::with_network)): resuming needs the caller
+    /// to build it again ([`Trainer::resume_with_model`](crate::train::Trainer::resume_with_model)).
+    Custom {
+        /// What it was, for people (its parameter count and layers, where known).
+        description: String,
+    },
 }
 
 impl TrainConfig {
@@ -106,22 +171,22 @@ impl TrainConfig {
         // MNIST with Adam it reached 98% test accuracy sooner than Glorot's range over three
         // seeds. A recurrent net's `init` is its recurrent matrix's, where Glorot stays.
         let init = match problem.task {
-            Task::Classify { .. } | Task::Network { .. } => "uniform-fan-in",
-            _ => "glorot-uniform",
+            Task::Classify { .. } | Task::Network { .. } => Init::UniformFanIn,
+            _ => Init::GlorotUniform,
         };
         let activation = match problem.task {
             Task::Network { activation, .. } => activation,
-            Task::Sequence { .. } | Task::Adding { .. } => "tanh",
-            Task::Classify { .. } | Task::Minimize { .. } => "relu",
+            Task::Sequence { .. } | Task::Adding { .. } => Activation::Tanh,
+            Task::Classify { .. } | Task::Minimize { .. } => Activation::Relu,
         };
         TrainConfig {
             problem: problem.name.to_string(),
             data: None,
             hidden,
-            activation: activation.into(),
-            init: init.into(),
+            activation,
+            init,
             optimizer: "adam".into(),
-            convention: "book".into(),
+            convention: Convention::Book,
             lr: 1e-3,
             momentum: None,
             rho: None,
@@ -136,18 +201,70 @@ impl TrainConfig {
             steps: None,
             val_size: problem.val_size,
             early_stop: None,
+            early_stop_on: Watched::ValError,
             length: None,
             standardize: false,
             seed: 1,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             diagnostics: None,
+            model: ModelRecord::Problem,
         }
+    }
+
+    /// The defaults for a model and data of the caller's own, under the name `name` (not a
+    /// registry problem): Adam at 1e-3, batch 128, 10 epochs, 10% of the training examples held
+    /// out is up to the caller (`val_size`, 0 by default here). Give the model to
+    /// [`Trainer::with_model`](crate::train::Trainer::with_model) or
+    /// [`with_layers`](crate::train::Trainer::with_layers).
+    ///
+    /// ```
+    /// use descent::config::TrainConfig;
+    /// use descent::optim::{Clip, OptimizerConfig, Convention, Schedule};
+    ///
+    /// let mut config = TrainConfig::custom("my-task")
+    ///     .with_optimizer(&OptimizerConfig::named("momentum", Convention::Torch)?.with_lr(0.05))
+    ///     .with_schedule(&Schedule::linear(0.05, 1_000));
+    /// config.clip = Some(Clip::GlobalNorm(1.0));
+    /// config.epochs = 3;
+    /// assert_eq!((config.lr, config.momentum), (0.05, Some(0.9)));
+    /// config.validate()?;
+    /// # Ok::<(), descent::Error>(())
+    /// ```
+    pub fn custom(name: &str) -> Self {
+        let mut config = Self::defaults(crate::problems::named("mnist-logreg").expect("mnist-logreg is registered"));
+        config.problem = name.to_string();
+        config.val_size = 0;
+        config.batch = 128;
+        config.model = ModelRecord::Custom { description: String::new() };
+        config
+    }
+
+    /// The optimizer of `optimizer`: its name, convention, rate, weight decay, and every
+    /// hyperparameter a config can carry.
+    pub fn with_optimizer(mut self, optimizer: &OptimizerConfig) -> Self {
+        self.optimizer = optimizer.name.to_string();
+        self.convention = optimizer.convention;
+        self.lr = optimizer.lr;
+        self.weight_decay = optimizer.weight_decay;
+        let value = |parameter| optimizer.get(parameter);
+        self.momentum = value(Hyperparameter::Momentum);
+        self.rho = value(Hyperparameter::Rho);
+        self.beta1 = value(Hyperparameter::Beta1);
+        self.beta2 = value(Hyperparameter::Beta2);
+        self.eps = value(Hyperparameter::Eps);
+        self
+    }
+
+    /// The schedule `schedule`, with its base rate as the run's rate.
+    pub fn with_schedule(mut self, schedule: &Schedule) -> Self {
+        self.lr = schedule.base_lr;
+        self.schedule = schedule.to_string();
+        self
     }
 
     /// The optimizer this config describes, checked.
     pub fn optimizer_config(&self) -> Result<OptimizerConfig, Error> {
-        let convention: Convention = self.convention.parse()?;
-        let mut config = OptimizerConfig::named(&self.optimizer, convention)?;
+        let mut config = OptimizerConfig::named(&self.optimizer, self.convention)?;
         let overrides =
             Overrides { momentum: self.momentum, rho: self.rho, beta1: self.beta1, beta2: self.beta2, eps: self.eps };
         let applied = config.apply(&overrides);
@@ -167,19 +284,12 @@ impl TrainConfig {
 
     /// The schedule over a run of `total_steps` updates.
     pub fn schedule(&self, total_steps: u64) -> Result<Schedule, Error> {
-        let convention: Convention = self.convention.parse()?;
-        Ok(Schedule::parse(&self.schedule, self.lr, total_steps)?.with_convention(convention))
-    }
-
-    /// The clipping rule, if any.
-    pub fn clip(&self) -> Result<Option<Clip>, Error> {
-        Ok(self.clip.as_deref().map(str::parse).transpose()?)
+        Ok(Schedule::parse(&self.schedule, self.lr, total_steps)?.with_convention(self.convention))
     }
 
     /// The dense layers of a classifier with `classes` classes (its inputs are the data's).
     pub fn layers(&self, classes: usize) -> Result<Vec<LayerSpec>, Error> {
-        let activation: Activation = self.activation.parse()?;
-        let init: Init = self.init.parse()?;
+        let (activation, init) = (self.activation, self.init);
         if let Some(zero) = self.hidden.iter().position(|&w| w == 0) {
             return Err(Error::Invalid {
                 field: "hidden",
@@ -220,7 +330,7 @@ impl TrainConfig {
                 value: format!("{inputs} features, {steps} steps"),
             });
         }
-        let recurrent_init = self.init.parse()?;
+        let recurrent_init = self.init;
         Ok(crate::rnn::RnnSpec { inputs: inputs / steps, hidden, outputs: classes, steps, recurrent_init })
     }
 
@@ -257,7 +367,9 @@ impl TrainConfig {
         }
         self.optimizer_config()?;
         self.schedule(1)?;
-        self.clip()?;
+        if let Some(clip) = &self.clip {
+            clip.validate()?;
+        }
         self.layers(2)?;
         Ok(())
     }

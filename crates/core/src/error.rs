@@ -4,6 +4,7 @@ use thiserror::Error;
 
 /// What can go wrong in the core crate.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A setting of an optimizer, schedule or clipping rule.
     #[error(transparent)]
@@ -11,6 +12,9 @@ pub enum Error {
     /// A misuse of an optimizer at step time.
     #[error(transparent)]
     Step(#[from] descent_optim::StepError),
+    /// Optimizer state that does not fit the optimizer it is loaded into.
+    #[error(transparent)]
+    State(#[from] descent_optim::StateError),
     /// A data file that cannot be read or does not hold what it should.
     #[error("{path}: {message}")]
     Data {

@@ -38,7 +38,24 @@ pub mod model;
 pub mod network;
 pub mod problems;
 pub mod rnn;
+mod text;
 pub mod train;
 pub mod trajectory;
 
+pub use config::TrainConfig;
 pub use error::Error;
+pub use model::Model;
+pub use train::{Event, Splits, Trainer};
+
+/// What most programs that train with descent use, in one import: `use descent::prelude::*;`.
+pub mod prelude {
+    pub use crate::config::{ModelRecord, TrainConfig};
+    pub use crate::data::{Dataset, Targets};
+    pub use crate::layers::{Activation, Layer, LayerSpec, Padding, Shape};
+    pub use crate::loss::{Criterion, Objective};
+    pub use crate::model::Model;
+    pub use crate::network::Network;
+    pub use crate::train::{Control, Event, Splits, Summary, Trainer};
+    pub use crate::Error;
+    pub use descent_optim::{Clip, Convention, Init, Optimizer, OptimizerConfig, ParamGroup, Schedule};
+}

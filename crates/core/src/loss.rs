@@ -76,6 +76,36 @@ pub enum Metric {
 /// success criterion, Hochreiter & Schmidhuber 1997).
 pub const VALUE_TOLERANCE: f64 = 0.04;
 
+/// What a [`Network`](crate::network::Network) is trained on: the loss of a batch of outputs
+/// against their targets and the error that judges them. [`Objective`] is the library's; a loss
+/// of your own (label smoothing, class weights) implements this and goes to
+/// [`Network::with_criterion`](crate::network::Network::with_criterion).
+pub trait Criterion<F: Float>: Send {
+    /// The loss of `batch` rows of `width` outputs against `targets`: (Σ loss, Σ error), and the
+    /// gradient of the **mean** loss with respect to the outputs into `grad` if given.
+    fn evaluate(
+        &self,
+        outputs: &[F],
+        targets: Targets<'_, F>,
+        batch: usize,
+        width: usize,
+        grad: Option<&mut [F]>,
+    ) -> (f64, f64);
+}
+
+impl<F: Float> Criterion<F> for Objective {
+    fn evaluate(
+        &self,
+        outputs: &[F],
+        targets: Targets<'_, F>,
+        batch: usize,
+        width: usize,
+        grad: Option<&mut [F]>,
+    ) -> (f64, f64) {
+        Objective::evaluate(self, outputs, targets, batch, width, grad)
+    }
+}
+
 /// A loss with the metric that judges it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Objective {

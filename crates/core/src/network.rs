@@ -15,7 +15,7 @@ use crate::data::Targets;
 pub use crate::layers::Activation;
 use crate::layers::{Layer, LayerSpec, Shape};
 use crate::linalg::Workspace;
-use crate::loss::Objective;
+use crate::loss::{Criterion, Objective};
 use crate::Error;
 
 /// One layer of a network with its place in the flat buffers.
@@ -39,7 +39,7 @@ pub struct Tensor {
 pub struct Network<F: Float> {
     layers: Vec<Placed<F>>,
     input: Shape,
-    objective: Objective,
+    criterion: Box<dyn Criterion<F>>,
     tensors: Vec<Tensor>,
     /// All parameters, layer by layer, each layer's tensors in the order it declares them.
     pub params: Vec<F>,
@@ -131,7 +131,7 @@ impl<F: Float> Network<F> {
             params,
             layers,
             input,
-            objective,
+            criterion: Box::new(objective),
             tensors,
             max_batch,
             workspace: Workspace::new(threads),
@@ -171,9 +171,11 @@ impl<F: Float> Network<F> {
         self.layers[self.layers.len() - 1].width
     }
 
-    /// What the network is trained on.
-    pub fn objective(&self) -> Objective {
-        self.objective
+    /// The network trained on a loss of the caller's own instead of the objective it was built
+    /// with (label smoothing, a weighted loss, …).
+    pub fn with_criterion(mut self, criterion: impl Criterion<F> + 'static) -> Self {
+        self.criterion = Box::new(criterion);
+        self
     }
 
     /// The largest batch the buffers hold.
@@ -236,7 +238,7 @@ impl<F: Float> Network<F> {
         self.forward(input, batch);
         let last = self.layers.len() - 1;
         let grad = Some(&mut self.delta[0][..batch * width]);
-        let result = self.objective.evaluate(&self.outputs[last], targets, batch, width, grad);
+        let result = self.criterion.evaluate(&self.outputs[last], targets, batch, width, grad);
         self.backward(input, batch);
         result
     }
@@ -244,9 +246,9 @@ impl<F: Float> Network<F> {
     /// Forward and the objective only: (Σ loss, Σ error) on `batch` rows of `input`.
     pub fn evaluate(&mut self, input: &[F], targets: Targets<'_, F>, batch: usize) -> (f64, f64) {
         let width = self.output_width();
-        let objective = self.objective;
-        let outputs = self.forward(input, batch);
-        objective.evaluate(outputs, targets, batch, width, None)
+        self.forward(input, batch);
+        let last = self.layers.len() - 1;
+        self.criterion.evaluate(&self.outputs[last], targets, batch, width, None)
     }
 }
 

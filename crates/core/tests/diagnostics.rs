@@ -12,7 +12,7 @@ fn full_batch(lr: f64, epochs: u32) -> Trainer {
     config.optimizer = "sgd".into();
     // Glorot's range (wider than the default U(±1/√m)) starts the softmax far enough from uniform
     // that the quadratic model holds over the steep step of the second test.
-    config.init = "glorot-uniform".into();
+    config.init = descent::optim::Init::GlorotUniform;
     config.lr = lr;
     config.batch = 400;
     config.val_size = 100;

@@ -35,7 +35,7 @@ fn a_training_step_allocates_nothing_after_warm_up() {
         config.batch = 32;
         config.threads = 2;
         if problem == "mnist-mlp" {
-            config.clip = Some("global-norm:1".into());
+            config.clip = Some(descent::optim::Clip::GlobalNorm(1.0));
         }
         let splits = Splits::load(&config).unwrap();
         let mut trainer = Trainer::new(config, splits).unwrap();

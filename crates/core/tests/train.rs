@@ -187,7 +187,7 @@ fn resume_is_exact_with_a_schedule_clipping_early_stopping_and_the_rnn() {
         config.optimizer = "nesterov".into();
         config.lr = 0.05;
         config.schedule = "warmup:10+cosine".into();
-        config.clip = Some("global-norm:0.5".into());
+        config.clip = Some(descent::optim::Clip::GlobalNorm(0.5));
         config.early_stop = Some(5);
         let cut = |config: &TrainConfig| {
             let data = mnist_subset();

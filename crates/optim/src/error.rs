@@ -4,6 +4,7 @@ use thiserror::Error;
 
 /// A hyperparameter, schedule or clipping setting that cannot be used.
 #[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// A value outside the range where the algorithm is defined.
     #[error("{field} must be {expected}, got {value}")]
@@ -33,10 +34,23 @@ pub enum ConfigError {
         /// What is wrong with it.
         message: String,
     },
+    /// A parameter group with a bad setting, or one that overlaps another.
+    #[error("parameter group {index} ({start}..{end}) {problem}")]
+    BadGroup {
+        /// Position of the group in the list.
+        index: usize,
+        /// First element.
+        start: usize,
+        /// One past the last element.
+        end: usize,
+        /// What is wrong.
+        problem: String,
+    },
 }
 
 /// A misuse of an optimizer at step time (shapes or state that do not fit).
 #[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
 pub enum StepError {
     /// Parameters and gradients differ in length.
     #[error("gradient length {grads} does not match parameter length {params}")]
@@ -66,6 +80,14 @@ pub enum StepError {
         /// What is wrong.
         problem: String,
     },
+    /// Parameters that no group covers (they would never be updated).
+    #[error("parameters {start}..{end} are in no parameter group (give them a group with lr_scale 0 to freeze them)")]
+    Uncovered {
+        /// First parameter not covered.
+        start: usize,
+        /// One past the last.
+        end: usize,
+    },
     /// The learning rate is negative or not finite.
     #[error("lr must be a finite number >= 0, got {0}")]
     BadLearningRate(f64),
@@ -73,6 +95,7 @@ pub enum StepError {
 
 /// Optimizer state that cannot be loaded.
 #[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
 pub enum StateError {
     /// The algorithm keeps no buffer or scalar of this name.
     #[error("optimizer '{optimizer}' has no state named '{name}' (it has: {expected})")]

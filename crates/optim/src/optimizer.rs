@@ -102,9 +102,10 @@ pub const STEP_STATE_NAME: &str = "step";
 
 impl<F: Float> Optimizer<F> {
     /// An optimizer for `algorithm` with no weight decay, no clipping and one group.
-    pub fn new(algorithm: Algorithm) -> Self {
+    pub fn new(algorithm: Algorithm) -> Result<Self, ConfigError> {
+        algorithm.validate()?;
         let (scalar_names, scalar_values) = dispatch!(algorithm, rule => rule.scalar_state()).into_iter().unzip();
-        Optimizer {
+        Ok(Optimizer {
             algorithm,
             weight_decay: 0.0,
             clip: None,
@@ -115,14 +116,14 @@ impl<F: Float> Optimizer<F> {
             steps_taken: 0,
             len: None,
             last_grad_norm: None,
-        }
+        })
     }
 
     /// The optimizer a named configuration describes (its rule and weight decay; the learning
     /// rate is given at each step).
     pub fn from_config(config: &OptimizerConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        Self::new(config.algorithm).with_weight_decay(config.weight_decay)
+        Self::new(config.algorithm)?.with_weight_decay(config.weight_decay)
     }
 
     /// Sets the default weight decay λ (coupled L2, or decoupled for AdamW).
@@ -143,7 +144,7 @@ impl<F: Float> Optimizer<F> {
 
     /// Splits the buffer into parameter groups with their own settings. The ranges must not
     /// overlap; they are checked against the buffer's length at the first step.
-    pub fn with_groups(mut self, groups: Vec<ParamGroup>) -> Result<Self, StepError> {
+    pub fn with_groups(mut self, groups: Vec<ParamGroup>) -> Result<Self, ConfigError> {
         for (index, group) in groups.iter().enumerate() {
             let valid_decay = group.weight_decay.is_none_or(|w| w.is_finite() && w >= 0.0);
             if !(group.lr_scale.is_finite() && group.lr_scale >= 0.0 && valid_decay) {
@@ -251,7 +252,22 @@ impl<F: Float> Optimizer<F> {
         }
         for (index, group) in self.groups.iter().enumerate() {
             if group.range.end > len {
-                return Err(bad_group(index, group, &format!("reaches past the {len} parameters")));
+                let ParamGroup { range, .. } = group;
+                let problem = format!("reaches past the {len} parameters");
+                return Err(StepError::BadGroup { index, start: range.start, end: range.end, problem });
+            }
+        }
+        // Parameters outside every group would silently never move; freezing is said explicitly,
+        // with a group of lr_scale 0.
+        if !self.groups.is_empty() {
+            let mut starts: Vec<&Range<usize>> = self.groups.iter().map(|g| &g.range).collect();
+            starts.sort_by_key(|range| range.start);
+            let mut covered = 0;
+            for range in starts.into_iter().chain([&(len..len)]) {
+                if range.start > covered {
+                    return Err(StepError::Uncovered { start: covered, end: range.start });
+                }
+                covered = covered.max(range.end);
             }
         }
         self.buffers = dispatch!(self.algorithm, rule => rule.state_buffers())
@@ -330,8 +346,8 @@ impl<F: Float> Optimizer<F> {
     }
 }
 
-fn bad_group(index: usize, group: &ParamGroup, problem: &str) -> StepError {
-    StepError::BadGroup { index, start: group.range.start, end: group.range.end, problem: problem.to_string() }
+fn bad_group(index: usize, group: &ParamGroup, problem: &str) -> ConfigError {
+    ConfigError::BadGroup { index, start: group.range.start, end: group.range.end, problem: problem.to_string() }
 }
 
 #[cfg(test)]
@@ -340,19 +356,35 @@ mod tests {
     use crate::algorithms::{AdamConfig, Convention, SgdConfig};
 
     fn sgd() -> Optimizer<f64> {
-        Optimizer::new(SgdConfig::plain(Convention::Book).into())
+        Optimizer::new(SgdConfig::plain(Convention::Book).into()).unwrap()
     }
 
     #[test]
-    fn groups_scale_lr_and_override_decay_and_freeze_the_rest() {
+    fn groups_scale_lr_and_override_decay_and_freeze_on_request() {
         // θ = (1, 1, 1), g = (1, 1, 1), ε = 0.1, λ = 0.5 by default.
         // group 0..1: λ = 0 → 1 − 0.1·1 = 0.9; group 1..2: lr ×2, λ = 0.5 → 1 − 0.2·1.5 = 0.7;
-        // element 2 is in no group and stays 1.
-        let groups = vec![ParamGroup::new(0..1).with_weight_decay(0.0), ParamGroup::new(1..2).with_lr_scale(2.0)];
+        // group 2..3: lr ×0, frozen, stays 1.
+        let groups = vec![
+            ParamGroup::new(0..1).with_weight_decay(0.0),
+            ParamGroup::new(1..2).with_lr_scale(2.0),
+            ParamGroup::new(2..3).with_lr_scale(0.0),
+        ];
         let mut optimizer = sgd().with_weight_decay(0.5).unwrap().with_groups(groups).unwrap();
         let mut params = [1.0, 1.0, 1.0];
         optimizer.step(&mut params, &[1.0, 1.0, 1.0], 0.1).unwrap();
         assert!((params[0] - 0.9).abs() < 1e-15 && (params[1] - 0.7).abs() < 1e-15 && params[2] == 1.0);
+    }
+
+    #[test]
+    fn parameters_outside_every_group_are_refused_not_frozen() {
+        for (groups, gap) in [(vec![0..1, 2..3], (1, 2)), (vec![1..3], (0, 1)), (vec![0..2], (2, 3))] {
+            let groups = groups.into_iter().map(ParamGroup::new).collect();
+            let mut optimizer = sgd().with_groups(groups).unwrap();
+            let mut params = [1.0; 3];
+            let error = optimizer.step(&mut params, &[1.0; 3], 0.1).unwrap_err();
+            assert_eq!(error, StepError::Uncovered { start: gap.0, end: gap.1 });
+            assert_eq!(params, [1.0; 3], "nothing moves on a refused step");
+        }
     }
 
     #[test]
@@ -411,16 +443,16 @@ mod tests {
         };
         for config in [AdamConfig::amsgrad(Convention::Book).into(), crate::NadamConfig::new(Convention::Torch).into()]
         {
-            let mut straight = Optimizer::<f64>::new(config);
+            let mut straight = Optimizer::<f64>::new(config).unwrap();
             let mut a = vec![1.0, -0.5];
             run(&mut straight, &mut a, 10);
 
-            let mut first = Optimizer::<f64>::new(config);
+            let mut first = Optimizer::<f64>::new(config).unwrap();
             let mut b = vec![1.0, -0.5];
             run(&mut first, &mut b, 5);
             let buffers: Vec<(&str, Vec<f64>)> = first.state_buffers().map(|(n, v)| (n, v.to_vec())).collect();
             let views: Vec<(&str, &[f64])> = buffers.iter().map(|(n, v)| (*n, &v[..])).collect();
-            let mut second = Optimizer::<f64>::new(config);
+            let mut second = Optimizer::<f64>::new(config).unwrap();
             second.load_state(2, &views, &first.state_scalars()).unwrap();
             run(&mut second, &mut b, 5);
             assert_eq!(a, b);
@@ -430,7 +462,7 @@ mod tests {
 
     #[test]
     fn load_state_names_what_is_wrong() {
-        let mut optimizer = Optimizer::<f64>::new(AdamConfig::adam(Convention::Book).into());
+        let mut optimizer = Optimizer::<f64>::new(AdamConfig::adam(Convention::Book).into()).unwrap();
         let zeros = [0.0; 2];
         let error =
             optimizer.load_state(2, &[("exp_avg", &zeros), ("velocity", &zeros)], &[("step", 3.0)]).unwrap_err();
@@ -453,6 +485,7 @@ mod tests {
         let run = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             let mut optimizer = Optimizer::<f64>::new(AdamConfig::adam(Convention::Book).into())
+                .unwrap()
                 .with_clip(Some(Clip::GlobalNorm(10.0)))
                 .unwrap();
             let mut params = vec![0.5f64; n];

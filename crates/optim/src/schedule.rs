@@ -112,10 +112,19 @@ impl Schedule {
         self.base_lr
     }
 
-    /// Parses `NAME[:KEY=VALUE,...][+...]`; `total_steps` fills in τ or T when not given.
+    /// Parses `NAME[:KEY=VALUE,...][+...]`; a decay's τ or T, when not given, is the rest of a
+    /// run of `total_steps` updates after its warmups (PyTorch users of `SequentialLR` set
+    /// `T_max = total − warmup` for the same).
     pub fn parse(text: &str, base_lr: f64, total_steps: u64) -> Result<Self, ConfigError> {
-        let phases =
-            text.split('+').map(|part| Decay::parse(part.trim(), total_steps)).collect::<Result<Vec<_>, _>>()?;
+        let mut phases = Vec::new();
+        let mut warmup = 0u64;
+        for part in text.split('+') {
+            let phase = Decay::parse(part.trim(), total_steps.saturating_sub(warmup))?;
+            if let Decay::Warmup { steps } = phase {
+                warmup = warmup.saturating_add(steps);
+            }
+            phases.push(phase);
+        }
         let schedule = Schedule { base_lr, phases };
         schedule.validate()?;
         Ok(schedule)
@@ -392,6 +401,30 @@ mod tests {
         let first: Vec<f64> = (0..5).map(|k| s.lr(k)).collect();
         assert_eq!(first, vec![0.25, 0.5, 0.75, 1.0, 1.0]);
         assert!((s.lr(9) - (0.5 + 0.5 * 0.01)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn a_decay_after_warmup_spans_the_rest_of_the_run() {
+        // PyTorch: SequentialLR([LinearLR(start_factor=1/20, total_iters=19), CosineAnnealingLR(
+        // T_max=80)], milestones=[20]) over 100 updates, ε₀ = 1. Its cosine phase counts from
+        // its own 0: at update 20 + j the rate is (1 + cos(πj/80))/2; j = 40 gives 0.5, j = 80
+        // gives 0. Our warmup is ε₀(k + 1)/20 over the first 20 updates.
+        let s = Schedule::parse("warmup:20+cosine", 1.0, 100).unwrap();
+        assert_eq!(s.phases[1], Decay::Cosine { period: 80, min_factor: 0.0 });
+        assert!((s.lr(19) - 1.0).abs() < 1e-15);
+        assert!((s.lr(20) - 1.0).abs() < 1e-15);
+        assert!((s.lr(60) - 0.5).abs() < 1e-15);
+        assert!((s.lr(70) - (1.0 + (std::f64::consts::PI * 50.0 / 80.0).cos()) / 2.0).abs() < 1e-15);
+        // Values PyTorch 2.15 printed for that SequentialLR (its cosine is computed recursively,
+        // hence agreement to rounding, not to the bit).
+        for (k, torch) in [(1, 0.1), (70, 0.30865828381745514), (99, 0.0003854818796385495), (100, 0.0)] {
+            assert!((s.lr(k) - torch).abs() < 1e-14, "update {k}: {} against {torch}", s.lr(k));
+        }
+        // Without warmup the decay spans the whole run.
+        assert_eq!(
+            Schedule::parse("cosine", 1.0, 100).unwrap().phases[0],
+            Decay::Cosine { period: 100, min_factor: 0.0 }
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub fn run_steps(
     lr: f64,
     steps: usize,
 ) -> Vec<Vec<f64>> {
-    let mut optimizer = Optimizer::<f64>::new(algorithm.into());
+    let mut optimizer = Optimizer::<f64>::new(algorithm.into()).unwrap();
     let mut params = start.to_vec();
     (0..steps)
         .map(|_| {

@@ -78,12 +78,12 @@ pub fn run(args: SweepArgs) -> Result<()> {
         return Err(bad_input("--optimizer: sweep-batch takes one optimizer"));
     };
     base.optimizer = optimizer.name.to_string();
-    base.convention = args.optimizer.convention.clone();
+    base.convention = optimizer.convention;
     (base.momentum, base.rho, base.beta1, base.beta2, base.eps) =
         (args.optimizer.momentum, args.optimizer.rho, args.optimizer.beta1, args.optimizer.beta2, args.optimizer.eps);
     base.weight_decay = optimizer.weight_decay;
     base.schedule = args.optimizer.schedule.clone();
-    base.clip = args.optimizer.clip.clone();
+    base.clip = args.optimizer.clip()?;
     base.data = args.data.clone();
     base.epochs = epochs;
     if let Some(val_size) = args.val_size {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use descent::config::TrainConfig;
+use descent::config::{TrainConfig, Watched};
 use descent::diagnostics::DiagnosticsConfig;
 use descent::train::{self, EpochMetrics, Event, Splits, Summary, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -50,6 +50,9 @@ pub struct TrainArgs {
     /// Stop after this many epochs without a better validation error; keep the best parameters.
     #[arg(long, value_name = "PATIENCE", allow_negative_numbers = true)]
     pub early_stop: Option<i64>,
+    /// What early stopping watches on the validation set: val-error or val-loss.
+    #[arg(long, value_name = "WHAT")]
+    pub early_stop_on: Option<String>,
     /// Sequence length T of the adding problem (default 50).
     #[arg(long, value_name = "T", allow_negative_numbers = true)]
     pub length: Option<i64>,
@@ -190,7 +193,7 @@ pub fn train_into(mut trainer: Trainer, out: &std::path::Path) -> Result<Trainer
         config.threads
     );
     let metric = Metric::of(&config.problem);
-    let mut progress = Progress::new(config.epochs, metric);
+    let mut progress = Progress::new(config.epochs, metric, config.early_stop_on);
     let summary = trainer.run(Some(out), &mut |event| progress.show(event)).map_err(crate::core_error)?;
     plot::save_svg(&curves(trainer.metrics(), metric), &out.join("curves.svg"))?;
     if !trainer.curvature_rows().is_empty() {
@@ -283,12 +286,12 @@ pub fn build_config(args: &TrainArgs, epochs: Option<u32>) -> Result<TrainConfig
                 config.problem, config.activation
             )));
         }
-        config.activation = parsed.to_string();
+        config.activation = parsed;
     }
     if let Some(init) = &args.init {
-        init.parse::<descent_optim::Init>()
+        config.init = init
+            .parse::<descent_optim::Init>()
             .map_err(|e| bad_input(format!("--init {init}: {}", crate::flags::reason(&e))))?;
-        config.init = init.clone();
     }
     let optimizers = args.optimizer.configs("adam", |c| c.lr)?;
     let [optimizer] = &optimizers[..] else {
@@ -298,15 +301,14 @@ pub fn build_config(args: &TrainArgs, epochs: Option<u32>) -> Result<TrainConfig
         )));
     };
     args.optimizer.schedule(optimizer.lr, 1)?;
-    args.optimizer.clip()?;
     config.optimizer = optimizer.name.to_string();
-    config.convention = args.optimizer.convention.clone();
+    config.convention = optimizer.convention;
     config.lr = optimizer.lr;
     config.weight_decay = optimizer.weight_decay;
     (config.momentum, config.rho, config.beta1, config.beta2, config.eps) =
         (args.optimizer.momentum, args.optimizer.rho, args.optimizer.beta1, args.optimizer.beta2, args.optimizer.eps);
     config.schedule = args.optimizer.schedule.clone();
-    config.clip = args.optimizer.clip.clone();
+    config.clip = args.optimizer.clip()?;
     if let Some(batch) = args.batch {
         config.batch = positive("--batch", batch)? as usize;
     }
@@ -320,6 +322,9 @@ pub fn build_config(args: &TrainArgs, epochs: Option<u32>) -> Result<TrainConfig
         config.val_size = val_size as usize;
     }
     config.early_stop = args.early_stop.map(|p| positive("--early-stop", p)).transpose()?.map(|p| p as u32);
+    if let Some(watched) = &args.early_stop_on {
+        config.early_stop_on = watched.parse().map_err(|e| bad_input(format!("--early-stop-on {watched}: {e}")))?;
+    }
     config.standardize = args.standardize;
     if let Some(length) = args.length {
         if length < 2 {
@@ -338,12 +343,15 @@ pub fn build_config(args: &TrainArgs, epochs: Option<u32>) -> Result<TrainConfig
 struct Progress {
     epochs: u32,
     metric: Metric,
+    /// "error" or "loss": what early stopping watches.
+    watched: &'static str,
     bar: Option<ProgressBar>,
 }
 
 impl Progress {
-    fn new(epochs: u32, metric: Metric) -> Self {
-        Progress { epochs, metric, bar: None }
+    fn new(epochs: u32, metric: Metric, watched: Watched) -> Self {
+        let watched = if watched == Watched::ValLoss { "loss" } else { "error" };
+        Progress { epochs, metric, watched, bar: None }
     }
 
     fn show(&mut self, event: Event<'_>) {
@@ -358,7 +366,7 @@ impl Progress {
                 bar.set_prefix(format!("{epoch}/{}", self.epochs));
                 self.bar = Some(bar);
             }
-            Event::Batch { done, examples, running_loss } => {
+            Event::Batch { done, examples, running_loss, .. } => {
                 if let Some(bar) = &self.bar {
                     bar.set_position(examples as u64);
                     if done % 10 == 0 {
@@ -387,9 +395,11 @@ impl Progress {
             }
             Event::EarlyStop { best_epoch } => {
                 println!(
-                    "early stop: validation error has not improved since epoch {best_epoch}; its parameters are kept"
+                    "early stop: validation {} has not improved since epoch {best_epoch}; its parameters are kept",
+                    self.watched
                 );
             }
+            _ => {}
         }
     }
 }

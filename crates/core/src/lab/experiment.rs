@@ -19,7 +19,7 @@
 
 use std::path::{Path, PathBuf};
 
-use descent_optim::OptimizerConfig;
+use descent_optim::{Clip, Convention, OptimizerConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
@@ -135,7 +135,8 @@ pub struct Variant {
     /// Weight decay override.
     pub weight_decay: Option<f64>,
     /// Clipping.
-    pub clip: Option<String>,
+    #[serde(default, with = "crate::text::optional", skip_serializing_if = "Option::is_none")]
+    pub clip: Option<Clip>,
     /// Schedule.
     pub schedule: String,
 }
@@ -148,7 +149,8 @@ pub struct Experiment {
     /// MNIST folder, or none for the bundled subset.
     pub data: Option<PathBuf>,
     /// `book` or `torch`.
-    pub convention: String,
+    #[serde(with = "crate::text")]
+    pub convention: Convention,
     /// Seeds of the final runs.
     pub seeds: u32,
     /// Budget in epochs (updates for a 2-D function).
@@ -185,7 +187,12 @@ impl ExperimentSpec {
         };
         let problem = problems::named(self.problem.as_deref().unwrap_or("mnist-mlp"))
             .map_err(|e| Error::data(at("problem"), e.to_string()))?;
-        let convention = self.convention.clone().unwrap_or_else(|| "book".into());
+        let convention: Convention = match &self.convention {
+            Some(text) => {
+                text.parse().map_err(|e: descent_optim::ConfigError| Error::data(at("convention"), e.to_string()))?
+            }
+            None => Convention::Book,
+        };
         let seeds = if problem.is_deterministic() { 1 } else { self.seeds.unwrap_or(3) };
         let positive = |key: &str, value: u64| {
             if value == 0 {
@@ -243,7 +250,9 @@ impl ExperimentSpec {
                 return Err(Error::data(at(&key), "is listed twice (give one of them another name)"));
             }
             let grid = spec.lrs.as_ref().or(self.lrs.as_ref());
-            let lrs = resolve_grid(grid, &spec.optimizer, &convention).map_err(|m| Error::data(at(&key), m))?;
+            let lrs = resolve_grid(grid, &spec.optimizer, convention).map_err(|m| Error::data(at(&key), m))?;
+            let clip = spec.clip.as_deref().map(str::parse).transpose();
+            let clip = clip.map_err(|e: descent_optim::ConfigError| Error::data(at(&key), e.to_string()))?;
             let variant = Variant {
                 name,
                 optimizer: spec.optimizer.clone(),
@@ -255,13 +264,13 @@ impl ExperimentSpec {
                 beta2: spec.beta2,
                 eps: spec.eps,
                 weight_decay: spec.weight_decay,
-                clip: spec.clip.clone(),
+                clip,
                 schedule: spec.schedule.clone().unwrap_or_else(|| schedule.clone()),
             };
             let experiment_stub = Experiment {
                 problem: problem.name.into(),
                 data: self.data.clone(),
-                convention: convention.clone(),
+                convention,
                 seeds,
                 epochs,
                 batch,
@@ -292,7 +301,7 @@ impl ExperimentSpec {
 }
 
 /// The rates of `grid` for `optimizer`: the list checked, or `auto` around the default rate.
-fn resolve_grid(grid: Option<&LrGrid>, optimizer: &str, convention: &str) -> Result<Vec<f64>, String> {
+fn resolve_grid(grid: Option<&LrGrid>, optimizer: &str, convention: Convention) -> Result<Vec<f64>, String> {
     match grid {
         None => auto_grid(optimizer, convention),
         Some(LrGrid::Keyword(word)) if word == "auto" => auto_grid(optimizer, convention),
@@ -313,8 +322,7 @@ fn resolve_grid(grid: Option<&LrGrid>, optimizer: &str, convention: &str) -> Res
 }
 
 /// The `auto` grid: the optimizer's default rate times [`AUTO_FACTORS`].
-pub fn auto_grid(optimizer: &str, convention: &str) -> Result<Vec<f64>, String> {
-    let convention = convention.parse().map_err(|e: descent_optim::ConfigError| e.to_string())?;
+pub fn auto_grid(optimizer: &str, convention: Convention) -> Result<Vec<f64>, String> {
     let config = OptimizerConfig::named(optimizer, convention).map_err(|e| e.to_string())?;
     // Round to 12 significant digits so that 10 × 0.001 prints as 0.01 in tables and folder names.
     Ok(AUTO_FACTORS.iter().map(|f| format!("{:.11e}", f * config.lr).parse().expect("a number")).collect())
@@ -332,16 +340,15 @@ impl Experiment {
         let mut config = TrainConfig::defaults(problem);
         config.data = self.data.clone();
         config.optimizer = variant.optimizer.clone();
-        config.convention = self.convention.clone();
+        config.convention = self.convention;
         config.lr = lr;
         (config.momentum, config.rho, config.beta1, config.beta2, config.eps) =
             (variant.momentum, variant.rho, variant.beta1, variant.beta2, variant.eps);
         config.weight_decay = variant.weight_decay.unwrap_or_else(|| {
-            let convention = self.convention.parse().unwrap_or(descent_optim::Convention::Book);
-            OptimizerConfig::named(&variant.optimizer, convention).map_or(0.0, |c| c.weight_decay)
+            OptimizerConfig::named(&variant.optimizer, self.convention).map_or(0.0, |c| c.weight_decay)
         });
         config.schedule = variant.schedule.clone();
-        config.clip = variant.clip.clone();
+        config.clip = variant.clip;
         config.batch = self.batch;
         config.epochs = self.epochs;
         config.val_size = self.val_size;

@@ -293,7 +293,7 @@ impl Lab<'_> {
             start: function.default_start(),
             steps,
             schedule: config.schedule(steps)?,
-            clip: config.clip()?,
+            clip: config.clip,
         };
         let started = Instant::now();
         let path = trajectory::run(&function, &config.optimizer_config()?, &settings)?;

@@ -157,7 +157,7 @@ pub enum LayerSpec {
         /// Nonlinearity after the affine map.
         activation: Activation,
         /// How W is drawn (b starts at zero).
-        #[serde(with = "as_text")]
+        #[serde(with = "crate::text")]
         init: Init,
     },
     /// A 2-D convolution of the NHWC input with `filters` kernels ([`Conv2d`]).
@@ -173,7 +173,7 @@ pub enum LayerSpec {
         /// Nonlinearity after the convolution.
         activation: Activation,
         /// How the kernels are drawn (biases start at zero).
-        #[serde(with = "as_text")]
+        #[serde(with = "crate::text")]
         init: Init,
     },
     /// The maximum over `size × size` windows, per channel ([`MaxPool2d`]).
@@ -293,25 +293,4 @@ pub(crate) fn for_each_example<F: Float>(
 /// Whether a pass over `len` values is worth splitting over the current pool's threads.
 pub(crate) fn worth_splitting(len: usize) -> bool {
     len >= 1 << 15 && rayon::current_num_threads() > 1
-}
-
-/// Serializes a value through its `Display` and `FromStr` (an initializer as `orthogonal:1.4`).
-mod as_text {
-    use std::fmt::Display;
-    use std::str::FromStr;
-
-    use serde::{de, Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<T: Display, S: Serializer>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(value)
-    }
-
-    pub fn deserialize<'de, T, D>(deserializer: D) -> Result<T, D::Error>
-    where
-        T: FromStr,
-        T::Err: Display,
-        D: Deserializer<'de>,
-    {
-        String::deserialize(deserializer)?.parse().map_err(de::Error::custom)
-    }
 }

@@ -15,7 +15,7 @@ use crate::Error;
 const WIDTHS: [usize; 8] = [1000, 500, 250, 30, 250, 500, 1000, 784];
 
 fn build(config: &TrainConfig, max_batch: usize) -> Result<Network<f32>, Error> {
-    let init = config.init.parse()?;
+    let init = config.init;
     let layers: Vec<LayerSpec> = WIDTHS
         .iter()
         .map(|&units| {
@@ -32,7 +32,7 @@ fn build(config: &TrainConfig, max_batch: usize) -> Result<Network<f32>, Error> 
 pub const MNIST_AUTOENCODER: Problem = Problem {
     name: "mnist-autoencoder",
     description: "deep autoencoder 784-1000-500-250-30-250-500-1000-784 (logistic units) on MNIST",
-    task: Task::Network { build, autoencoder: true, activation: "sigmoid" },
+    task: Task::Network { build, autoencoder: true, activation: Activation::Sigmoid },
     data: Source::Mnist,
     budget: 5,
     // On the bundled subset the budget's 200 updates end near the plateau of the mean image

@@ -23,7 +23,7 @@ pub fn layers(init: descent_optim::Init) -> Vec<LayerSpec> {
 }
 
 fn build(config: &TrainConfig, max_batch: usize) -> Result<Network<f32>, Error> {
-    let layers = layers(config.init.parse()?);
+    let layers = layers(config.init);
     Network::new(Shape::image(28, 28, 1), &layers, Objective::CLASSIFY, max_batch, config.seed, config.threads)
 }
 
@@ -36,7 +36,7 @@ const fn two_conv_two_dense(
     Problem {
         name,
         description,
-        task: Task::Network { build, autoencoder: false, activation: "relu" },
+        task: Task::Network { build, autoencoder: false, activation: crate::layers::Activation::Relu },
         data,
         budget: 5,
         target: target.0,

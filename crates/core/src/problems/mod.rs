@@ -54,7 +54,7 @@ pub enum Task {
         /// Whether the targets are the inputs themselves (an autoencoder).
         autoencoder: bool,
         /// The hidden units' nonlinearity, fixed by the problem (recorded in `config.toml`).
-        activation: &'static str,
+        activation: crate::layers::Activation,
     },
     /// A classifier on MNIST read as a sequence: a vanilla RNN whose time steps are the rows of
     /// each image (sequential MNIST), its width the config's first hidden width.

@@ -152,7 +152,7 @@ fn build(config: &TrainConfig, max_batch: usize) -> Result<Network<f32>, Error> 
 pub const PROBLEM: Problem = Problem {
     name: "quadratic-deep",
     description: "DeepOBS's noisy quadratic: 100 dimensions, 10 sharp and 90 flat eigenvalues, Gaussian data",
-    task: Task::Network { build, autoencoder: false, activation: "identity" },
+    task: Task::Network { build, autoencoder: false, activation: crate::layers::Activation::Identity },
     data: Source::Quadratic,
     budget: 100,
     // The expected loss at the best θ is ½·0.36·tr H; the target asks to come within 10% of it.

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::{EpochMetrics, Splits, Trainer, METRICS_HEADER};
 use crate::checkpoint::{Checkpoint, CHECKPOINT_FILE};
-use crate::config::TrainConfig;
+use crate::config::{ModelRecord, TrainConfig};
 use crate::diagnostics::{
     self, CurvatureRow, LayerRow, TimeRow, DIAGNOSTICS_HEADER, LAYER_STATS_HEADER, TIME_GRADS_HEADER,
 };
@@ -54,11 +54,25 @@ impl Trainer {
         Ok(trainer)
     }
 
+    /// The run saved in `dir` of a model of the caller's own ([`with_model`](Self::with_model)),
+    /// built again by the caller as it was (its parameters are then replaced by the checkpoint's).
+    pub fn resume_with_model(
+        dir: &Path,
+        config: TrainConfig,
+        splits: Splits,
+        model: impl super::Model + 'static,
+    ) -> Result<Self, Error> {
+        let checkpoint = Checkpoint::load(dir)?;
+        let mut trainer = Trainer::with_model(config, splits, model)?;
+        trainer.restore(&checkpoint).map_err(|message| Error::run(dir.join(CHECKPOINT_FILE), message))?;
+        Ok(trainer)
+    }
+
     pub(super) fn restore(&mut self, checkpoint: &Checkpoint) -> Result<(), String> {
         let params = checkpoint.tensor("params").ok_or("has no 'params' tensor")?;
         if params.len() != self.model.params().len() {
             return Err(format!(
-                "holds {} parameters, the model of config.toml has {}",
+                "holds {} parameters, the model to resume has {}",
                 params.len(),
                 self.model.params().len()
             ));
@@ -132,7 +146,9 @@ fn read_config(path: &Path) -> Result<TrainConfig, Error> {
     let text = crate::files::read_text(path, crate::files::TEXT_LIMIT, false)?;
     let config: TrainConfig =
         toml::from_str(&text).map_err(|e| Error::run(path, format!("damaged: {}", e.message())))?;
-    crate::problems::named(&config.problem).map_err(|e| Error::run(path, e.to_string()))?;
+    if config.model == ModelRecord::Problem {
+        crate::problems::named(&config.problem).map_err(|e| Error::run(path, e.to_string()))?;
+    }
     config.validate().map_err(|e| Error::run(path, e.to_string()))?;
     Ok(config)
 }

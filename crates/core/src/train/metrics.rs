@@ -51,6 +51,7 @@ impl EpochMetrics {
 
 /// What the trainer reports while it runs.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Event<'a> {
     /// An epoch begins.
     EpochStart {
@@ -69,6 +70,13 @@ pub enum Event<'a> {
         examples: usize,
         /// Mean training loss so far this epoch.
         running_loss: f64,
+        /// The learning rate of the update just made.
+        lr: f64,
+        /// ‖g‖ before clipping where the update measured it (clipping by global norm); `None`
+        /// otherwise, and then `grads` gives it at the cost of one pass.
+        grad_norm: Option<f64>,
+        /// The gradient of the update just made, laid out as the parameters.
+        grads: &'a [f32],
     },
     /// An epoch ended and was evaluated (and checkpointed, if the run has a folder).
     EpochEnd(&'a EpochMetrics),
@@ -78,6 +86,19 @@ pub enum Event<'a> {
         /// The epoch whose parameters are kept.
         best_epoch: u32,
     },
+}
+
+/// What an observer of [`Trainer::run_with`](super::Trainer::run_with) tells the run after
+/// each event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Control {
+    /// Go on.
+    #[default]
+    Continue,
+    /// Stop after this update (or epoch): the run returns `Ok` with its summary, after writing a
+    /// checkpoint from which [`resume`](super::Trainer::resume) continues exactly.
+    Stop,
 }
 
 /// The result of a run.
@@ -95,6 +116,9 @@ pub struct Summary {
     pub final_metrics: Option<EpochMetrics>,
     /// Whether early stopping ended the run.
     pub stopped_early: bool,
+    /// Whether an observer stopped the run ([`Control::Stop`]) before its budget.
+    #[serde(default)]
+    pub stopped_by_observer: bool,
     /// Training examples per second.
     pub examples_per_second: f64,
 }

@@ -15,7 +15,7 @@ pub use folder::{
     default_out, holds_a_run, holds_an_unstarted_run, CONFIG_FILE, DIAGNOSTICS_FILE, LAYER_STATS_FILE, METRICS_FILE,
     SUMMARY_FILE, TIME_GRADS_FILE,
 };
-pub use metrics::{EpochMetrics, Event, Summary, METRICS_HEADER};
+pub use metrics::{Control, EpochMetrics, Event, Summary, METRICS_HEADER};
 pub use splits::Splits;
 
 use std::path::Path;
@@ -27,12 +27,12 @@ use descent_optim::parallel::all_finite;
 use descent_optim::{Optimizer, ParamGroup, Schedule};
 
 use crate::checkpoint::{PartialEpoch, Progress};
-use crate::config::TrainConfig;
+use crate::config::{ModelRecord, TrainConfig, Watched};
 use crate::data::Targets;
 use crate::data::{Dataset, EpochSampler};
 use crate::layers::{LayerSpec, Shape};
 use crate::loss::Objective;
-use crate::model::Model;
+pub use crate::model::Model;
 use crate::network::Network;
 use crate::problems::Task;
 use crate::rnn::Rnn;
@@ -45,7 +45,7 @@ const EVAL_BATCH: usize = 500;
 /// A training run in progress.
 pub struct Trainer {
     config: TrainConfig,
-    model: Model,
+    model: Box<dyn Model>,
     optimizer: Optimizer<f32>,
     schedule: Schedule,
     splits: Splits,
@@ -56,15 +56,31 @@ pub struct Trainer {
     progress: Progress,
     best_params: Option<Vec<f32>>,
     stop: Option<Arc<AtomicBool>>,
+    /// The observer asked to stop at the last update of an epoch.
+    stop_after_epoch: bool,
     monitor: Option<Box<Monitor>>,
 }
 
 impl Trainer {
-    /// A fresh run of `config` on `splits`, with the model its problem builds: dense layers from
-    /// the config, the problem's own network, or a recurrent network reading each row as time
-    /// steps.
+    /// A fresh run of `config` on `splits`, with the model `config.model` records: the
+    /// problem's own (dense layers from the config, the problem's network, or a recurrent network
+    /// reading each row as time steps), or the layers a caller gave before.
     pub fn new(config: TrainConfig, splits: Splits) -> Result<Self, Error> {
         config.validate()?;
+        match &config.model {
+            ModelRecord::Problem => {}
+            ModelRecord::Layers { layers } => {
+                let network = layer_network(&config, &splits, layers)?;
+                return Self::start(config, splits, Box::new(network));
+            }
+            ModelRecord::Custom { description } => {
+                return Err(Error::Invalid {
+                    field: "model",
+                    message: "is the caller's own: build it again and resume with Trainer::resume_with_model",
+                    value: description.clone(),
+                })
+            }
+        }
         let problem = crate::problems::named(&config.problem)?;
         let max_batch = config.batch.max(EVAL_BATCH);
         let sequence = match problem.task {
@@ -80,11 +96,12 @@ impl Trainer {
             let bytes = params.and_then(|p| p.checked_mul(5 * 4)).zip(states).map(|(p, s)| p + s * 4);
             crate::files::check_memory(bytes, "hidden", &format!("a recurrent net of {h} units over {steps} steps"))?;
             let rnn = Rnn::new(spec, max_batch, config.seed)?.with_threads(config.threads);
-            return Self::with_model(config, splits, Model::Recurrent(rnn));
+            return Self::start(config, splits, Box::new(rnn));
         }
         if let Task::Network { build, .. } = problem.task {
             let network = build(&config, max_batch)?;
-            return Self::with_network(config, splits, network);
+            check_fits(&config, &splits, &network)?;
+            return Self::start(config, splits, Box::new(network));
         }
         let layers = config.layers(splits.train.classes)?;
         let widths: Vec<u64> = std::iter::once(splits.train.dim)
@@ -97,60 +114,45 @@ impl Trainer {
         let outputs = widths.iter().try_fold(0u64, |sum, &w| sum.checked_add(w.checked_mul(3 * max_batch as u64)?));
         let bytes = params.and_then(|p| p.checked_mul(5 * 4)).zip(outputs).and_then(|(p, o)| p.checked_add(o * 4));
         crate::files::check_memory(bytes, "hidden", &format!("a dense network of widths {widths:?}"))?;
-        Self::with_layers(config, splits, layers)
+        let network = layer_network(&config, &splits, &layers)?;
+        Self::start(config, splits, Box::new(network))
     }
 
-    /// A fresh run with a model of the caller's own layers on the data's features read as a flat
-    /// vector, trained on softmax cross-entropy (the config's `hidden`, `activation` and `init`
-    /// are then not used). The last layer's outputs are the class scores.
-    pub fn with_layers(config: TrainConfig, splits: Splits, layers: Vec<LayerSpec>) -> Result<Self, Error> {
-        let input = Shape::flat(splits.train.dim);
-        let max_batch = config.batch.max(EVAL_BATCH);
-        let network = Network::new(input, &layers, Objective::CLASSIFY, max_batch, config.seed, config.threads)?;
-        Self::with_network(config, splits, network)
+    /// A fresh run with a network of the caller's own layers on the data's features read as a
+    /// flat vector, trained on softmax cross-entropy (the config's `hidden`, `activation` and
+    /// `init` are then not used). The last layer's outputs are the class scores. `config.toml`
+    /// records the layers, so that [`resume`](Self::resume) rebuilds them.
+    pub fn with_layers(mut config: TrainConfig, splits: Splits, layers: Vec<LayerSpec>) -> Result<Self, Error> {
+        config.model = ModelRecord::Layers { layers };
+        Self::new(config, splits)
     }
 
     /// A fresh run of a network built by the caller (its input must match the data's features,
     /// its output the classes or target values; its largest batch must hold the config's).
+    /// Resuming it needs the network built again ([`resume_with_model`](Self::resume_with_model)).
     pub fn with_network(config: TrainConfig, splits: Splits, network: Network<f32>) -> Result<Self, Error> {
-        config.validate()?;
-        let data = &splits.train;
-        let source = config.data.as_ref().map_or("the bundled data".to_string(), |path| path.display().to_string());
-        if network.input_width() != data.dim {
-            return Err(Error::data(
-                source,
-                format!(
-                    "examples have {} values, but the model takes {} ({})",
-                    data.dim,
-                    network.input_width(),
-                    network.input_shape()
-                ),
-            ));
-        }
-        let outputs = if data.reconstruct { data.dim } else { data.classes };
-        if network.output_width() != outputs {
-            return Err(Error::Invalid {
-                field: "layers",
-                message: "must output one score per class (or one value per target)",
-                value: format!("{} outputs for {outputs}", network.output_width()),
-            });
-        }
-        if network.max_batch() < config.batch {
-            return Err(Error::Invalid {
-                field: "batch",
-                message: "must fit the network's buffers",
-                value: format!("{} > {}", config.batch, network.max_batch()),
-            });
-        }
-        Self::with_model(config, splits, Model::Layers(network))
+        Self::with_model(config, splits, network)
     }
 
-    /// A fresh run of a model built by the caller.
-    fn with_model(config: TrainConfig, splits: Splits, model: Model) -> Result<Self, Error> {
+    /// A fresh run of any [`Model`], the caller's own type included: its input must take the
+    /// data's features, its output one score per class (or one value per target), and its
+    /// largest batch the config's. Resuming it needs the model built again
+    /// ([`resume_with_model`](Self::resume_with_model)).
+    pub fn with_model(mut config: TrainConfig, splits: Splits, model: impl Model + 'static) -> Result<Self, Error> {
+        config.validate()?;
+        check_fits(&config, &splits, &model)?;
+        let layers: Vec<String> = model.layers().into_iter().map(|(name, _)| name).collect();
+        let description = format!("{} parameters; {}", model.params().len(), layers.join(", "));
+        config.model = ModelRecord::Custom { description };
+        Self::start(config, splits, Box::new(model))
+    }
+
+    /// A fresh run of `model` (checked to fit the data and batch).
+    fn start(config: TrainConfig, splits: Splits, model: Box<dyn Model>) -> Result<Self, Error> {
         // One group per tensor, so that per-tensor norm clipping clips each tensor.
         let groups = model.tensors().into_iter().map(|(_, range)| ParamGroup::new(range)).collect();
         let optimizer =
-            Optimizer::from_config(&config.optimizer_config()?)?.with_clip(config.clip()?)?.with_groups(groups)?;
+            Optimizer::from_config(&config.optimizer_config()?)?.with_clip(config.clip)?.with_groups(groups)?;
         let sampler = EpochSampler::new(splits.train.len(), config.batch, false);
         let mut total_steps = sampler.batches() as u64 * config.epochs as u64;
         if let Some(steps) = config.steps {
@@ -162,19 +164,10 @@ impl Trainer {
             batch_inputs: vec![0.0; config.batch * splits.train.dim],
             batch_labels: Vec::with_capacity(config.batch),
             batch_values: Vec::with_capacity(config.batch * splits.train.classes),
-            progress: Progress {
-                epoch: 0,
-                step: 0,
-                seconds: 0.0,
-                best_val_error: f64::INFINITY,
-                best_epoch: 0,
-                bad_epochs: 0,
-                optimizer_scalars: Vec::new(),
-                metrics: Vec::new(),
-                partial: None,
-            },
+            progress: Progress::start(),
             best_params: None,
             stop: None,
+            stop_after_epoch: false,
             monitor: None,
             config,
             model,
@@ -203,8 +196,36 @@ impl Trainer {
     }
 
     /// The model being trained.
-    pub fn model(&self) -> &Model {
-        &self.model
+    pub fn model(&self) -> &dyn Model {
+        self.model.as_ref()
+    }
+
+    /// The model being trained, to change (its parameters, say, before a run).
+    pub fn model_mut(&mut self) -> &mut dyn Model {
+        self.model.as_mut()
+    }
+
+    /// The trained model, for predictions after the run.
+    pub fn into_model(self) -> Box<dyn Model> {
+        self.model
+    }
+
+    /// The model's outputs (class scores, or values) for every row of `inputs`, as rows of
+    /// [`Model::output_width`] values.
+    pub fn predict(&mut self, inputs: &[f32]) -> Result<Vec<f32>, Error> {
+        predict(self.model.as_mut(), inputs)
+    }
+
+    /// Mean loss and mean error of the model on `data` (another test set, say).
+    pub fn evaluate(&mut self, data: &Dataset) -> Result<(f64, f64), Error> {
+        if data.dim != self.model.input_width() {
+            return Err(Error::Invalid {
+                field: "data",
+                message: "must have as many features as the model takes",
+                value: format!("{} for {}", data.dim, self.model.input_width()),
+            });
+        }
+        Ok(evaluate(self.model.as_mut(), data))
     }
 
     /// Metrics of the epochs completed so far.
@@ -215,6 +236,36 @@ impl Trainer {
     /// Trains to the configured number of epochs, reporting to `observe`; with `out`, writes the
     /// run folder (config, metrics, checkpoint, summary) after every epoch.
     pub fn run(&mut self, out: Option<&Path>, observe: &mut (dyn FnMut(Event<'_>) + Send)) -> Result<Summary, Error> {
+        self.run_with(out, &mut |event| {
+            observe(event);
+            Control::Continue
+        })
+    }
+
+    /// [`run`](Self::run) with an observer that can stop the run: after any event, returning
+    /// [`Control::Stop`] ends it between two updates with `Ok(summary)`, its folder (if any)
+    /// holding a checkpoint of the last update for [`resume`](Self::resume).
+    ///
+    /// ```no_run
+    /// # use descent::prelude::*;
+    /// # fn main() -> Result<(), descent::Error> {
+    /// let config = TrainConfig::for_problem("mnist-logreg")?;
+    /// let splits = Splits::load(&config)?;
+    /// let mut trainer = Trainer::new(config, splits)?;
+    /// // Stop once the training loss of an epoch falls below 0.3.
+    /// let summary = trainer.run_with(None, &mut |event| match event {
+    ///     Event::EpochEnd(metrics) if metrics.train_loss < 0.3 => Control::Stop,
+    ///     _ => Control::Continue,
+    /// })?;
+    /// println!("stopped by the observer: {}", summary.stopped_by_observer);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn run_with(
+        &mut self,
+        out: Option<&Path>,
+        observe: &mut (dyn FnMut(Event<'_>) -> Control + Send),
+    ) -> Result<Summary, Error> {
         let mut _lock = None;
         if let Some(dir) = out {
             std::fs::create_dir_all(dir).map_err(|e| Error::run(dir, format!("cannot create: {e}")))?;
@@ -230,9 +281,18 @@ impl Trainer {
             monitor.load_earlier(dir, self.progress.step)?;
         }
         let mut stopped_early = false;
+        let mut stopped_by_observer = false;
         while self.progress.epoch < self.config.epochs && !stopped_early && !self.out_of_steps() {
             let metrics = match pool.install(|| self.train_epoch(observe)) {
-                Ok(metrics) => metrics,
+                Ok(Some(metrics)) => metrics,
+                Ok(None) => {
+                    // The observer stopped the run inside the epoch: keep its work so far.
+                    if let Some(dir) = out {
+                        self.save(dir)?;
+                    }
+                    stopped_by_observer = true;
+                    break;
+                }
                 Err(error @ Error::Interrupted { .. }) => {
                     // Keep the work of the epoch so far: a checkpoint of this very update.
                     if let Some(dir) = out {
@@ -247,9 +307,14 @@ impl Trainer {
             if let Some(dir) = out {
                 self.save(dir)?;
             }
-            observe(Event::EpochEnd(self.progress.metrics.last().expect("just pushed")));
+            let control = observe(Event::EpochEnd(self.progress.metrics.last().expect("just pushed")));
+            if control == Control::Stop || std::mem::take(&mut self.stop_after_epoch) {
+                stopped_by_observer = true;
+                break;
+            }
         }
-        if stopped_early || self.config.early_stop.is_some() {
+        // A run the observer stopped keeps its last parameters, to continue from them.
+        if !stopped_by_observer && (stopped_early || self.config.early_stop.is_some()) {
             if let Some(best) = &self.best_params {
                 self.model.params_mut().copy_from_slice(best);
             }
@@ -257,11 +322,8 @@ impl Trainer {
         if stopped_early {
             observe(Event::EarlyStop { best_epoch: self.progress.best_epoch });
         }
-        let final_epoch = if self.config.early_stop.is_some() && self.best_params.is_some() {
-            self.progress.best_epoch
-        } else {
-            self.progress.epoch
-        };
+        let restored = !stopped_by_observer && self.config.early_stop.is_some() && self.best_params.is_some();
+        let final_epoch = if restored { self.progress.best_epoch } else { self.progress.epoch };
         let examples = self.progress.step as f64 * self.config.batch as f64;
         let summary = Summary {
             epochs: self.progress.epoch,
@@ -270,6 +332,7 @@ impl Trainer {
             final_epoch,
             final_metrics: self.progress.metrics.iter().find(|m| m.epoch == final_epoch).cloned(),
             stopped_early,
+            stopped_by_observer,
             examples_per_second: if self.progress.seconds > 0.0 { examples / self.progress.seconds } else { 0.0 },
         };
         if let Some(dir) = out {
@@ -279,11 +342,16 @@ impl Trainer {
         Ok(summary)
     }
 
-    /// One pass over the training set in a fresh random order, then evaluation.
-    fn train_epoch(&mut self, observe: &mut (dyn FnMut(Event<'_>) + Send)) -> Result<EpochMetrics, Error> {
+    /// One pass over the training set in a fresh random order, then evaluation; `None` when the
+    /// observer stopped the run inside the epoch (its progress is then in `progress.partial`).
+    fn train_epoch(
+        &mut self,
+        observe: &mut (dyn FnMut(Event<'_>) -> Control + Send),
+    ) -> Result<Option<EpochMetrics>, Error> {
         let epoch = self.progress.epoch + 1;
         self.sampler.shuffle(self.config.seed, epoch);
         let batches = self.sampler.batches();
+        // A stop asked for at the start of an epoch takes effect after its first update.
         observe(Event::EpochStart { epoch, batches, examples: self.splits.train.len() });
         // An epoch interrupted before continues where it stopped, with its running sums.
         let partial = self.progress.partial.take().unwrap_or_default();
@@ -295,10 +363,7 @@ impl Trainer {
                 break;
             }
             if self.stop.as_ref().is_some_and(|flag| flag.load(Ordering::Relaxed)) {
-                self.progress.seconds += started.elapsed().as_secs_f64();
-                self.progress.partial = Some(PartialEpoch { batches: index, loss_sum, error_sum, seen });
-                self.progress.optimizer_scalars =
-                    self.optimizer.state_scalars().into_iter().map(|(n, v)| (n.to_string(), v)).collect();
+                self.pause(PartialEpoch { batches: index, loss_sum, error_sum, seen }, started);
                 return Err(Error::Interrupted { step: self.progress.step, epoch });
             }
             let (batch_loss, batch_error, size) = self.train_batch(index, epoch)?;
@@ -306,15 +371,30 @@ impl Trainer {
             loss_sum += batch_loss;
             error_sum += batch_error;
             seen += size;
-            observe(Event::Batch { done: index + 1, examples: seen, running_loss: loss_sum / seen as f64 });
+            let event = Event::Batch {
+                done: index + 1,
+                examples: seen,
+                running_loss: loss_sum / seen as f64,
+                lr,
+                grad_norm: self.optimizer.last_grad_norm(),
+                grads: self.model.grads(),
+            };
+            if observe(event) == Control::Stop {
+                if index + 1 < batches {
+                    self.pause(PartialEpoch { batches: index + 1, loss_sum, error_sum, seen }, started);
+                    return Ok(None);
+                }
+                // At the epoch's last update: evaluate the epoch, then stop.
+                self.stop_after_epoch = true;
+            }
         }
         self.progress.seconds += started.elapsed().as_secs_f64();
-        let (val_loss, val_error) = evaluate(&mut self.model, &self.splits.val);
-        let (test_loss, test_error) = evaluate(&mut self.model, &self.splits.test);
+        let (val_loss, val_error) = evaluate(self.model.as_mut(), &self.splits.val);
+        let (test_loss, test_error) = evaluate(self.model.as_mut(), &self.splits.test);
         self.progress.epoch = epoch;
         self.progress.optimizer_scalars =
             self.optimizer.state_scalars().into_iter().map(|(n, v)| (n.to_string(), v)).collect();
-        Ok(EpochMetrics {
+        Ok(Some(EpochMetrics {
             epoch,
             step: self.progress.step,
             lr,
@@ -325,7 +405,15 @@ impl Trainer {
             val_error,
             test_loss,
             test_error,
-        })
+        }))
+    }
+
+    /// Records an epoch left between two updates, for a checkpoint to continue it exactly.
+    fn pause(&mut self, partial: PartialEpoch, started: Instant) {
+        self.progress.seconds += started.elapsed().as_secs_f64();
+        self.progress.partial = Some(partial);
+        self.progress.optimizer_scalars =
+            self.optimizer.state_scalars().into_iter().map(|(n, v)| (n.to_string(), v)).collect();
     }
 
     /// One update on batch `index` of the current permutation: gather, forward, loss, backward,
@@ -436,8 +524,12 @@ impl Trainer {
 
     /// Records the epoch for early stopping; returns true when patience has run out.
     fn update_early_stopping(&mut self, metrics: &EpochMetrics) -> bool {
-        if metrics.val_error < self.progress.best_val_error {
-            self.progress.best_val_error = metrics.val_error;
+        let watched = match self.config.early_stop_on {
+            Watched::ValError => metrics.val_error,
+            Watched::ValLoss => metrics.val_loss,
+        };
+        if watched < self.progress.best_val_error {
+            self.progress.best_val_error = watched;
             self.progress.best_epoch = metrics.epoch;
             self.progress.bad_epochs = 0;
             if self.config.early_stop.is_some() {
@@ -455,7 +547,7 @@ impl Trainer {
 }
 
 /// Mean loss and mean error (the problem's metric) of `model` on `data`.
-pub fn evaluate(model: &mut Model, data: &Dataset) -> (f64, f64) {
+pub fn evaluate(model: &mut dyn Model, data: &Dataset) -> (f64, f64) {
     let chunk = model.max_batch();
     let (mut loss, mut error) = (0.0, 0.0);
     for start in (0..data.len()).step_by(chunk) {
@@ -467,4 +559,65 @@ pub fn evaluate(model: &mut Model, data: &Dataset) -> (f64, f64) {
     }
     let n = data.len().max(1) as f64;
     (loss / n, error / n)
+}
+
+/// The outputs of `model` for every row of `inputs`, in chunks of its largest batch.
+pub fn predict(model: &mut dyn Model, inputs: &[f32]) -> Result<Vec<f32>, Error> {
+    let (dim, width) = (model.input_width(), model.output_width());
+    if dim == 0 || !inputs.len().is_multiple_of(dim) {
+        return Err(Error::Invalid {
+            field: "inputs",
+            message: "must be whole rows of the model's input width",
+            value: format!("{} values for rows of {dim}", inputs.len()),
+        });
+    }
+    let rows = inputs.len() / dim;
+    let mut outputs = Vec::with_capacity(rows * width);
+    for start in (0..rows).step_by(model.max_batch()) {
+        let end = (start + model.max_batch()).min(rows);
+        outputs.extend_from_slice(model.predict(&inputs[start * dim..end * dim], end - start));
+    }
+    Ok(outputs)
+}
+
+/// A network of `layers` on the data's features as a flat vector, classifying.
+fn layer_network(config: &TrainConfig, splits: &Splits, layers: &[LayerSpec]) -> Result<Network<f32>, Error> {
+    let input = Shape::flat(splits.train.dim);
+    let max_batch = config.batch.max(EVAL_BATCH);
+    let network = Network::new(input, layers, Objective::CLASSIFY, max_batch, config.seed, config.threads)?;
+    check_fits(config, splits, &network)?;
+    Ok(network)
+}
+
+/// Checks that `model` takes the data's features, gives its outputs, and holds the batch.
+fn check_fits(config: &TrainConfig, splits: &Splits, model: &dyn Model) -> Result<(), Error> {
+    let data = &splits.train;
+    let source = config.data.as_ref().map_or("the bundled data".to_string(), |path| path.display().to_string());
+    if model.input_width() != data.dim {
+        return Err(Error::data(
+            source,
+            match model.input_shape() {
+                shape if shape == Shape::flat(shape.len()) => {
+                    format!("examples have {} values, but the model takes {}", data.dim, model.input_width())
+                }
+                shape => format!("examples have {} values, but the model takes {} ({shape})", data.dim, shape.len()),
+            },
+        ));
+    }
+    let outputs = if data.reconstruct { data.dim } else { data.classes };
+    if model.output_width() != outputs {
+        return Err(Error::Invalid {
+            field: "layers",
+            message: "must output one score per class (or one value per target)",
+            value: format!("{} outputs for {outputs}", model.output_width()),
+        });
+    }
+    if model.max_batch() < config.batch {
+        return Err(Error::Invalid {
+            field: "batch",
+            message: "must fit the model's buffers",
+            value: format!("{} > {}", config.batch, model.max_batch()),
+        });
+    }
+    Ok(())
 }

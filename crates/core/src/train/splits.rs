@@ -36,6 +36,13 @@ impl Splits {
     pub fn sources(config: &TrainConfig) -> Result<(Dataset, Dataset), Error> {
         let problem = crate::problems::named(&config.problem).ok();
         let csv = config.data.as_deref().filter(|path| path.extension().is_some_and(|e| e == "csv"));
+        if problem.is_none() && csv.is_none() {
+            return Err(Error::Invalid {
+                field: "problem",
+                message: "is not in the registry and has no CSV file: pass its data yourself (Trainer::resume_with)",
+                value: config.problem.clone(),
+            });
+        }
         let (mut train, mut test) = match (problem.map(|p| (p.data, p.task)), csv) {
             (Some((Source::Adding, Task::Adding { length })), _) => {
                 let length = config.length.unwrap_or(length);

@@ -247,13 +247,17 @@ mod tests {
     #[test]
     fn decoupled_decay_shrinks_parameters_without_gradient() {
         // g = 0 from rest: AdamW's update is θ(1 − ελ) per step; L2-coupled Adam moves by ≈ ε.
-        let mut optimizer =
-            crate::Optimizer::<f64>::new(AdamConfig::adamw(Convention::Book).into()).with_weight_decay(0.1).unwrap();
+        let mut optimizer = crate::Optimizer::<f64>::new(AdamConfig::adamw(Convention::Book).into())
+            .unwrap()
+            .with_weight_decay(0.1)
+            .unwrap();
         let mut params = [2.0];
         optimizer.step(&mut params, &[0.0], 0.5).unwrap();
         assert_eq!(params[0], 2.0 * (1.0 - 0.5 * 0.1));
-        let mut coupled =
-            crate::Optimizer::<f64>::new(AdamConfig::adam(Convention::Book).into()).with_weight_decay(0.1).unwrap();
+        let mut coupled = crate::Optimizer::<f64>::new(AdamConfig::adam(Convention::Book).into())
+            .unwrap()
+            .with_weight_decay(0.1)
+            .unwrap();
         let mut params = [2.0];
         coupled.step(&mut params, &[0.0], 0.5).unwrap();
         assert!((params[0] - (2.0 - 0.5 * 0.2 / (0.2 + 1e-8))).abs() < 1e-15);

@@ -420,10 +420,33 @@ impl OptimizerConfig {
         Ok(OptimizerConfig { name, convention, algorithm, lr, weight_decay })
     }
 
+    /// The same optimizer at base rate `lr`.
+    pub fn with_lr(mut self, lr: f64) -> Self {
+        self.lr = lr;
+        self
+    }
+
+    /// The value of `parameter` if this rule has it.
+    pub fn get(&self, parameter: Hyperparameter) -> Option<f64> {
+        let mut copy = self.clone();
+        copy.slot(parameter).map(|slot| *slot)
+    }
+
     /// Sets `parameter` if this rule has it; returns whether it did. Call [`Self::validate`] after.
     pub fn set(&mut self, parameter: Hyperparameter, value: f64) -> bool {
+        match self.slot(parameter) {
+            Some(slot) => {
+                *slot = value;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Where this rule keeps `parameter`, if it has it.
+    fn slot(&mut self, parameter: Hyperparameter) -> Option<&mut f64> {
         use Hyperparameter::*;
-        let slot: Option<&mut f64> = match (&mut self.algorithm, parameter) {
+        match (&mut self.algorithm, parameter) {
             (Algorithm::Sgd(c), Momentum) => Some(&mut c.momentum),
             (Algorithm::Rmsprop(c), Momentum) => Some(&mut c.momentum),
             (Algorithm::Rmsprop(c), Rho) => Some(&mut c.rho),
@@ -438,13 +461,6 @@ impl OptimizerConfig {
             (Algorithm::Nadam(c), Eps) => Some(&mut c.eps),
             (Algorithm::Adadelta(c), Eps) => Some(&mut c.eps),
             _ => None,
-        };
-        match slot {
-            Some(slot) => {
-                *slot = value;
-                true
-            }
-            None => false,
         }
     }
 
