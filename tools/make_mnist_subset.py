@@ -1,4 +1,4 @@
-"""Cuts a bundled subset (data/mnist-subset/ or data/fashion-mnist-subset/) from the full set: the
+"""Cuts a bundled subset (crates/core/data/mnist-subset/ or crates/core/data/fashion-mnist-subset/) from the full set: the
 first 10,000 training and the first 2,000 test images with their labels, in the original IDX
 format, gzipped with mtime 0 so that the bytes are the same on every run. Prints the label counts
 of the training subset. Run from the repository root:
@@ -13,8 +13,8 @@ import struct
 import sys
 
 SETS = {
-    "mnist": ("../shared/data/mnist", "data/mnist-subset"),
-    "fashion-mnist": ("/usr/share/datasets/fashion-mnist", "data/fashion-mnist-subset"),
+    "mnist": ("../shared/data/mnist", "crates/core/data/mnist-subset"),
+    "fashion-mnist": ("/usr/share/datasets/fashion-mnist", "crates/core/data/fashion-mnist-subset"),
 }
 if len(sys.argv) > 3 or (len(sys.argv) > 1 and sys.argv[1] not in SETS):
     sys.exit(f"usage: python3 tools/make_mnist_subset.py [{'|'.join(SETS)} [SOURCE]]")

@@ -5,8 +5,8 @@ error over seeds 0-2, 784-128-10 ReLU MLP (lr 1e-3) 10.9-11.8%. Run from the rep
 import gzip, numpy as np, torch
 torch.manual_seed(0)
 def idx(p): d = gzip.open(p).read(); n = d[3]; dims = np.frombuffer(d[4:4+4*n], '>u4'); return np.frombuffer(d[4+4*n:], np.uint8).reshape(dims)
-X = idx('data/mnist-subset/train-images-idx3-ubyte.gz')[:4000].reshape(-1, 784) / 255.0; y = idx('data/mnist-subset/train-labels-idx1-ubyte.gz')[:4000]
-Xt = idx('data/mnist-subset/t10k-images-idx3-ubyte.gz').reshape(-1, 784) / 255.0; yt = idx('data/mnist-subset/t10k-labels-idx1-ubyte.gz')
+X = idx('crates/core/data/mnist-subset/train-images-idx3-ubyte.gz')[:4000].reshape(-1, 784) / 255.0; y = idx('crates/core/data/mnist-subset/train-labels-idx1-ubyte.gz')[:4000]
+Xt = idx('crates/core/data/mnist-subset/t10k-images-idx3-ubyte.gz').reshape(-1, 784) / 255.0; yt = idx('crates/core/data/mnist-subset/t10k-labels-idx1-ubyte.gz')
 perm = np.random.RandomState(1).permutation(4000); tr = perm[1000:]
 X, y = torch.tensor(X[tr], dtype=torch.float32), torch.tensor(y[tr].astype(np.int64)); Xt, yt = torch.tensor(Xt, dtype=torch.float32), torch.tensor(yt.astype(np.int64))
 for hidden, lr in [([], 0.01), ([128], 1e-3)]:

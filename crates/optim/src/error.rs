@@ -117,6 +117,14 @@ pub enum StateError {
         /// Length given.
         found: usize,
     },
+    /// State saved by another rule (or the same rule under another convention).
+    #[error("the state is of {found}, this optimizer is {expected}")]
+    OtherRule {
+        /// This optimizer's rule.
+        expected: String,
+        /// The state's.
+        found: String,
+    },
     /// A buffer or scalar that the algorithm needs was not given.
     #[error("state '{name}' is missing")]
     Missing {

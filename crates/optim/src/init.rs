@@ -66,6 +66,22 @@ pub const INIT_NAMES: [&str; 9] = [
 ];
 
 impl Init {
+    /// Fills `weights`, a `fan_out × fan_in` matrix stored row by row, from `seed` alone: the
+    /// same draws as [`fill`](Self::fill) with a `ChaCha8Rng` seeded by `seed` (what descent's
+    /// networks use), without tying the caller to a version of `rand`.
+    ///
+    /// ```
+    /// use descent_optim::Init;
+    /// let mut w = vec![0.0f32; 6];
+    /// Init::GlorotUniform.fill_seeded(&mut w, 3, 2, 42);
+    /// let bound = (6.0f32 / 5.0).sqrt();
+    /// assert!(w.iter().all(|&x| x.abs() <= bound) && w.iter().any(|&x| x != 0.0));
+    /// ```
+    pub fn fill_seeded<F: Float>(self, weights: &mut [F], fan_in: usize, fan_out: usize, seed: u64) {
+        use rand::SeedableRng;
+        self.fill(weights, fan_in, fan_out, &mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+    }
+
     /// Fills `weights`, a `fan_out × fan_in` matrix stored row by row (one row per output unit),
     /// drawing from `rng`.
     ///

@@ -25,6 +25,7 @@ pub mod init;
 mod optimizer;
 pub mod parallel;
 pub mod schedule;
+mod state;
 pub mod tanh;
 #[cfg(test)]
 mod testing;
@@ -39,3 +40,4 @@ pub use float::Float;
 pub use init::Init;
 pub use optimizer::{Optimizer, ParamGroup, STEP_STATE_NAME};
 pub use schedule::{Decay, ReduceOnPlateau, Schedule};
+pub use state::OptimizerState;

@@ -164,6 +164,15 @@ impl<F: Float> Optimizer<F> {
         Ok(self)
     }
 
+    /// Back to the state before the first step (buffers are allocated again at the next).
+    pub(crate) fn reset_state(&mut self) {
+        self.scalar_values =
+            dispatch!(self.algorithm, rule => rule.scalar_state()).into_iter().map(|(_, v)| v).collect();
+        self.buffers.clear();
+        self.steps_taken = 0;
+        self.len = None;
+    }
+
     /// The update rule.
     pub fn algorithm(&self) -> &Algorithm {
         &self.algorithm
@@ -377,8 +386,10 @@ mod tests {
 
     #[test]
     fn parameters_outside_every_group_are_refused_not_frozen() {
-        for (groups, gap) in [(vec![0..1, 2..3], (1, 2)), (vec![1..3], (0, 1)), (vec![0..2], (2, 3))] {
-            let groups = groups.into_iter().map(ParamGroup::new).collect();
+        // (groups as (start, end) pairs, the first gap).
+        let cases = [(vec![(0, 1), (2, 3)], (1, 2)), (vec![(1, 3)], (0, 1)), (vec![(0, 2)], (2, 3))];
+        for (groups, gap) in cases {
+            let groups = groups.into_iter().map(|(start, end)| ParamGroup::new(start..end)).collect();
             let mut optimizer = sgd().with_groups(groups).unwrap();
             let mut params = [1.0; 3];
             let error = optimizer.step(&mut params, &[1.0; 3], 0.1).unwrap_err();

@@ -16,18 +16,18 @@ const TEST_LABELS: &str = "t10k-labels-idx1-ubyte";
 
 /// The bundled MNIST subset, compiled in so that it is there on any machine.
 const MNIST_BUNDLED: [(&str, &[u8]); 4] = [
-    (TRAIN_IMAGES, include_bytes!("../../../../data/mnist-subset/train-images-idx3-ubyte.gz")),
-    (TRAIN_LABELS, include_bytes!("../../../../data/mnist-subset/train-labels-idx1-ubyte.gz")),
-    (TEST_IMAGES, include_bytes!("../../../../data/mnist-subset/t10k-images-idx3-ubyte.gz")),
-    (TEST_LABELS, include_bytes!("../../../../data/mnist-subset/t10k-labels-idx1-ubyte.gz")),
+    (TRAIN_IMAGES, include_bytes!("../../data/mnist-subset/train-images-idx3-ubyte.gz")),
+    (TRAIN_LABELS, include_bytes!("../../data/mnist-subset/train-labels-idx1-ubyte.gz")),
+    (TEST_IMAGES, include_bytes!("../../data/mnist-subset/t10k-images-idx3-ubyte.gz")),
+    (TEST_LABELS, include_bytes!("../../data/mnist-subset/t10k-labels-idx1-ubyte.gz")),
 ];
 
 /// The bundled Fashion-MNIST subset, likewise.
 const FASHION_MNIST_BUNDLED: [(&str, &[u8]); 4] = [
-    (TRAIN_IMAGES, include_bytes!("../../../../data/fashion-mnist-subset/train-images-idx3-ubyte.gz")),
-    (TRAIN_LABELS, include_bytes!("../../../../data/fashion-mnist-subset/train-labels-idx1-ubyte.gz")),
-    (TEST_IMAGES, include_bytes!("../../../../data/fashion-mnist-subset/t10k-images-idx3-ubyte.gz")),
-    (TEST_LABELS, include_bytes!("../../../../data/fashion-mnist-subset/t10k-labels-idx1-ubyte.gz")),
+    (TRAIN_IMAGES, include_bytes!("../../data/fashion-mnist-subset/train-images-idx3-ubyte.gz")),
+    (TRAIN_LABELS, include_bytes!("../../data/fashion-mnist-subset/train-labels-idx1-ubyte.gz")),
+    (TEST_IMAGES, include_bytes!("../../data/fashion-mnist-subset/t10k-images-idx3-ubyte.gz")),
+    (TEST_LABELS, include_bytes!("../../data/fashion-mnist-subset/t10k-labels-idx1-ubyte.gz")),
 ];
 
 /// Which of the two image sets in MNIST's format: 28×28 grayscale images in 10 classes, in the

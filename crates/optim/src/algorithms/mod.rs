@@ -288,6 +288,18 @@ impl Algorithm {
         }
     }
 
+    /// The convention, where the meaning of the rule's state depends on it (`None` where the
+    /// convention changes only defaults).
+    pub fn convention(&self) -> Option<Convention> {
+        match self {
+            Algorithm::Sgd(c) => Some(c.convention),
+            Algorithm::Rmsprop(c) => Some(c.convention),
+            Algorithm::Adam(c) => Some(c.convention),
+            Algorithm::Nadam(c) => Some(c.convention),
+            Algorithm::Adagrad(_) | Algorithm::Adadelta(_) => None,
+        }
+    }
+
     /// Checks the hyperparameters, naming the first one out of range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         match self {
