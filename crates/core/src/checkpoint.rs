@@ -41,6 +41,22 @@ pub struct Progress {
     /// it continues from there instead of from the epoch's start.
     #[serde(default)]
     pub partial: Option<PartialEpoch>,
+    /// Reduce-on-plateau's state, if the run uses it: the rate's multiplier, the best validation
+    /// loss and the epochs since it.
+    #[serde(default)]
+    pub plateau: Option<PlateauState>,
+}
+
+/// Where reduce-on-plateau stands.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PlateauState {
+    /// The multiplier of the scheduled rate.
+    pub scale: f64,
+    /// The best validation loss so far (∞ before any).
+    #[serde(with = "any_f64")]
+    pub best: f64,
+    /// Epochs since the best.
+    pub bad_epochs: u32,
 }
 
 impl Progress {
@@ -56,6 +72,7 @@ impl Progress {
             optimizer_scalars: Vec::new(),
             metrics: Vec::new(),
             partial: None,
+            plateau: None,
         }
     }
 }

@@ -83,6 +83,10 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Worker threads.
     pub threads: usize,
+    /// Reduce the rate when the validation loss stops improving (PyTorch's `ReduceLROnPlateau`),
+    /// on top of the schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plateau: Option<Plateau>,
     /// The monitors of [`crate::diagnostics`], if the run asked for them.
     #[serde(default)]
     pub diagnostics: Option<DiagnosticsConfig>,
@@ -90,6 +94,43 @@ pub struct TrainConfig {
     /// own type. What `--resume` rebuilds.
     #[serde(default)]
     pub model: ModelRecord,
+}
+
+/// Reduce-on-plateau: after `patience` epochs whose validation loss is not better than the best
+/// by a relative 1e-4, the rate is multiplied by `factor` ([`descent_optim::ReduceOnPlateau`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plateau {
+    /// The multiplier at each reduction, in (0, 1).
+    pub factor: f64,
+    /// Epochs without improvement tolerated before a reduction.
+    pub patience: u32,
+}
+
+impl Plateau {
+    /// The controller, checked.
+    pub fn controller(&self) -> Result<descent_optim::ReduceOnPlateau, Error> {
+        Ok(descent_optim::ReduceOnPlateau::new(self.factor, self.patience)?)
+    }
+}
+
+impl std::str::FromStr for Plateau {
+    type Err = Error;
+    /// `FACTOR,PATIENCE`, as `--reduce-on-plateau 0.5,2` writes it.
+    fn from_str(text: &str) -> Result<Self, Error> {
+        let invalid = || Error::Invalid {
+            field: "reduce-on-plateau",
+            message: "must be FACTOR,PATIENCE with 0 < FACTOR < 1 (e.g. 0.5,2)",
+            value: text.to_string(),
+        };
+        let (factor, patience) = text.split_once(',').ok_or_else(invalid)?;
+        let plateau = Plateau {
+            factor: factor.trim().parse().map_err(|_| invalid())?,
+            patience: patience.trim().parse().map_err(|_| invalid())?,
+        };
+        plateau.controller().map_err(|_| invalid())?;
+        Ok(plateau)
+    }
 }
 
 /// The validation figure early stopping watches.
@@ -206,6 +247,7 @@ impl TrainConfig {
             standardize: false,
             seed: 1,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            plateau: None,
             diagnostics: None,
             model: ModelRecord::Problem,
         }
@@ -364,6 +406,9 @@ impl TrainConfig {
         }
         if let Some(diagnostics) = &self.diagnostics {
             diagnostics.validate()?;
+        }
+        if let Some(plateau) = &self.plateau {
+            plateau.controller()?;
         }
         self.optimizer_config()?;
         self.schedule(1)?;

@@ -230,3 +230,67 @@ fn resume_is_exact_with_a_schedule_clipping_early_stopping_and_the_rnn() {
         assert_eq!(without_seconds(&straight), without_seconds(&resumed), "{problem}");
     }
 }
+
+#[test]
+fn a_run_of_the_callers_layers_records_them_and_resumes_from_its_folder_alone() {
+    // The layers are not the registry's (mnist-mlp is 784-1000-500-100-10): config.toml must say
+    // what ran, so that `Trainer::resume(dir)` rebuilds this network and not the problem's.
+    use descent::layers::{Activation, LayerSpec};
+    use descent::optim::Init;
+    let mut config = TrainConfig::for_problem("mnist-mlp").unwrap();
+    (config.epochs, config.val_size, config.threads, config.batch) = (2, 1000, 1, 64);
+    let layers = vec![
+        LayerSpec::dense(16, Activation::Tanh, Init::GlorotUniform),
+        LayerSpec::dense(10, Activation::Identity, Init::GlorotUniform),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let straight = tempfile::tempdir().unwrap();
+    let bits = |t: &Trainer| t.model().params().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let splits = Splits::load(&config).unwrap();
+    let mut once = Trainer::with_layers(config.clone(), splits.clone(), layers.clone()).unwrap();
+    once.run(Some(straight.path()), &mut no_events()).unwrap();
+    config.epochs = 1;
+    Trainer::with_layers(config, splits, layers).unwrap().run(Some(dir.path()), &mut no_events()).unwrap();
+    let mut resumed = Trainer::resume(dir.path(), Some(2)).unwrap();
+    assert_eq!(resumed.model().params().len(), 784 * 16 + 16 + 16 * 10 + 10);
+    resumed.run(Some(dir.path()), &mut no_events()).unwrap();
+    assert_eq!(bits(&resumed), bits(&once));
+}
+
+#[test]
+fn a_checkpoint_written_before_any_epoch_loads_with_its_infinite_best() {
+    // The trainer starts with best_val_error = ∞, which JSON cannot hold as a number.
+    let (config, splits) = small(vec![], 1);
+    let dir = tempfile::tempdir().unwrap();
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let mut trainer = Trainer::new(config, splits).unwrap().stop_when(flag);
+    assert!(matches!(trainer.run(Some(dir.path()), &mut no_events()), Err(Error::Interrupted { step: 0, .. })));
+    let checkpoint = descent::checkpoint::Checkpoint::load(dir.path()).unwrap();
+    assert_eq!(checkpoint.progress.best_val_error, f64::INFINITY);
+    Trainer::resume(dir.path(), None).unwrap();
+}
+
+#[test]
+fn reduce_on_plateau_cuts_the_rate_when_validation_loss_stalls_and_resumes_exactly() {
+    // At ε = 1e-9 the validation loss cannot improve by the relative 1e-4 that counts, so with
+    // patience 0 and factor 0.5: epoch 1 sets the best, every later epoch halves the rate for the
+    // next. The rates of epochs 1-4 are ε, ε, ε/2, ε/4 (PyTorch's ReduceLROnPlateau, stepped on
+    // the validation loss after each epoch, does the same).
+    let (mut config, splits) = small(vec![], 4);
+    (config.optimizer, config.lr) = ("sgd".into(), 1e-9);
+    config.plateau = Some("0.5,0".parse().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let mut straight = Trainer::new(config.clone(), splits.clone()).unwrap();
+    straight.run(None, &mut no_events()).unwrap();
+    let lrs: Vec<f64> = straight.metrics().iter().map(|m| m.lr).collect();
+    assert_eq!(lrs, [1e-9, 1e-9, 5e-10, 2.5e-10]);
+    let mut half = config.clone();
+    half.epochs = 2;
+    Trainer::new(half, splits.clone()).unwrap().run(Some(dir.path()), &mut no_events()).unwrap();
+    let mut resumed = Trainer::resume_with(dir.path(), config, splits).unwrap();
+    resumed.run(None, &mut no_events()).unwrap();
+    let lrs_resumed: Vec<f64> = resumed.metrics().iter().map(|m| m.lr).collect();
+    assert_eq!(lrs_resumed, lrs, "the plateau's state is checkpointed");
+    let bits = |t: &Trainer| t.model().params().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert!(bits(&resumed) == bits(&straight), "resumed parameters differ");
+}

@@ -50,6 +50,10 @@ pub struct TrainArgs {
     /// Stop after this many epochs without a better validation error; keep the best parameters.
     #[arg(long, value_name = "PATIENCE", allow_negative_numbers = true)]
     pub early_stop: Option<i64>,
+    /// Multiply the rate by FACTOR after PATIENCE epochs without a better validation loss
+    /// (PyTorch's ReduceLROnPlateau), e.g. 0.5,2.
+    #[arg(long, value_name = "FACTOR,PATIENCE")]
+    pub reduce_on_plateau: Option<String>,
     /// What early stopping watches on the validation set: val-error or val-loss.
     #[arg(long, value_name = "WHAT")]
     pub early_stop_on: Option<String>,
@@ -322,6 +326,9 @@ pub fn build_config(args: &TrainArgs, epochs: Option<u32>) -> Result<TrainConfig
         config.val_size = val_size as usize;
     }
     config.early_stop = args.early_stop.map(|p| positive("--early-stop", p)).transpose()?.map(|p| p as u32);
+    if let Some(plateau) = &args.reduce_on_plateau {
+        config.plateau = Some(plateau.parse().map_err(|e| bad_input(format!("--reduce-on-plateau {plateau}: {e}")))?);
+    }
     if let Some(watched) = &args.early_stop_on {
         config.early_stop_on = watched.parse().map_err(|e| bad_input(format!("--early-stop-on {watched}: {e}")))?;
     }

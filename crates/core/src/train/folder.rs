@@ -85,7 +85,10 @@ impl Trainer {
             .collect();
         let scalars: Vec<(&str, f64)> =
             checkpoint.progress.optimizer_scalars.iter().map(|(n, v)| (n.as_str(), *v)).collect();
-        self.optimizer.load_state(params.len(), &buffers, &scalars).map_err(|e| e.to_string())?;
+        // A run stopped before its first update has no optimizer state yet: it starts fresh.
+        if checkpoint.progress.step > 0 || !buffers.is_empty() {
+            self.optimizer.load_state(params.len(), &buffers, &scalars).map_err(|e| e.to_string())?;
+        }
         let best = checkpoint.tensor("best_params");
         if let Some(best) = best.filter(|best| best.len() != params.len()) {
             return Err(format!("holds {} best parameters for a model of {}", best.len(), params.len()));

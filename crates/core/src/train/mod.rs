@@ -26,7 +26,7 @@ use std::time::Instant;
 use descent_optim::parallel::all_finite;
 use descent_optim::{Optimizer, ParamGroup, Schedule};
 
-use crate::checkpoint::{PartialEpoch, Progress};
+use crate::checkpoint::{PartialEpoch, PlateauState, Progress};
 use crate::config::{ModelRecord, TrainConfig, Watched};
 use crate::data::Targets;
 use crate::data::{Dataset, EpochSampler};
@@ -303,6 +303,7 @@ impl Trainer {
                 Err(error) => return Err(error),
             };
             stopped_early = self.update_early_stopping(&metrics);
+            self.update_plateau(&metrics)?;
             self.progress.metrics.push(metrics);
             if let Some(dir) = out {
                 self.save(dir)?;
@@ -356,7 +357,7 @@ impl Trainer {
         // An epoch interrupted before continues where it stopped, with its running sums.
         let partial = self.progress.partial.take().unwrap_or_default();
         let (mut loss_sum, mut error_sum, mut seen) = (partial.loss_sum, partial.error_sum, partial.seen);
-        let mut lr = self.schedule.lr(self.progress.step);
+        let mut lr = self.lr(self.progress.step);
         let started = Instant::now();
         for index in partial.batches..batches {
             if self.out_of_steps() {
@@ -367,7 +368,7 @@ impl Trainer {
                 return Err(Error::Interrupted { step: self.progress.step, epoch });
             }
             let (batch_loss, batch_error, size) = self.train_batch(index, epoch)?;
-            lr = self.schedule.lr(self.progress.step - 1);
+            lr = self.lr(self.progress.step - 1);
             loss_sum += batch_loss;
             error_sum += batch_error;
             seen += size;
@@ -434,7 +435,7 @@ impl Trainer {
             }
         }
         let size = indices.len();
-        let lr = self.schedule.lr(self.progress.step);
+        let lr = self.lr(self.progress.step);
         let diagnosed = self.monitor.as_ref().is_some_and(|m| m.config.is_due(self.progress.step));
         if diagnosed {
             self.measure_curvature(lr);
@@ -496,6 +497,26 @@ impl Trainer {
             }
             Ok(started.elapsed().as_secs_f64())
         })
+    }
+
+    /// The rate of update `step` (0 for the first): the schedule's, times reduce-on-plateau's
+    /// multiplier where the run uses it.
+    fn lr(&self, step: u64) -> f64 {
+        self.schedule.lr(step) * self.progress.plateau.map_or(1.0, |p| p.scale)
+    }
+
+    /// Records the epoch's validation loss with reduce-on-plateau, if the run uses it.
+    fn update_plateau(&mut self, metrics: &EpochMetrics) -> Result<(), Error> {
+        let Some(plateau) = self.config.plateau else { return Ok(()) };
+        let mut controller = plateau.controller()?;
+        if let Some(state) = self.progress.plateau {
+            (controller.scale, controller.best, controller.bad_evaluations) =
+                (state.scale, state.best, state.bad_epochs);
+        }
+        let scale = controller.observe(metrics.val_loss);
+        self.progress.plateau =
+            Some(PlateauState { scale, best: controller.best, bad_epochs: controller.bad_evaluations });
+        Ok(())
     }
 
     /// Whether the config's step budget, if any, is spent.
