@@ -25,7 +25,9 @@ pub struct Progress {
     pub step: u64,
     /// Cumulative training seconds (evaluation excluded).
     pub seconds: f64,
-    /// Best validation error so far, and the epoch it was reached.
+    /// Best validation error so far, and the epoch it was reached (+∞ before the first epoch
+    /// ends, which JSON writes as `null`).
+    #[serde(deserialize_with = "null_is_infinite")]
     pub best_val_error: f64,
     /// Epoch of the best validation error (0 before any).
     pub best_epoch: u32,
@@ -39,6 +41,11 @@ pub struct Progress {
     /// it continues from there instead of from the epoch's start.
     #[serde(default)]
     pub partial: Option<PartialEpoch>,
+}
+
+/// Reads a number that JSON may have written as `null` because it was +∞.
+fn null_is_infinite<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::INFINITY))
 }
 
 /// How far an interrupted epoch got: its first `batches` minibatches are done, with these sums
@@ -161,6 +168,25 @@ pub use crate::files::write_atomically;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_stopped_in_its_first_epoch_has_no_best_error_yet_and_reads_back() {
+        // Before any epoch ends the best validation error is +∞, which JSON writes as null.
+        let progress = Progress {
+            epoch: 0,
+            step: 3,
+            seconds: 0.5,
+            best_val_error: f64::INFINITY,
+            best_epoch: 0,
+            bad_epochs: 0,
+            optimizer_scalars: Vec::new(),
+            metrics: Vec::new(),
+            partial: Some(PartialEpoch { batches: 3, loss_sum: 6.0, error_sum: 1.5, seen: 384 }),
+        };
+        let json = serde_json::to_string(&progress).unwrap();
+        assert!(json.contains("\"best_val_error\":null"), "{json}");
+        assert_eq!(serde_json::from_str::<Progress>(&json).unwrap(), progress);
+    }
 
     #[test]
     fn round_trip_keeps_every_bit() {
