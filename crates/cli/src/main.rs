@@ -70,6 +70,9 @@ enum Command {
     /// The lab: compare optimizers on a problem, tune each one's learning rate on validation
     /// error, rerun over seeds, and write a report (HTML, plots, CSV, JSON).
     Compare(Box<commands::compare::CompareArgs>),
+    /// A benchmark suite: compare's protocol over many problems, with time to target, performance
+    /// profiles and scores across them (the quick suite on the bundled data by default).
+    Suite(Box<commands::suite::SuiteArgs>),
     /// Train a problem with every monitor on (curvature, λ_max, per-layer gradients) and write a
     /// small report explaining each plot.
     Diagnose(Box<commands::diagnose::DiagnoseArgs>),
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Compare(args) => commands::compare::run(*args),
+        Command::Suite(args) => commands::suite::run(*args),
         Command::Diagnose(args) => commands::diagnose::run(*args),
         Command::SweepBatch(args) => commands::sweep::run(*args),
         Command::Report(args) => commands::report::run(args),

@@ -1,6 +1,8 @@
 //! `descent compare` and `descent report` through the real binary: the report folder, re-rendering,
 //! bad input, and the page opened in a real headless browser.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -133,22 +135,12 @@ fn bad_input_is_named_and_nothing_is_overwritten() {
 /// fails this test instead of skipping it.
 #[test]
 fn the_report_opens_in_a_headless_browser() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let script = root.join("tests/browser/check_report.mjs");
-    let ready = root.join("tests/browser/node_modules/playwright-core").is_dir()
-        && Path::new("/usr/bin/chromium").exists()
-        && Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
-    if !ready {
-        let required = std::env::var("DESCENT_BROWSER_TESTS").is_ok_and(|v| v == "require");
-        assert!(!required, "no browser: run tools/install-browser.sh (Chromium, Node.js and playwright-core)");
-        eprintln!("skipped: no headless browser here (tools/install-browser.sh installs one)");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let report = small_report(dir.path());
-    let screenshot = root.join("target/report-screenshot.png");
-    let output =
-        Command::new("node").arg(&script).arg(report.join("report.html")).arg(&screenshot).output().expect("node runs");
+    let Some((output, screenshot)) = common::check_in_browser(&report.join("report.html"), "report-screenshot.png")
+    else {
+        return;
+    };
     let found = text(&output.stdout);
     assert!(output.status.success(), "{found}\n{}", text(&output.stderr));
     assert!(found.contains("\"problems\":[]") && found.contains("\"rows\":2"), "{found}");

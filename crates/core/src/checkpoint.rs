@@ -228,6 +228,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_run_stopped_in_its_first_epoch_has_no_best_error_yet_and_reads_back() {
+        // Before any epoch ends the best validation error is +∞, which JSON writes as null.
+        let progress = Progress {
+            epoch: 0,
+            step: 3,
+            seconds: 0.5,
+            best_val_error: f64::INFINITY,
+            best_epoch: 0,
+            bad_epochs: 0,
+            optimizer_scalars: Vec::new(),
+            metrics: Vec::new(),
+            partial: Some(PartialEpoch { batches: 3, loss_sum: 6.0, error_sum: 1.5, seen: 384 }),
+            plateau: None,
+        };
+        let json = serde_json::to_string(&progress).unwrap();
+        assert!(json.contains("\"best_val_error\":\"inf\""), "{json}");
+        assert_eq!(serde_json::from_str::<Progress>(&json).unwrap(), progress);
+        // Checkpoints written before, which held null there, read back as +∞ too.
+        let old = json.replace("\"inf\"", "null");
+        assert_eq!(serde_json::from_str::<Progress>(&old).unwrap(), progress);
+    }
+
+    #[test]
     fn round_trip_keeps_every_bit() {
         let dir = std::env::temp_dir().join(format!("descent-checkpoint-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -248,6 +271,7 @@ mod tests {
                 optimizer_scalars: vec![("step".into(), 40.0)],
                 metrics: vec![],
                 partial: Some(PartialEpoch { batches: 3, loss_sum: 2.5, error_sum: 1.0, seen: 96 }),
+                plateau: Some(PlateauState { scale: 0.25, best: 0.5, bad_epochs: 1 }),
             },
         };
         checkpoint.save(&dir).unwrap();

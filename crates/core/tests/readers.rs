@@ -114,6 +114,7 @@ proptest! {
                 optimizer_scalars: vec![("step".into(), 4.0)],
                 metrics: vec![],
                 partial: None,
+                plateau: None,
             },
         };
         checkpoint.save(dir.path()).unwrap();

@@ -119,15 +119,7 @@ fn experiment_spec(args: &CompareArgs) -> Result<ExperimentSpec> {
         spec.problem = Some(problem.clone());
     }
     if let Some(list) = &args.optimizers {
-        let names: Vec<String> = list.split(',').map(|s| s.trim().to_string()).collect();
-        for name in &names {
-            if name.is_empty() {
-                return Err(bad_input(format!("--optimizers '{list}': empty name in the list")));
-            }
-            descent_optim::OptimizerConfig::named(name, descent_optim::Convention::Book)
-                .map_err(|e| bad_input(format!("--optimizers {name}: {}", reason(&e))))?;
-        }
-        spec.optimizers = Some(names);
+        spec.optimizers = Some(parse_optimizers(list)?);
         spec.variants.clear();
     }
     if let Some(text) = &args.lrs {
@@ -169,8 +161,21 @@ fn experiment_spec(args: &CompareArgs) -> Result<ExperimentSpec> {
     Ok(spec)
 }
 
+/// `--optimizers`: a comma-separated list of known optimizers.
+pub(crate) fn parse_optimizers(list: &str) -> Result<Vec<String>> {
+    let names: Vec<String> = list.split(',').map(|s| s.trim().to_string()).collect();
+    for name in &names {
+        if name.is_empty() {
+            return Err(bad_input(format!("--optimizers '{list}': empty name in the list")));
+        }
+        descent_optim::OptimizerConfig::named(name, descent_optim::Convention::Book)
+            .map_err(|e| bad_input(format!("--optimizers {name}: {}", reason(&e))))?;
+    }
+    Ok(names)
+}
+
 /// `auto` or a comma-separated list of positive rates.
-fn parse_lrs(text: &str) -> Result<LrGrid> {
+pub(crate) fn parse_lrs(text: &str) -> Result<LrGrid> {
     if text.trim() == "auto" {
         return Ok(LrGrid::Keyword("auto".into()));
     }
@@ -189,15 +194,15 @@ fn parse_lrs(text: &str) -> Result<LrGrid> {
 }
 
 /// One progress bar over every epoch of every run, and a line per finished run.
-struct LabProgress {
-    bar: ProgressBar,
+pub(crate) struct LabProgress {
+    pub(crate) bar: ProgressBar,
     classifier: bool,
     /// Whether the problem's error is the 0-1 error, shown in percent.
     percent: bool,
 }
 
 impl LabProgress {
-    fn new(classifier: bool, percent: bool) -> Self {
+    pub(crate) fn new(classifier: bool, percent: bool) -> Self {
         let bar = ProgressBar::new(0);
         bar.set_style(
             ProgressStyle::with_template("[{bar:30}] {pos}/{len} epochs, {msg} ({elapsed} elapsed, {eta} left)")
@@ -215,7 +220,7 @@ impl LabProgress {
         }
     }
 
-    fn show(&self, event: LabEvent<'_>) {
+    pub(crate) fn show(&self, event: LabEvent<'_>) {
         match event {
             LabEvent::Planned { runs, epochs } => {
                 self.bar.set_length(epochs);

@@ -5,5 +5,6 @@ pub mod compare;
 pub mod diagnose;
 pub mod optimize;
 pub mod report;
+pub mod suite;
 pub mod sweep;
 pub mod train;

@@ -46,6 +46,8 @@ pub struct Figure {
     x_label: String,
     y_label: String,
     log_ticks: (bool, bool),
+    /// Ticks of x at chosen places with chosen labels, instead of round values.
+    x_ticks: Option<Vec<(f64, String)>>,
 }
 
 impl Figure {
@@ -63,7 +65,14 @@ impl Figure {
             x_label: String::new(),
             y_label: String::new(),
             log_ticks: (false, false),
+            x_ticks: None,
         }
+    }
+
+    /// Puts the ticks of x at `ticks` (value on the axis, label): for a log axis of another base.
+    pub fn x_ticks(mut self, ticks: Vec<(f64, String)>) -> Self {
+        self.x_ticks = Some(ticks);
+        self
     }
 
     /// Labels the ticks of x and/or y as powers of ten: the data on that axis are log₁₀ values.
@@ -247,14 +256,20 @@ impl Figure {
         let mut svg = String::new();
         let (y_bottom, _) = self.y.range;
         let (x_left, _) = self.x.range;
-        for tick in nice_ticks(self.x.domain, 7) {
+        let x_ticks = match &self.x_ticks {
+            Some(ticks) => ticks.clone(),
+            None => {
+                nice_ticks(self.x.domain, 7).into_iter().map(|t| (t, format_axis_tick(t, self.log_ticks.0))).collect()
+            }
+        };
+        for (tick, label) in x_ticks {
             let px = self.x.map(tick);
             let _ = writeln!(
                 svg,
                 r##"<line x1="{px:.1}" y1="{y_bottom}" x2="{px:.1}" y2="{:.1}" stroke="#444"/><text x="{px:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
                 y_bottom + 5.0,
                 y_bottom + 18.0,
-                format_axis_tick(tick, self.log_ticks.0)
+                escape(&label)
             );
         }
         for tick in nice_ticks(self.y.domain, 6) {

@@ -4,7 +4,10 @@
 pub mod diagnose;
 mod figures;
 mod html;
+pub mod suite;
 mod verdict;
+
+pub use verdict::metric_text;
 
 use std::path::{Path, PathBuf};
 

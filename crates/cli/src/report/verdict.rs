@@ -6,7 +6,12 @@ use crate::table;
 
 /// A value of the problem's metric as people read it: a percentage for the 0-1 error.
 pub fn metric_value(results: &Results, value: f64) -> String {
-    if results.metric.starts_with("0-1 error") {
+    metric_text(&results.metric, value)
+}
+
+/// A value of `metric` as people read it: a percentage for the 0-1 error.
+pub fn metric_text(metric: &str, value: f64) -> String {
+    if metric.starts_with("0-1 error") {
         format!("{:.2}%", 100.0 * value)
     } else {
         table::number(value, 3)

@@ -134,6 +134,17 @@ fn read_bundled(set: ImageSet, name: &str, dims: u8) -> Result<IdxFile, Error> {
 }
 
 /// `dir/name.gz` or `dir/name`.
+/// Checks that `dir` holds the four IDX files (gzipped or not) without reading them.
+pub fn check_folder(dir: &Path) -> Result<(), Error> {
+    if !dir.is_dir() {
+        return Err(Error::data(dir, "no such folder (expected the four IDX files in it)"));
+    }
+    for name in [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS] {
+        find(dir, name)?;
+    }
+    Ok(())
+}
+
 fn find(dir: &Path, name: &str) -> Result<PathBuf, Error> {
     [dir.join(format!("{name}.gz")), dir.join(name)].into_iter().find(|path| path.is_file()).ok_or_else(|| {
         Error::data(dir.join(format!("{name}.gz")), "missing (neither it nor the unzipped file is there)")

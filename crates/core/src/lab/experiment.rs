@@ -360,20 +360,26 @@ impl Experiment {
 
     /// What differs between two experiments, as `key: this vs that`, or `None` when they match.
     pub fn difference(&self, other: &Experiment) -> Option<String> {
-        let (a, b) = (toml::to_string(self).ok()?, toml::to_string(other).ok()?);
-        if a == b {
-            return None;
-        }
-        let line = a.lines().zip(b.lines()).find(|(x, y)| x != y);
-        Some(match line {
-            Some((x, y)) => format!("'{}' against '{}'", x.trim(), y.trim()),
-            None => "the list of variants".into(),
-        })
+        difference(self, other)
     }
 }
 
+/// What differs between two resolved settings written as TOML: the first line that does, as
+/// `'this' against 'that'`, or `None` when they match.
+pub(crate) fn difference<T: Serialize>(this: &T, that: &T) -> Option<String> {
+    let (a, b) = (toml::to_string(this).ok()?, toml::to_string(that).ok()?);
+    if a == b {
+        return None;
+    }
+    let line = a.lines().zip(b.lines()).find(|(x, y)| x != y);
+    Some(match line {
+        Some((x, y)) => format!("'{}' against '{}'", x.trim(), y.trim()),
+        None => "the list of variants".into(),
+    })
+}
+
 /// "line N, key `k`: " for a byte offset into `text`.
-fn describe_place(text: &str, offset: usize) -> String {
+pub(crate) fn describe_place(text: &str, offset: usize) -> String {
     let offset = offset.min(text.len());
     let line_number = text[..offset].matches('\n').count() + 1;
     let line = text.lines().nth(line_number - 1).unwrap_or("");

@@ -12,7 +12,9 @@
 //! short resumes from its last epoch's checkpoint.
 
 pub mod experiment;
+pub mod profile;
 pub mod results;
+pub mod suite;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -21,6 +23,7 @@ use std::time::Instant;
 
 pub use experiment::{Experiment, ExperimentSpec, LrGrid, Variant, VariantSpec};
 pub use results::{choose_lr, Band, Results, RunResult, SummaryRow};
+pub use suite::{Suite, SuiteResults, SuiteSpec};
 
 use crate::checkpoint::{write_atomically, CHECKPOINT_FILE};
 use crate::data::Dataset;
