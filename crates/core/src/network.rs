@@ -36,6 +36,24 @@ pub struct Tensor {
 }
 
 /// Layers in sequence, the objective they are trained on, and their buffers.
+///
+/// ```
+/// use descent::prelude::*;
+///
+/// // A conv net on 6×6 one-channel images: conv 4@3×3 same + ReLU, 2×2 max pool, dense 3.
+/// let layers = [
+///     LayerSpec::conv2d(4, 3, Padding::Same, Activation::Relu, Init::HeUniform),
+///     LayerSpec::max_pool(2, Padding::Valid),
+///     LayerSpec::Flatten,
+///     LayerSpec::dense(3, Activation::Identity, Init::GlorotUniform),
+/// ];
+/// let mut net = Network::<f32>::new(Shape::image(6, 6, 1), &layers, Objective::CLASSIFY, 8, 1, 1)?;
+/// assert_eq!(net.params.len(), 4 * 9 + 4 + 3 * 36 + 3);
+/// let images = vec![0.5f32; 2 * 36];
+/// let (loss, errors) = net.gradients(&images, Targets::Classes(&[0, 2]), 2);
+/// assert!(loss > 0.0 && errors <= 2.0 && net.grads.iter().any(|&g| g != 0.0));
+/// # Ok::<(), descent::Error>(())
+/// ```
 pub struct Network<F: Float> {
     layers: Vec<Placed<F>>,
     input: Shape,

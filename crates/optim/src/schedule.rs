@@ -68,6 +68,17 @@ pub enum Decay {
 }
 
 /// A learning-rate schedule: ε₀ and a sequence of phases (warmups followed by one decay).
+///
+/// ```
+/// use descent_optim::Schedule;
+/// // 1,000 updates: 100 of warmup to ε₀ = 0.1, then a cosine over the other 900.
+/// let schedule = Schedule::parse("warmup:100+cosine", 0.1, 1000)?;
+/// assert!((schedule.lr(0) - 0.001).abs() < 1e-15);
+/// assert!((schedule.lr(99) - 0.1).abs() < 1e-15);
+/// assert!((schedule.lr(550) - 0.05).abs() < 1e-15);
+/// assert_eq!(schedule.lr(1000), 0.0);
+/// # Ok::<(), descent_optim::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
     /// ε₀, the base rate.

@@ -16,6 +16,15 @@ pub enum Targets<'a, F> {
 }
 
 /// Examples as rows of `dim` f32 features, with class labels in `0..classes`.
+///
+/// ```
+/// use descent::data::Dataset;
+/// let data = Dataset::new(vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0], vec![0, 1, 1], 2, 2)?;
+/// assert_eq!((data.len(), data.row(2)), (3, &[4.0f32, 5.0][..]));
+/// // A label outside the classes is refused, naming it.
+/// assert!(Dataset::new(vec![0.0, 1.0], vec![2], 2, 2).is_err());
+/// # Ok::<(), descent::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     /// Features, row-major: example i is `inputs[i*dim .. (i+1)*dim]`.

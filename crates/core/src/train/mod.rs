@@ -43,6 +43,33 @@ use monitor::Monitor;
 const EVAL_BATCH: usize = 500;
 
 /// A training run in progress.
+///
+/// ```
+/// use descent::prelude::*;
+///
+/// // XOR-like data: the class is whether x and y have the same sign.
+/// let (mut inputs, mut labels) = (Vec::new(), Vec::new());
+/// for i in 0..400 {
+///     let (x, y) = ((i % 20) as f32 / 10.0 - 0.95, (i / 20) as f32 / 10.0 - 0.95);
+///     inputs.extend([x, y]);
+///     labels.push(u32::from(x * y > 0.0));
+/// }
+/// let data = Dataset::new(inputs, labels, 2, 2)?;
+/// let mut config = TrainConfig::custom("xor")
+///     .with_optimizer(&OptimizerConfig::named("adam", Convention::Torch)?.with_lr(0.02));
+/// (config.epochs, config.batch, config.val_size, config.threads) = (40, 20, 40, 1);
+/// let splits = Splits::from_sets(&config, data.clone(), data)?;
+/// let layers = vec![
+///     LayerSpec::dense(16, Activation::Tanh, Init::GlorotUniform),
+///     LayerSpec::dense(2, Activation::Identity, Init::GlorotUniform),
+/// ];
+/// let mut trainer = Trainer::with_layers(config, splits, layers)?;
+/// let summary = trainer.run(None, &mut |_| {})?;
+/// assert!(summary.final_metrics.unwrap().test_error < 0.1);
+/// let scores = trainer.predict(&[0.5, 0.5, 0.5, -0.5])?;
+/// assert!(scores[1] > scores[0] && scores[2] > scores[3]);
+/// # Ok::<(), descent::Error>(())
+/// ```
 pub struct Trainer {
     config: TrainConfig,
     model: Box<dyn Model>,
