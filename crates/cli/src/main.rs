@@ -7,6 +7,7 @@
 mod commands;
 mod flags;
 mod plot;
+mod ranks;
 mod report;
 mod table;
 
@@ -92,6 +93,26 @@ enum Command {
 fn main() -> ExitCode {
     restore_sigpipe();
     let cli = Cli::parse();
+    // Lives until main returns, so that MPI is finalized on every path out.
+    let _job = match ranks::start() {
+        Ok(job) => job,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let collective = ranks::collective();
+    if !collective.is_root() {
+        silence_stdout();
+    }
+    let data_parallel =
+        matches!(cli.command, Command::Train(_) | Command::Compare(_) | Command::Suite(_) | Command::Bench(_));
+    if collective.size() > 1 && !data_parallel {
+        if collective.is_root() {
+            eprintln!("error: this command runs in one process; under mpirun use train, compare, suite or bench");
+        }
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Compare(args) => commands::compare::run(*args),
         Command::Suite(args) => commands::suite::run(*args),
@@ -105,8 +126,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
+            // Every rank of a job meets the same bad input; rank 0 says it once.
             if let Some(bad) = error.downcast_ref::<BadInput>() {
-                eprintln!("error: {bad}");
+                if collective.is_root() {
+                    eprintln!("error: {bad}");
+                }
                 ExitCode::from(2)
             } else if let Some(stopped) = error.downcast_ref::<Stopped>() {
                 eprintln!("{stopped}");
@@ -126,6 +150,20 @@ fn restore_sigpipe() {
     // SAFETY: called first thing in main, before any thread starts; SIG_DFL is a valid action.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Sends this process's standard output to /dev/null: the ranks of a job other than 0 compute
+/// and stay quiet, so that the job prints one table, not N.
+fn silence_stdout() {
+    #[cfg(unix)]
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        use std::os::fd::AsRawFd;
+        // SAFETY: dup2 onto fd 1 of a file that stays open for the call; nothing holds fd 1's
+        // old description in Rust (stdout is only written through the fd).
+        unsafe {
+            libc::dup2(null.as_raw_fd(), libc::STDOUT_FILENO);
+        }
     }
 }
 

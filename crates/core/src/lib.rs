@@ -22,6 +22,7 @@
 pub use descent_optim as optim;
 
 pub mod checkpoint;
+pub mod collective;
 pub mod config;
 pub mod curvature;
 pub mod data;

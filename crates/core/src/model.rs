@@ -30,7 +30,7 @@ use crate::rnn::Rnn;
 ///
 /// impl Model for Line {
 ///     fn params(&self) -> &[f32] { &self.params }
-///     fn params_and_grads(&mut self) -> (&mut [f32], &[f32]) { (&mut self.params, &self.grads) }
+///     fn params_and_grads(&mut self) -> (&mut [f32], &mut [f32]) { (&mut self.params, &mut self.grads) }
 ///     fn grads(&self) -> &[f32] { &self.grads }
 ///     fn input_width(&self) -> usize { 1 }
 ///     fn output_width(&self) -> usize { 1 }
@@ -69,13 +69,18 @@ pub trait Model: Send {
     /// All parameters, as one flat buffer.
     fn params(&self) -> &[f32];
 
-    /// Parameters (to update) and the gradient of the last [`gradients`](Self::gradients)
-    /// together, for an optimizer step.
-    fn params_and_grads(&mut self) -> (&mut [f32], &[f32]);
+    /// Parameters and the gradient of the last [`gradients`](Self::gradients) together, both to
+    /// change: for an optimizer step, and for a data-parallel job to sum the gradient over ranks.
+    fn params_and_grads(&mut self) -> (&mut [f32], &mut [f32]);
 
     /// All parameters, to change.
     fn params_mut(&mut self) -> &mut [f32] {
         self.params_and_grads().0
+    }
+
+    /// The gradient, to change.
+    fn grads_mut(&mut self) -> &mut [f32] {
+        self.params_and_grads().1
     }
 
     /// The gradient of the last [`gradients`](Self::gradients), laid out as the parameters.
@@ -137,8 +142,8 @@ impl Model for Network<f32> {
         &self.params
     }
 
-    fn params_and_grads(&mut self) -> (&mut [f32], &[f32]) {
-        (&mut self.params, &self.grads)
+    fn params_and_grads(&mut self) -> (&mut [f32], &mut [f32]) {
+        (&mut self.params, &mut self.grads)
     }
 
     fn grads(&self) -> &[f32] {
@@ -196,8 +201,8 @@ impl Model for Rnn<f32> {
         &self.params
     }
 
-    fn params_and_grads(&mut self) -> (&mut [f32], &[f32]) {
-        (&mut self.params, &self.grads)
+    fn params_and_grads(&mut self) -> (&mut [f32], &mut [f32]) {
+        (&mut self.params, &mut self.grads)
     }
 
     fn grads(&self) -> &[f32] {

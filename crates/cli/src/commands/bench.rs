@@ -60,7 +60,11 @@ pub struct TrainBenchArgs {
 struct TrainSpeed {
     problem: String,
     optimizer: String,
+    /// The global batch (cut into one shard per rank).
     batch: usize,
+    /// Processes of the data-parallel job (1 outside MPI).
+    ranks: usize,
+    /// Threads per rank.
     threads: usize,
     /// Median over the rounds, with the slowest and fastest round.
     examples_per_sec: f64,
@@ -342,11 +346,20 @@ fn bench_train(args: TrainBenchArgs) -> Result<()> {
     }
     let threads = config.threads;
     let splits = descent::train::Splits::load(&config).map_err(crate::core_error)?;
-    let mut trainer = descent::train::Trainer::new(config, splits).map_err(crate::core_error)?;
-    eprintln!(
-        "descent bench train: {} with {}, batch {}, {threads} threads, 5 × {} steps",
-        args.problem, args.optimizer, args.batch, args.steps
-    );
+    let job = crate::ranks::collective();
+    let ranks = job.size();
+    let trainer = descent::train::Trainer::new(config, splits).map_err(crate::core_error)?;
+    let mut trainer = trainer.with_collective(job.clone()).map_err(crate::core_error)?;
+    if job.is_root() {
+        eprintln!(
+            "descent bench train: {} with {}, batch {}, {ranks} rank{} × {threads} threads, 5 × {} steps",
+            args.problem,
+            args.optimizer,
+            args.batch,
+            if ranks == 1 { "" } else { "s" },
+            args.steps
+        );
+    }
     trainer.time_steps(10).map_err(crate::core_error)?;
     let peak_pool =
         rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("cannot start worker threads")?;
@@ -357,8 +370,10 @@ fn bench_train(args: TrainBenchArgs) -> Result<()> {
         .map(|_| {
             let cpu_before = process_cpu_seconds();
             let seconds = trainer.time_steps(args.steps)?;
-            let cpu = process_cpu_seconds() - cpu_before;
-            let peak_gflops = peak_pool.install(|| peak.gflops());
+            // A job's CPU time and peak are its ranks' together.
+            let mut job_sums = [process_cpu_seconds() - cpu_before, peak_pool.install(|| peak.gflops())];
+            job.all_reduce_sum_f64(&mut job_sums);
+            let [cpu, peak_gflops] = job_sums;
             Ok(Round { examples_per_sec: examples / seconds, cores_used: cpu / seconds, peak_gflops })
         })
         .collect::<Result<_, descent::error::Error>>()
@@ -372,6 +387,7 @@ fn bench_train(args: TrainBenchArgs) -> Result<()> {
         problem: args.problem.clone(),
         optimizer: args.optimizer.clone(),
         batch: args.batch,
+        ranks,
         threads,
         examples_per_sec,
         examples_per_sec_min: rates.iter().copied().fold(f64::INFINITY, f64::min),
@@ -398,8 +414,10 @@ fn bench_train(args: TrainBenchArgs) -> Result<()> {
             speed.peak_gflops
         );
         println!(
-            "CPU: {:.2} of {threads} cores used while training, {:.0} examples per CPU-second",
-            speed.cores_used, speed.examples_per_cpu_second
+            "CPU: {:.2} of {} cores used while training, {:.0} examples per CPU-second",
+            speed.cores_used,
+            threads * ranks,
+            speed.examples_per_cpu_second
         );
     }
     Ok(())

@@ -140,7 +140,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let (trainer, out) = match &args.resume {
         Some(dir) => {
             refuse_flags_beside_resume(std::env::args().skip(2))?;
-            (Trainer::resume(dir, epochs).map_err(crate::core_error)?, dir.clone())
+            let trainer = Trainer::resume(dir, epochs).map_err(crate::core_error)?;
+            (trainer.with_collective(crate::ranks::collective()).map_err(crate::core_error)?, dir.clone())
         }
         None => {
             let mut config = build_config(&args, epochs)?;
@@ -160,7 +161,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 )));
             }
             let splits = Splits::load(&config).map_err(crate::core_error)?;
-            (Trainer::new(config, splits).map_err(crate::core_error)?, out)
+            let trainer = Trainer::new(config, splits).map_err(crate::core_error)?;
+            (trainer.with_collective(crate::ranks::collective()).map_err(crate::core_error)?, out)
         }
     };
     // The first Ctrl-C stops after the current update and checkpoints it, partial epoch
@@ -199,6 +201,9 @@ pub fn train_into(mut trainer: Trainer, out: &std::path::Path) -> Result<Trainer
     let metric = Metric::of(&config.problem);
     let mut progress = Progress::new(config.epochs, metric, config.early_stop_on);
     let summary = trainer.run(Some(out), &mut |event| progress.show(event)).map_err(crate::core_error)?;
+    if !crate::ranks::collective().is_root() {
+        return Ok(trainer);
+    }
     plot::save_svg(&curves(trainer.metrics(), metric), &out.join("curves.svg"))?;
     if !trainer.curvature_rows().is_empty() {
         plot::save_svg(

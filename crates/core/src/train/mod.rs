@@ -27,6 +27,7 @@ use descent_optim::parallel::all_finite;
 use descent_optim::{Optimizer, ParamGroup, Schedule};
 
 use crate::checkpoint::{PartialEpoch, PlateauState, Progress};
+use crate::collective::{Collective, SingleProcess};
 use crate::config::{ModelRecord, TrainConfig, Watched};
 use crate::data::Targets;
 use crate::data::{Dataset, EpochSampler};
@@ -85,6 +86,8 @@ pub struct Trainer {
     stop: Option<Arc<AtomicBool>>,
     /// The observer asked to stop at the last update of an epoch.
     stop_after_epoch: bool,
+    /// The ranks of a data-parallel job ([`SingleProcess`] for a plain run).
+    collective: Arc<dyn Collective>,
     monitor: Option<Box<Monitor>>,
 }
 
@@ -195,6 +198,7 @@ impl Trainer {
             best_params: None,
             stop: None,
             stop_after_epoch: false,
+            collective: Arc::new(SingleProcess),
             monitor: None,
             config,
             model,
@@ -215,6 +219,82 @@ impl Trainer {
     pub fn stop_when(mut self, flag: Arc<AtomicBool>) -> Self {
         self.stop = Some(flag);
         self
+    }
+
+    /// The run as one rank of a data-parallel job: each global batch is cut into one shard per
+    /// rank, the gradient of the batch's mean loss is summed over ranks (in buckets of
+    /// [`BUCKET_VALUES`](crate::collective::BUCKET_VALUES)), and every rank makes the same
+    /// update; evaluation is shared too. Only rank 0 writes the run folder. The ranks must agree
+    /// on the configuration and data (checked here: a rank that differs is refused on every
+    /// rank), and the batch must be a multiple of the ranks; every rank starts from rank 0's
+    /// parameters.
+    pub fn with_collective(mut self, collective: Arc<dyn Collective>) -> Result<Self, Error> {
+        let ranks = collective.size();
+        if ranks > 1 {
+            if self.monitor.is_some() {
+                return Err(Error::Invalid {
+                    field: "diagnose-every",
+                    message: "is for one process (diagnose a data-parallel run's folder, or run it alone)",
+                    value: format!("{ranks} ranks"),
+                });
+            }
+            if !self.config.batch.is_multiple_of(ranks) {
+                return Err(Error::Invalid {
+                    field: "batch",
+                    message: "must be a multiple of the ranks (the global batch is cut into equal shards)",
+                    value: format!("{} over {ranks} ranks", self.config.batch),
+                });
+            }
+            let fingerprint = self.fingerprint();
+            let all = collective.all_gather_bytes(fingerprint.as_bytes());
+            if let Some(rank) = all.iter().position(|other| *other != all[0]) {
+                return Err(Error::Invalid {
+                    field: "ranks",
+                    message: "disagree on the configuration or data: start every rank with the same command",
+                    value: format!("rank {rank} has {}, rank 0 has {fingerprint}", String::from_utf8_lossy(&all[rank])),
+                });
+            }
+            collective.broadcast_f32(self.model.params_mut(), 0);
+        }
+        self.collective = collective;
+        Ok(self)
+    }
+
+    /// Checks that every rank of a job ends with the same parameters (the same updates, summed
+    /// by MPI to the same bits on every rank): a difference would mean a rank computed something
+    /// else, and the run folder (rank 0's) would not be the job's result.
+    fn check_ranks_agree(&self) -> Result<(), Error> {
+        let hash = self.model.params().iter().fold(0xcbf29ce484222325u64, |h, v| {
+            v.to_bits().to_le_bytes().iter().fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3))
+        });
+        let all = self.collective.all_gather_bytes(&hash.to_le_bytes());
+        match all.iter().position(|other| *other != all[0]) {
+            None => Ok(()),
+            Some(rank) => Err(Error::Run {
+                path: format!("rank {rank}"),
+                message: "ended with parameters other than rank 0's (the ranks diverged)".into(),
+            }),
+        }
+    }
+
+    /// What the ranks of a job must agree on: the configuration (but threads) and the data's
+    /// sizes, as a short text.
+    fn fingerprint(&self) -> String {
+        let mut config = self.config.clone();
+        config.threads = 0;
+        let text = toml::to_string(&config).unwrap_or_default();
+        let hash = text.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
+        let (train, val, test) = (&self.splits.train, &self.splits.val, &self.splits.test);
+        format!(
+            "problem {}, seed {}, config {hash:016x}, data {}+{}+{} of {} values, {} parameters",
+            config.problem,
+            config.seed,
+            train.len(),
+            val.len(),
+            test.len(),
+            train.dim,
+            self.model.params().len()
+        )
     }
 
     /// The run's configuration.
@@ -293,6 +373,8 @@ impl Trainer {
         out: Option<&Path>,
         observe: &mut (dyn FnMut(Event<'_>) -> Control + Send),
     ) -> Result<Summary, Error> {
+        // In a data-parallel job rank 0 alone writes the run folder.
+        let out = out.filter(|_| self.collective.is_root());
         let mut _lock = None;
         if let Some(dir) = out {
             std::fs::create_dir_all(dir).map_err(|e| Error::run(dir, format!("cannot create: {e}")))?;
@@ -336,7 +418,8 @@ impl Trainer {
                 self.save(dir)?;
             }
             let control = observe(Event::EpochEnd(self.progress.metrics.last().expect("just pushed")));
-            if control == Control::Stop || std::mem::take(&mut self.stop_after_epoch) {
+            let stop = self.collective.any(control == Control::Stop);
+            if stop || std::mem::take(&mut self.stop_after_epoch) {
                 stopped_by_observer = true;
                 break;
             }
@@ -352,6 +435,9 @@ impl Trainer {
         }
         let restored = !stopped_by_observer && self.config.early_stop.is_some() && self.best_params.is_some();
         let final_epoch = if restored { self.progress.best_epoch } else { self.progress.epoch };
+        if self.collective.size() > 1 {
+            self.check_ranks_agree()?;
+        }
         let examples = self.progress.step as f64 * self.config.batch as f64;
         let summary = Summary {
             epochs: self.progress.epoch,
@@ -390,7 +476,9 @@ impl Trainer {
             if self.out_of_steps() {
                 break;
             }
-            if self.stop.as_ref().is_some_and(|flag| flag.load(Ordering::Relaxed)) {
+            let interrupted = self.stop.as_ref().is_some_and(|flag| flag.load(Ordering::Relaxed));
+            // Every rank stops at the same update, or the others would wait for it forever.
+            if self.collective.any(interrupted) {
                 self.pause(PartialEpoch { batches: index, loss_sum, error_sum, seen }, started);
                 return Err(Error::Interrupted { step: self.progress.step, epoch });
             }
@@ -407,7 +495,8 @@ impl Trainer {
                 grad_norm: self.optimizer.last_grad_norm(),
                 grads: self.model.grads(),
             };
-            if observe(event) == Control::Stop {
+            let stop = observe(event) == Control::Stop;
+            if self.collective.any(stop) {
                 if index + 1 < batches {
                     self.pause(PartialEpoch { batches: index + 1, loss_sum, error_sum, seen }, started);
                     return Ok(None);
@@ -417,8 +506,8 @@ impl Trainer {
             }
         }
         self.progress.seconds += started.elapsed().as_secs_f64();
-        let (val_loss, val_error) = evaluate(self.model.as_mut(), &self.splits.val);
-        let (test_loss, test_error) = evaluate(self.model.as_mut(), &self.splits.test);
+        let (val_loss, val_error) = evaluate_shared(self.model.as_mut(), &self.splits.val, self.collective.as_ref());
+        let (test_loss, test_error) = evaluate_shared(self.model.as_mut(), &self.splits.test, self.collective.as_ref());
         self.progress.epoch = epoch;
         self.progress.optimizer_scalars =
             self.optimizer.state_scalars().into_iter().map(|(n, v)| (n.to_string(), v)).collect();
@@ -448,7 +537,11 @@ impl Trainer {
     /// check, optimizer step. Returns (Σ loss, Σ error, batch size).
     fn train_batch(&mut self, index: usize, epoch: u32) -> Result<(f64, f64, usize), Error> {
         let dim = self.splits.train.dim;
-        let indices = self.sampler.batch(index);
+        let batch = self.sampler.batch(index);
+        let size = batch.len();
+        // In a data-parallel job each rank takes its shard of the global batch.
+        let (rank, ranks) = (self.collective.rank(), self.collective.size());
+        let indices = &batch[crate::collective::shard(size, rank, ranks)];
         self.batch_labels.clear();
         self.batch_values.clear();
         let regression = self.splits.train.is_regression();
@@ -461,13 +554,13 @@ impl Trainer {
                 self.batch_values.extend_from_slice(&self.splits.train.values[example * width..(example + 1) * width]);
             }
         }
-        let size = indices.len();
+        let rows = indices.len();
         let lr = self.lr(self.progress.step);
         let diagnosed = self.monitor.as_ref().is_some_and(|m| m.config.is_due(self.progress.step));
         if diagnosed {
             self.measure_curvature(lr);
         }
-        let inputs = &self.batch_inputs[..size * dim];
+        let inputs = &self.batch_inputs[..rows * dim];
         let targets = if self.splits.train.reconstruct {
             Targets::Values(inputs)
         } else if regression {
@@ -475,7 +568,15 @@ impl Trainer {
         } else {
             Targets::Classes(&self.batch_labels)
         };
-        let (batch_loss, batch_error) = self.model.gradients(inputs, targets, size);
+        let (mut batch_loss, mut batch_error) = if rows > 0 {
+            self.model.gradients(inputs, targets, rows)
+        } else {
+            self.model.grads_mut().fill(0.0);
+            (0.0, 0.0)
+        };
+        if ranks > 1 {
+            (batch_loss, batch_error) = self.sum_over_ranks(rows, size, batch_loss, batch_error);
+        }
         let step = self.progress.step + 1;
         if !batch_loss.is_finite() {
             return Err(Error::NonFinite { what: "loss", step, epoch, layer: String::new() });
@@ -497,6 +598,20 @@ impl Trainer {
         Ok((batch_loss, batch_error, size))
     }
 
+    /// Turns this rank's gradient of the mean loss over its `rows` examples into the gradient of
+    /// the mean over the global batch of `size` (weight rows/size, then a sum over ranks, in
+    /// buckets), and sums the batch's loss and error over ranks.
+    fn sum_over_ranks(&mut self, rows: usize, size: usize, loss: f64, error: f64) -> (f64, f64) {
+        let weight = rows as f32 / size as f32;
+        let grads = self.model.grads_mut();
+        grads.iter_mut().for_each(|g| *g *= weight);
+        for bucket in grads.chunks_mut(crate::collective::BUCKET_VALUES) {
+            self.collective.all_reduce_sum_f32(bucket);
+        }
+        let mut sums = [loss, error];
+        self.collective.all_reduce_sum_f64(&mut sums);
+        (sums[0], sums[1])
+    }
     /// One update on batch `index` of the current permutation, exactly as training makes it
     /// (gather, forward, loss, backward, check, optimizer step), on the caller's thread pool.
     /// Returns (Σ loss, Σ error) of the batch. For benchmarks and tests: the epoch's metrics do
@@ -596,17 +711,24 @@ impl Trainer {
 
 /// Mean loss and mean error (the problem's metric) of `model` on `data`.
 pub fn evaluate(model: &mut dyn Model, data: &Dataset) -> (f64, f64) {
+    evaluate_shared(model, data, &SingleProcess)
+}
+
+/// [`evaluate`] with the rows shared among the ranks of `collective`, each evaluating its shard.
+pub fn evaluate_shared(model: &mut dyn Model, data: &Dataset, collective: &dyn Collective) -> (f64, f64) {
     let chunk = model.max_batch();
-    let (mut loss, mut error) = (0.0, 0.0);
-    for start in (0..data.len()).step_by(chunk) {
-        let end = (start + chunk).min(data.len());
+    let mut sums = [0.0, 0.0];
+    let mine = crate::collective::shard(data.len(), collective.rank(), collective.size());
+    for start in mine.clone().step_by(chunk) {
+        let end = (start + chunk).min(mine.end);
         let (l, c) =
             model.evaluate(&data.inputs[start * data.dim..end * data.dim], data.targets(start..end), end - start);
-        loss += l;
-        error += c;
+        sums[0] += l;
+        sums[1] += c;
     }
+    collective.all_reduce_sum_f64(&mut sums);
     let n = data.len().max(1) as f64;
-    (loss / n, error / n)
+    (sums[0] / n, sums[1] / n)
 }
 
 /// The outputs of `model` for every row of `inputs`, in chunks of its largest batch.

@@ -1,0 +1,146 @@
+//! The job this process belongs to: one process, or one rank of an MPI job (`mpirun -n N
+//! descent ...`) when the binary is built with `--features mpi`.
+//!
+//! Rank 0 prints and writes files; the other ranks compute and stay silent on stdout.
+
+use std::sync::{Arc, OnceLock};
+
+use descent::collective::{Collective, SingleProcess};
+
+static JOB: OnceLock<Arc<dyn Collective>> = OnceLock::new();
+
+/// The job's collective operations ([`SingleProcess`] outside MPI).
+pub fn collective() -> Arc<dyn Collective> {
+    JOB.get().cloned().unwrap_or_else(|| Arc::new(SingleProcess))
+}
+
+/// Ranks an MPI launcher (Open MPI, MPICH, Slurm's PMI) says this process's job has.
+fn launched_ranks() -> Option<usize> {
+    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"].iter().find_map(|name| std::env::var(name).ok()?.parse().ok())
+}
+
+/// What keeps MPI alive until `main` returns (finalized when dropped).
+pub struct Job {
+    #[cfg(feature = "mpi")]
+    _universe: Option<mpi::environment::Universe>,
+}
+
+/// Joins the MPI job if this process was launched in one. A binary built without MPI that is
+/// launched as one of several ranks says how to build one with it.
+pub fn start() -> Result<Job, String> {
+    #[cfg(feature = "mpi")]
+    {
+        if launched_ranks().is_none() {
+            return Ok(Job { _universe: None });
+        }
+        let (universe, _) = mpi::initialize_with_threading(mpi::Threading::Serialized)
+            .ok_or("MPI could not be initialized (was it already?)")?;
+        let world: Arc<dyn Collective> = Arc::new(mpi_job::Mpi::new(universe.world()));
+        let _ = JOB.set(world);
+        Ok(Job { _universe: Some(universe) })
+    }
+    #[cfg(not(feature = "mpi"))]
+    {
+        match launched_ranks() {
+            Some(ranks) if ranks > 1 => Err(format!(
+                "launched as one of {ranks} MPI ranks, but this descent was built without MPI: build it with \
+                 `cargo build --release -p descent-cli --features mpi` (needs libopenmpi-dev and libclang-dev)"
+            )),
+            _ => Ok(Job {}),
+        }
+    }
+}
+
+#[cfg(feature = "mpi")]
+mod mpi_job {
+    use std::sync::Mutex;
+
+    use descent::collective::Collective;
+    use mpi::collective::SystemOperation;
+    use mpi::datatype::PartitionMut;
+    use mpi::topology::SimpleCommunicator;
+    use mpi::traits::*;
+    use mpi::Count;
+
+    /// `MPI_COMM_WORLD` with send buffers kept between calls (the training step allocates
+    /// nothing). MPI is initialized with `MPI_THREAD_SERIALIZED`: calls may come from any thread,
+    /// one at a time, which `calls` enforces.
+    pub struct Mpi {
+        world: SimpleCommunicator,
+        calls: Mutex<(Vec<f32>, Vec<f64>)>,
+    }
+
+    // SAFETY: the communicator is a handle that MPI lets any thread use when calls are
+    // serialized (MPI_THREAD_SERIALIZED); every call goes through the `calls` mutex.
+    #[allow(unsafe_code)]
+    unsafe impl Send for Mpi {}
+    #[allow(unsafe_code)]
+    unsafe impl Sync for Mpi {}
+
+    impl Mpi {
+        pub fn new(world: SimpleCommunicator) -> Self {
+            Mpi { world, calls: Mutex::new((Vec::new(), Vec::new())) }
+        }
+    }
+
+    impl Collective for Mpi {
+        fn rank(&self) -> usize {
+            self.world.rank() as usize
+        }
+
+        fn size(&self) -> usize {
+            self.world.size() as usize
+        }
+
+        fn all_reduce_sum_f32(&self, values: &mut [f32]) {
+            let mut calls = self.calls.lock().expect("no MPI call panics");
+            let send = &mut calls.0;
+            send.clear();
+            send.extend_from_slice(values);
+            self.world.all_reduce_into(&send[..], values, SystemOperation::sum());
+        }
+
+        fn all_reduce_sum_f64(&self, values: &mut [f64]) {
+            let mut calls = self.calls.lock().expect("no MPI call panics");
+            let send = &mut calls.1;
+            send.clear();
+            send.extend_from_slice(values);
+            self.world.all_reduce_into(&send[..], values, SystemOperation::sum());
+        }
+
+        fn broadcast_f32(&self, values: &mut [f32], root: usize) {
+            let _calls = self.calls.lock().expect("no MPI call panics");
+            self.world.process_at_rank(root as i32).broadcast_into(values);
+        }
+
+        fn all_gather_bytes(&self, bytes: &[u8]) -> Vec<Vec<u8>> {
+            let _calls = self.calls.lock().expect("no MPI call panics");
+            let size = self.world.size() as usize;
+            let mut counts: Vec<Count> = vec![0; size];
+            self.world.all_gather_into(&(bytes.len() as Count), &mut counts[..]);
+            let displacements: Vec<Count> = counts
+                .iter()
+                .scan(0, |offset, &count| {
+                    let start = *offset;
+                    *offset += count;
+                    Some(start)
+                })
+                .collect();
+            let mut all = vec![0u8; counts.iter().map(|&c| c as usize).sum()];
+            {
+                let mut partition = PartitionMut::new(&mut all[..], &counts[..], &displacements[..]);
+                self.world.all_gather_varcount_into(bytes, &mut partition);
+            }
+            displacements
+                .iter()
+                .zip(&counts)
+                .map(|(&start, &count)| all[start as usize..][..count as usize].to_vec())
+                .collect()
+        }
+
+        fn barrier(&self) {
+            let _calls = self.calls.lock().expect("no MPI call panics");
+            self.world.barrier();
+        }
+    }
+}
