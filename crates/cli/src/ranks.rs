@@ -126,7 +126,12 @@ mod mpi_job {
                     Some(start)
                 })
                 .collect();
-            let mut all = vec![0u8; counts.iter().map(|&c| c as usize).sum()];
+            let total: usize = counts.iter().map(|&c| c as usize).sum();
+            if total == 0 {
+                // Nothing to move (every rank agreeing, say): Open MPI refuses empty buffers.
+                return vec![Vec::new(); size];
+            }
+            let mut all = vec![0u8; total];
             {
                 let mut partition = PartitionMut::new(&mut all[..], &counts[..], &displacements[..]);
                 self.world.all_gather_varcount_into(bytes, &mut partition);

@@ -174,3 +174,18 @@ fn a_plot_is_written_only_under_a_name_that_says_what_it_is() {
     );
     assert!(!dir.path().join("x.jpg").exists());
 }
+
+#[test]
+#[cfg(not(feature = "mpi"))]
+fn a_binary_without_mpi_launched_as_ranks_says_how_to_build_one() {
+    // What mpirun sets for each of its processes; without MPI each would train alone.
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_descent"))
+        .args(["train", "--out", "run"])
+        .env("OMPI_COMM_WORLD_SIZE", "2")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    refused(output, "cargo build --release -p descent-cli --features mpi");
+    assert!(!dir.path().join("run").exists());
+}

@@ -23,6 +23,19 @@ pub enum BenchCommand {
     /// GFLOP/s of each matrix-product kernel this CPU has, on 1024³ and on the shapes of the
     /// MLP's and the conv net's layers, with 1 and 2 threads.
     Gemm(GemmBenchArgs),
+    /// All-reduce bandwidth of the job's ranks against message size, as nccl-tests reports it
+    /// (run under `mpirun -n N` with the MPI build; one process measures a plain copy).
+    Allreduce(AllreduceBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AllreduceBenchArgs {
+    /// The largest message, in MiB (sizes from 4 KiB up, ×4 each).
+    #[arg(long, default_value_t = 64)]
+    max_mib: usize,
+    /// Timed calls per size (after two untimed); the median is reported.
+    #[arg(long, default_value_t = 20)]
+    repeats: usize,
 }
 
 #[derive(Debug, Args)]
@@ -135,7 +148,44 @@ pub fn run(command: BenchCommand) -> Result<()> {
         BenchCommand::Optim(args) => bench_optim(args),
         BenchCommand::Train(args) => bench_train(args),
         BenchCommand::Gemm(args) => bench_gemm(args),
+        BenchCommand::Allreduce(args) => bench_allreduce(args),
     }
+}
+
+/// Sum-all-reduce of f32 buffers of growing size over the job's ranks. For each size: the
+/// median time of a call, the algorithm bandwidth S/t and the bus bandwidth S/t·2(N−1)/N, the
+/// rate each link must sustain in a ring all-reduce (nccl-tests' definition), so that figures
+/// for different N compare.
+fn bench_allreduce(args: AllreduceBenchArgs) -> Result<()> {
+    if args.max_mib == 0 || args.repeats == 0 {
+        return Err(bad_input("--max-mib and --repeats must be at least 1"));
+    }
+    let job = crate::ranks::collective();
+    let ranks = job.size();
+    println!("all-reduce (sum, f32) over {ranks} rank{}", if ranks == 1 { "" } else { "s" });
+    println!("{:>10}  {:>12}  {:>14}  {:>14}", "bytes", "time (µs)", "algbw (GB/s)", "busbw (GB/s)");
+    let mut bytes = 4096;
+    while bytes <= args.max_mib << 20 {
+        let mut values = vec![1.0f32; bytes / 4];
+        let mut times = Vec::with_capacity(args.repeats);
+        for call in 0..args.repeats + 2 {
+            job.barrier();
+            let started = std::time::Instant::now();
+            job.all_reduce_sum_f32(&mut values);
+            if call >= 2 {
+                times.push(started.elapsed().as_secs_f64());
+            }
+        }
+        // Every rank timed its own calls (each waits for the slowest): the mean of their medians.
+        let mut slowest = [median(&times)];
+        job.all_reduce_sum_f64(&mut slowest);
+        let seconds = if ranks == 1 { slowest[0] } else { slowest[0] / ranks as f64 };
+        let algbw = bytes as f64 / seconds / 1e9;
+        let busbw = algbw * 2.0 * (ranks as f64 - 1.0) / ranks as f64;
+        println!("{bytes:>10}  {:>12.1}  {algbw:>14.2}  {busbw:>14.2}", seconds * 1e6);
+        bytes *= 4;
+    }
+    Ok(())
 }
 
 /// A line of progress that the next overwrites, on a terminal only (in a captured log the

@@ -65,7 +65,10 @@ pub fn run(args: CompareArgs) -> Result<()> {
     };
     let out =
         args.out.clone().unwrap_or_else(|| PathBuf::from("reports").join(format!("compare-{}", experiment.problem)));
-    lab::prepare(&experiment, &out).map_err(crate::core_error)?;
+    let job = crate::ranks::collective();
+    if job.is_root() {
+        lab::prepare(&experiment, &out).map_err(crate::core_error)?;
+    }
 
     let problem = experiment.problem();
     let runs: usize = experiment.variants.iter().map(|v| v.lrs.len() + experiment.seeds as usize - 1).sum();
@@ -83,7 +86,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
     // The first Ctrl-C stops cleanly (finished runs and each run's last epoch are kept).
     let stop = crate::stop_on_ctrl_c("stopping: finishing nothing new");
     let progress = LabProgress::new(problem.is_classifier(), problem.metric.starts_with("0-1 error"));
-    let outcome = lab::run(&experiment, &out, jobs, &stop, &|event| progress.show(event));
+    let outcome = lab::run_shared(&experiment, &out, jobs, &stop, &|event| progress.show(event), job.as_ref());
     progress.bar.finish_and_clear();
     let results = match outcome {
         Ok(results) => results,
@@ -96,6 +99,9 @@ pub fn run(args: CompareArgs) -> Result<()> {
         }
         Err(error) => return Err(crate::core_error(error)),
     };
+    if !job.is_root() {
+        return Ok(());
+    }
     println!();
     print!("{}", report::text_summary(&results));
     let page = report::write(&results, &out)?;

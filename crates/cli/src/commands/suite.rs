@@ -56,7 +56,10 @@ pub fn run(args: SuiteArgs) -> Result<()> {
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("reports").join("suite"));
-    suite::prepare(&suite, &out).map_err(crate::core_error)?;
+    let job = crate::ranks::collective();
+    if job.is_root() {
+        suite::prepare(&suite, &out).map_err(crate::core_error)?;
+    }
     let optimizers = &suite.problems[0].variants;
     println!(
         "suite: {} problems × {} optimizers ({}), {} seed{} at each chosen rate, on {jobs} worker{}; folder {}",
@@ -73,26 +76,34 @@ pub fn run(args: SuiteArgs) -> Result<()> {
         .map(|e| LabProgress::new(e.problem().is_classifier(), e.problem().metric.starts_with("0-1 error")))
         .collect();
     let announced = std::sync::Mutex::new(None::<String>);
-    let outcome = suite::run(&suite, &out, jobs, &stop, &|name, event| {
-        let index = suite.problems.iter().position(|e| e.problem == name).expect("a problem of the suite");
-        let mut last = announced.lock().expect("no panic holding it");
-        if last.as_deref() != Some(name) {
-            if let Some(previous) = last.as_deref().and_then(|p| suite.problems.iter().position(|e| e.problem == p)) {
-                progress[previous].bar.finish_and_clear();
+    let outcome = suite::run_shared(
+        &suite,
+        &out,
+        jobs,
+        &stop,
+        &|name, event| {
+            let index = suite.problems.iter().position(|e| e.problem == name).expect("a problem of the suite");
+            let mut last = announced.lock().expect("no panic holding it");
+            if last.as_deref() != Some(name) {
+                if let Some(previous) = last.as_deref().and_then(|p| suite.problems.iter().position(|e| e.problem == p))
+                {
+                    progress[previous].bar.finish_and_clear();
+                }
+                let experiment = &suite.problems[index];
+                println!(
+                    "\n{name}: {} {} per run, target {} on validation ≤ {}",
+                    experiment.epochs,
+                    if experiment.problem().is_classifier() { "epochs" } else { "updates" },
+                    experiment.problem().metric,
+                    report::metric_text(experiment.problem().metric, experiment.target)
+                );
+                *last = Some(name.to_string());
             }
-            let experiment = &suite.problems[index];
-            println!(
-                "\n{name}: {} {} per run, target {} on validation ≤ {}",
-                experiment.epochs,
-                if experiment.problem().is_classifier() { "epochs" } else { "updates" },
-                experiment.problem().metric,
-                report::metric_text(experiment.problem().metric, experiment.target)
-            );
-            *last = Some(name.to_string());
-        }
-        drop(last);
-        progress[index].show(event);
-    });
+            drop(last);
+            progress[index].show(event);
+        },
+        job.as_ref(),
+    );
     progress.iter().for_each(|p| p.bar.finish_and_clear());
     let (all, results) = match outcome {
         Ok(done) => done,
@@ -105,6 +116,9 @@ pub fn run(args: SuiteArgs) -> Result<()> {
         }
         Err(error) => return Err(crate::core_error(error)),
     };
+    if !job.is_root() {
+        return Ok(());
+    }
     for results in &all {
         report::write(results, &suite::problem_folder(&out, &results.experiment.problem))?;
     }

@@ -26,6 +26,7 @@ pub use results::{choose_lr, Band, Results, RunResult, SummaryRow};
 pub use suite::{Suite, SuiteResults, SuiteSpec};
 
 use crate::checkpoint::{write_atomically, CHECKPOINT_FILE};
+use crate::collective::{Collective, SingleProcess};
 use crate::data::Dataset;
 use crate::train::{self, EpochMetrics, Event, Splits, Trainer};
 use crate::trajectory::{self, RunSettings};
@@ -124,9 +125,27 @@ pub fn run(
     stop: &Arc<AtomicBool>,
     observe: &(dyn Fn(LabEvent<'_>) + Sync),
 ) -> Result<Results, Error> {
-    prepare(experiment, out)?;
-    // One process writes a report folder at a time.
-    let _lock = crate::files::FolderLock::acquire(out)?;
+    run_shared(experiment, out, jobs, stop, observe, &SingleProcess)
+}
+
+/// [`run`] as one rank of a job: the runs of each phase are dealt to the ranks in turn (run i to
+/// rank i mod N), each rank running its share on its own `jobs` workers in the shared report
+/// folder, and every rank then has every result (gathered), so that all make the same choices.
+/// Rank 0 alone writes `experiment.toml`, `results.json` and `summary.csv`. A failure or an
+/// interruption on any rank ends every rank with it.
+pub fn run_shared(
+    experiment: &Experiment,
+    out: &Path,
+    jobs: usize,
+    stop: &Arc<AtomicBool>,
+    observe: &(dyn Fn(LabEvent<'_>) + Sync),
+    collective: &dyn Collective,
+) -> Result<Results, Error> {
+    let root = collective.is_root();
+    agree(collective, if root { prepare(experiment, out) } else { Ok(()) })?;
+    // One job writes a report folder at a time.
+    let lock = if root { crate::files::FolderLock::acquire(out).map(Some) } else { Ok(None) };
+    let _lock = agree(collective, lock)?;
     let problem = experiment.problem();
     let data = if problem.is_classifier() {
         let first = &experiment.variants[0];
@@ -137,7 +156,7 @@ pub fn run(
     let seeds = experiment.seeds as u64;
     let mut runs: usize = experiment.variants.iter().map(|v| v.lrs.len() + seeds as usize - 1).sum();
     observe(LabEvent::Planned { runs, epochs: runs as u64 * experiment.epochs as u64 });
-    let lab = Lab { experiment, out, data: data.as_ref(), stop, observe };
+    let lab = Lab { experiment, out, data: data.as_ref(), stop, observe, collective };
 
     let mut results = Results {
         experiment: experiment.clone(),
@@ -166,9 +185,35 @@ pub fn run(
         finals.extend((2..=seeds).map(|seed| RunSpec { variant: index, lr, seed }));
     }
     results.runs.extend(lab.pool(jobs, &finals)?);
-    results.save(out)?;
+    agree(collective, if root { results.save(out) } else { Ok(()) })?;
     Ok(results)
 }
+
+/// `result` of one rank made every rank's: the first rank's error (in rank order) becomes
+/// every rank's, so that no rank goes on to wait for one that stopped.
+pub(crate) fn agree<T>(collective: &dyn Collective, result: Result<T, Error>) -> Result<T, Error> {
+    if collective.size() == 1 {
+        return result;
+    }
+    let message = match &result {
+        Ok(_) => String::new(),
+        Err(Error::Interrupted { .. }) => INTERRUPTED.to_string(),
+        Err(error) => error.to_string(),
+    };
+    let all = collective.all_gather_bytes(message.as_bytes());
+    match (result, all.iter().position(|m| !m.is_empty())) {
+        (Err(error), Some(first)) if first == collective.rank() => Err(error),
+        (_, Some(first)) if all[first] == INTERRUPTED.as_bytes() => Err(Error::Interrupted { step: 0, epoch: 0 }),
+        (_, Some(first)) => Err(Error::Run {
+            path: format!("rank {first}"),
+            message: String::from_utf8_lossy(&all[first]).into_owned(),
+        }),
+        (result, None) => result,
+    }
+}
+
+/// What a rank says in [`agree`] when it was interrupted.
+const INTERRUPTED: &str = "interrupted";
 
 /// What every worker shares.
 struct Lab<'a> {
@@ -177,12 +222,38 @@ struct Lab<'a> {
     data: Option<&'a (Dataset, Dataset)>,
     stop: &'a Arc<AtomicBool>,
     observe: &'a (dyn Fn(LabEvent<'_>) + Sync),
+    collective: &'a dyn Collective,
 }
 
 impl Lab<'_> {
-    /// Runs `specs` over `jobs` workers, each taking the next spec not yet taken; returns their
-    /// results in the order of `specs`. The first failure stops every worker.
+    /// Runs `specs` over the ranks of the job and `jobs` workers of each; returns their results
+    /// in the order of `specs`.
     fn pool(&self, jobs: usize, specs: &[RunSpec]) -> Result<Vec<RunResult>, Error> {
+        let (rank, ranks) = (self.collective.rank(), self.collective.size());
+        if ranks == 1 {
+            return self.local_pool(jobs, specs);
+        }
+        // This rank's share, run here; then every rank's results, in the order of `specs`.
+        let mine: Vec<RunSpec> = specs.iter().skip(rank).step_by(ranks).copied().collect();
+        let local = self
+            .local_pool(jobs, &mine)
+            .and_then(|results| serde_json::to_vec(&results).map_err(|e| Error::run(self.out, e.to_string())));
+        let bytes = agree(self.collective, local)?;
+        let shares: Vec<Vec<RunResult>> = self
+            .collective
+            .all_gather_bytes(&bytes)
+            .iter()
+            .map(|share| {
+                serde_json::from_slice(share).map_err(|e| Error::run(self.out, format!("a rank's results: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut shares: Vec<std::vec::IntoIter<RunResult>> = shares.into_iter().map(Vec::into_iter).collect();
+        Ok((0..specs.len()).filter_map(|index| shares[index % ranks].next()).collect())
+    }
+
+    /// Runs `specs` over `jobs` workers of this process, each taking the next spec not yet
+    /// taken; returns their results in the order of `specs`. The first failure stops every worker.
+    fn local_pool(&self, jobs: usize, specs: &[RunSpec]) -> Result<Vec<RunResult>, Error> {
         let next = AtomicUsize::new(0);
         let slots: Vec<Mutex<Option<Result<RunResult, Error>>>> = specs.iter().map(|_| Mutex::new(None)).collect();
         let failed = AtomicBool::new(false);

@@ -224,15 +224,29 @@ pub fn run(
     stop: &Arc<AtomicBool>,
     observe: &(dyn Fn(&str, LabEvent<'_>) + Sync),
 ) -> Result<(Vec<Results>, SuiteResults), Error> {
-    prepare(suite, out)?;
+    run_shared(suite, out, jobs, stop, observe, &crate::collective::SingleProcess)
+}
+
+/// [`run`] as one rank of a job: each problem's runs are spread over the ranks as
+/// [`run_shared`](super::run_shared) spreads them; rank 0 writes the suite's files.
+pub fn run_shared(
+    suite: &Suite,
+    out: &Path,
+    jobs: usize,
+    stop: &Arc<AtomicBool>,
+    observe: &(dyn Fn(&str, LabEvent<'_>) + Sync),
+    collective: &dyn crate::collective::Collective,
+) -> Result<(Vec<Results>, SuiteResults), Error> {
+    let root = collective.is_root();
+    super::agree(collective, if root { prepare(suite, out) } else { Ok(()) })?;
     let mut all = Vec::new();
     for experiment in &suite.problems {
         let name = experiment.problem.as_str();
         let folder = problem_folder(out, name);
-        all.push(super::run(experiment, &folder, jobs, stop, &|event| observe(name, event))?);
+        all.push(super::run_shared(experiment, &folder, jobs, stop, &|event| observe(name, event), collective)?);
     }
     let results = SuiteResults::new(suite, &all);
-    results.save(out)?;
+    super::agree(collective, if root { results.save(out) } else { Ok(()) })?;
     Ok((all, results))
 }
 

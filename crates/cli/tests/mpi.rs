@@ -1,0 +1,185 @@
+//! Data-parallel training and the lab across ranks, through `mpirun` and the binary built with
+//! `--features mpi` (`tools/test.sh` installs Open MPI and runs these).
+#![cfg(feature = "mpi")]
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use descent::checkpoint::Checkpoint;
+
+const BIN: &str = env!("CARGO_BIN_EXE_descent");
+
+/// `mpirun -n ranks descent args…` in `dir` (oversubscribed: the machine may have fewer cores).
+fn mpirun(ranks: usize, args: &[&str], dir: &Path) -> Output {
+    Command::new("mpirun")
+        .args(["--allow-run-as-root", "--oversubscribe", "-n", &ranks.to_string(), BIN])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("mpirun runs (Open MPI installed)")
+}
+
+fn descent(args: &[&str], dir: &Path) -> Output {
+    Command::new(BIN).args(args).current_dir(dir).output().expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn params(dir: &Path) -> Vec<f32> {
+    Checkpoint::load(dir).unwrap().tensor("params").unwrap().to_vec()
+}
+
+/// ‖a − b‖/‖b‖.
+fn relative(a: &[f32], b: &[f32]) -> f64 {
+    let diff: f64 = a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum();
+    let norm: f64 = b.iter().map(|y| f64::from(*y).powi(2)).sum();
+    (diff / norm).sqrt()
+}
+
+/// 100 Adam updates of global batch 120 (which 1, 2 and 3 ranks divide; the epoch's last batch
+/// of 80 is cut 27/27/26 over three).
+fn quick(problem: &str, out: &str) -> Vec<String> {
+    ["train", "--problem", problem, "--steps", "100", "--batch", "120", "--threads", "1", "--out", out]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+#[test]
+fn n_ranks_with_global_batch_b_make_the_updates_of_one_process_with_batch_b() {
+    // The guarantee: 1e-6 relative in f32 after 100 updates. Not bit-identical: one process sums
+    // a batch's gradient in one product over its rows, N ranks sum N partial products.
+    let dir = tempfile::tempdir().unwrap();
+    for (problem, ranks) in [("mnist-logreg", 2), ("mnist-logreg", 3), ("mnist-mlp", 2)] {
+        let (one, many) = (format!("{problem}-1"), format!("{problem}-{ranks}"));
+        if !dir.path().join(&one).exists() {
+            let args = quick(problem, &one);
+            let single = descent(&args.iter().map(String::as_str).collect::<Vec<_>>(), dir.path());
+            assert!(single.status.success(), "{}", text(&single.stderr));
+        }
+        let args = quick(problem, &many);
+        let job = mpirun(ranks, &args.iter().map(String::as_str).collect::<Vec<_>>(), dir.path());
+        assert!(job.status.success(), "{}", text(&job.stderr));
+        // One table, not one per rank.
+        assert_eq!(text(&job.stdout).matches("run folder:").count(), 1, "{}", text(&job.stdout));
+        let (a, b) = (params(&dir.path().join(&many)), params(&dir.path().join(&one)));
+        let distance = relative(&a, &b);
+        assert!(distance < 1e-6, "{problem} over {ranks} ranks: {distance:e} from one process");
+        // Yet not the same bits: the ranks did split the batch (a rank computing the whole batch
+        // alone would match one process exactly).
+        assert!(distance > 0.0, "{problem} over {ranks} ranks: bit-identical to one process");
+    }
+}
+
+#[test]
+fn a_job_resumed_under_the_same_ranks_continues_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let common = ["train", "--problem", "mnist-logreg", "--batch", "64", "--threads", "1"];
+    let straight = mpirun(2, &[&common[..], &["--epochs", "2", "--out", "straight"]].concat(), dir.path());
+    assert!(straight.status.success(), "{}", text(&straight.stderr));
+    let first = mpirun(2, &[&common[..], &["--epochs", "1", "--out", "split"]].concat(), dir.path());
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let resumed = mpirun(2, &["train", "--resume", "split", "--epochs", "2"], dir.path());
+    assert!(resumed.status.success(), "{}", text(&resumed.stderr));
+    let bits = |name: &str| params(&dir.path().join(name)).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert!(bits("split") == bits("straight"), "resumed job differs from the straight one");
+}
+
+#[test]
+fn ranks_that_disagree_or_a_batch_they_do_not_divide_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = Command::new("mpirun")
+        .args(["--allow-run-as-root", "--oversubscribe", "-n", "1", BIN, "train", "--seed", "1", "--out", "a"])
+        .args([":", "-n", "1", BIN, "train", "--seed", "2", "--out", "a"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = text(&job.stderr);
+    assert_eq!(job.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("disagree on the configuration") && stderr.contains("seed 2"), "{stderr}");
+    assert!(!dir.path().join("a/checkpoint.safetensors").exists());
+
+    let job = mpirun(3, &["train", "--problem", "mnist-logreg", "--batch", "128", "--out", "b"], dir.path());
+    let stderr = text(&job.stderr);
+    assert_eq!(job.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("batch must be a multiple of the ranks") && stderr.contains("128 over 3"), "{stderr}");
+    assert_eq!(stderr.matches("error:").count(), 1, "said once, by rank 0: {stderr}");
+}
+
+#[test]
+fn a_rank_that_dies_stops_the_job_soon_and_keeps_the_last_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("killed");
+    let args = ["train", "--problem", "mnist-mlp", "--epochs", "50", "--batch", "32", "--threads", "1"];
+    let mut job = Command::new("mpirun")
+        .args(["--allow-run-as-root", "--oversubscribe", "-n", "2", BIN])
+        .args(args)
+        .arg("--out")
+        .arg(&out)
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !out.join("checkpoint.safetensors").exists() {
+        assert!(started.elapsed() < Duration::from_secs(120), "no checkpoint after 2 minutes");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Rank 1: the descent process whose environment says so.
+    let rank_one = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| {
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let has = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+            has(&environ, b"OMPI_COMM_WORLD_RANK=1\0") && has(&cmdline, out.to_str().unwrap().as_bytes())
+        })
+        .expect("rank 1 is running");
+    let killed = Instant::now();
+    Command::new("kill").args(["-9", &rank_one.to_string()]).status().unwrap();
+    let status = loop {
+        if let Some(status) = job.try_wait().unwrap() {
+            break status;
+        }
+        assert!(killed.elapsed() < Duration::from_secs(30), "the job still runs 30 s after rank 1 died");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!status.success());
+    // Written atomically by rank 0 after each epoch: the last one is whole and resumable.
+    Checkpoint::load(&out).unwrap();
+}
+
+#[test]
+fn a_comparison_spread_over_ranks_finds_what_one_process_finds() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["compare", "--problem", "mnist-logreg", "--optimizers", "sgd,adam", "--epochs", "1", "--seeds", "2"];
+    let single = descent(&[&args[..], &["--jobs", "1", "--out", "one"]].concat(), dir.path());
+    assert!(single.status.success(), "{}", text(&single.stderr));
+    let job = mpirun(2, &[&args[..], &["--jobs", "1", "--out", "two"]].concat(), dir.path());
+    assert!(job.status.success(), "{}", text(&job.stderr));
+    let results = |name: &str| -> serde_json::Value {
+        let mut value: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join(name).join("results.json")).unwrap())
+                .unwrap();
+        fn strip(value: &mut serde_json::Value) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    map.remove("seconds");
+                    map.values_mut().for_each(strip);
+                }
+                serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+                _ => {}
+            }
+        }
+        strip(&mut value);
+        value
+    };
+    assert_eq!(results("one"), results("two"));
+    assert!(dir.path().join("two/report.html").is_file());
+}
