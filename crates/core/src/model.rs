@@ -114,6 +114,23 @@ pub trait Model: Send {
     /// of the batch's **mean** loss. Returns (Σ loss, Σ error) over the `batch` rows.
     fn gradients(&mut self, inputs: &[f32], targets: Targets<'_, f32>, batch: usize) -> (f64, f64);
 
+    /// [`gradients`](Self::gradients), handing finished parts of the gradient to `sink` (each
+    /// part once; together the whole gradient), on another thread while the rest is computed
+    /// where the model can (a [`Network`] streams each layer's as backward makes it), so that a
+    /// data-parallel job sums gradients over ranks while it computes. By default: all of it at
+    /// the end.
+    fn gradients_streamed(
+        &mut self,
+        inputs: &[f32],
+        targets: Targets<'_, f32>,
+        batch: usize,
+        sink: &(dyn Fn(&mut [f32]) + Sync),
+    ) -> (f64, f64) {
+        let result = self.gradients(inputs, targets, batch);
+        sink(self.grads_mut());
+        result
+    }
+
     /// The layers by name and range, what per-layer statistics and error messages name (the
     /// tensors, unless the model groups them).
     fn layers(&self) -> Vec<(String, Range<usize>)> {
@@ -180,6 +197,16 @@ impl Model for Network<f32> {
 
     fn gradients(&mut self, inputs: &[f32], targets: Targets<'_, f32>, batch: usize) -> (f64, f64) {
         Network::gradients(self, inputs, targets, batch)
+    }
+
+    fn gradients_streamed(
+        &mut self,
+        inputs: &[f32],
+        targets: Targets<'_, f32>,
+        batch: usize,
+        sink: &(dyn Fn(&mut [f32]) + Sync),
+    ) -> (f64, f64) {
+        Network::gradients_streamed(self, inputs, targets, batch, sink)
     }
 
     fn layers(&self) -> Vec<(String, Range<usize>)> {

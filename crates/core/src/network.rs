@@ -227,25 +227,62 @@ impl<F: Float> Network<F> {
     ///
     /// [`forward`]: Self::forward
     fn backward(&mut self, input: &[F], batch: usize) {
-        let [current, next] = &mut self.delta;
+        self.backward_streamed(input, batch, |_| {});
+    }
+
+    /// [`backward`](Self::backward) handing each layer's gradient to `ready` as soon as it is
+    /// final (last layer first): the rest of the pass never touches it again.
+    fn backward_streamed<'a>(&'a mut self, input: &[F], batch: usize, mut ready: impl FnMut(&'a mut [F])) {
+        let Network { layers, input: input_shape, params, grads, outputs, delta, workspace, .. } = self;
+        let [current, next] = delta;
         let (mut current, mut next) = (current, next);
-        for index in (0..self.layers.len()).rev() {
-            let input_width = if index == 0 { self.input.len() } else { self.layers[index - 1].width };
-            let placed = &mut self.layers[index];
-            let x = if index == 0 { &input[..batch * input_width] } else { &self.outputs[index - 1][..] };
+        // Layers own consecutive ranges: what is left after a layer is everything before it.
+        let mut before: &'a mut [F] = &mut grads[..];
+        for index in (0..layers.len()).rev() {
+            let input_width = if index == 0 { input_shape.len() } else { layers[index - 1].width };
+            let placed = &mut layers[index];
+            let x = if index == 0 { &input[..batch * input_width] } else { &outputs[index - 1][..] };
             let input_grad = (index > 0).then(|| &mut next[..batch * input_width]);
+            let (rest, own) = std::mem::take(&mut before).split_at_mut(placed.params.start);
             placed.layer.backward(
-                &self.params[placed.params.clone()],
+                &params[placed.params.clone()],
                 x,
-                &self.outputs[index][..batch * placed.width],
+                &outputs[index][..batch * placed.width],
                 &mut current[..batch * placed.width],
-                &mut self.grads[placed.params.clone()],
+                own,
                 input_grad,
                 batch,
-                &mut self.workspace,
+                workspace,
             );
+            if !own.is_empty() {
+                ready(own);
+            }
+            before = rest;
             std::mem::swap(&mut current, &mut next);
         }
+    }
+
+    /// [`gradients`](Self::gradients) with each layer's gradient handed to `sink` on a thread of
+    /// its own as soon as backward has made it, while backward goes on with the layers before:
+    /// what a data-parallel job uses to sum gradients over ranks while it computes.
+    pub fn gradients_streamed(
+        &mut self,
+        input: &[F],
+        targets: Targets<'_, F>,
+        batch: usize,
+        sink: &(dyn Fn(&mut [F]) + Sync),
+    ) -> (f64, f64) {
+        let width = self.output_width();
+        self.forward(input, batch);
+        let last = self.layers.len() - 1;
+        let grad = Some(&mut self.delta[0][..batch * width]);
+        let result = self.criterion.evaluate(&self.outputs[last], targets, batch, width, grad);
+        std::thread::scope(|scope| {
+            let (send, receive) = std::sync::mpsc::channel::<&mut [F]>();
+            scope.spawn(move || receive.into_iter().for_each(sink));
+            self.backward_streamed(input, batch, |own| send.send(own).expect("the sink lives until the pass ends"));
+        });
+        result
     }
 
     /// Forward, the objective against `targets` of `batch` rows, backward: fills

@@ -67,6 +67,10 @@ pub struct TrainBenchArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Under mpirun: sum the gradient over ranks after the whole backward pass, not layer by
+    /// layer while it runs (to measure what the overlap hides).
+    #[arg(long)]
+    no_overlap: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -400,6 +404,9 @@ fn bench_train(args: TrainBenchArgs) -> Result<()> {
     let ranks = job.size();
     let trainer = descent::train::Trainer::new(config, splits).map_err(crate::core_error)?;
     let mut trainer = trainer.with_collective(job.clone()).map_err(crate::core_error)?;
+    if args.no_overlap {
+        trainer = trainer.without_overlap();
+    }
     if job.is_root() {
         eprintln!(
             "descent bench train: {} with {}, batch {}, {ranks} rank{} × {threads} threads, 5 × {} steps",

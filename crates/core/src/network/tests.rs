@@ -218,3 +218,37 @@ fn shapes_that_do_not_fit_are_refused() {
     let zero = [LayerSpec::dense(0, Activation::Relu, Init::Zeros)];
     assert!(Network::<f32>::new(Shape::flat(3), &zero, Objective::CLASSIFY, 1, 1, 1).is_err());
 }
+
+#[test]
+fn streamed_gradients_hand_over_each_layer_once_last_first_and_change_nothing() {
+    // conv → pool → flatten → dense → dense: the pool and flatten have no parameters and must
+    // not be handed over; the sink negates what it gets, so that a part handed twice, or one
+    // handed before backward finished it, shows.
+    let specs = [
+        LayerSpec::conv2d(3, 3, Padding::Same, Activation::Tanh, Init::GlorotUniform),
+        LayerSpec::max_pool(2, Padding::Valid),
+        LayerSpec::Flatten,
+        LayerSpec::dense(5, Activation::Relu, Init::GlorotUniform),
+        LayerSpec::dense(4, Activation::Identity, Init::GlorotUniform),
+    ];
+    let build = || Network::<f32>::new(Shape::image(6, 6, 2), &specs, Objective::CLASSIFY, 3, 9, 1).unwrap();
+    let input: Vec<f32> = values(3 * 72, 0.1).iter().map(|&v| v as f32).collect();
+    let labels = [1, 3, 0];
+    let mut plain = build();
+    let expected = plain.gradients(&input, Targets::Classes(&labels), 3);
+    let mut streamed = build();
+    let handed = std::sync::Mutex::new(Vec::new());
+    let got = streamed.gradients_streamed(&input, Targets::Classes(&labels), 3, &|part: &mut [f32]| {
+        handed.lock().unwrap().push((part.as_ptr() as usize, part.len()));
+        part.iter_mut().for_each(|g| *g = -*g);
+    });
+    assert_eq!(got, expected);
+    let negated: Vec<f32> = plain.grads.iter().map(|g| -g).collect();
+    assert_eq!(streamed.grads, negated, "every value handed over once, after it was final");
+    // Three layers own parameters: dense 4, dense 5, conv, in that order.
+    let base = streamed.grads.as_ptr() as usize;
+    let parts: Vec<(usize, usize)> = handed.into_inner().unwrap().iter().map(|&(p, n)| ((p - base) / 4, n)).collect();
+    let ranges: Vec<(usize, usize)> =
+        streamed.tensors().chunks(2).map(|t| (t[0].range.start, t[1].range.end - t[0].range.start)).collect();
+    assert_eq!(parts, ranges.into_iter().rev().collect::<Vec<_>>());
+}

@@ -88,6 +88,9 @@ pub struct Trainer {
     stop_after_epoch: bool,
     /// The ranks of a data-parallel job ([`SingleProcess`] for a plain run).
     collective: Arc<dyn Collective>,
+    /// Whether a job sums each layer's gradient over ranks while backward computes the layers
+    /// before it (else after the whole pass).
+    overlap: bool,
     monitor: Option<Box<Monitor>>,
 }
 
@@ -199,6 +202,7 @@ impl Trainer {
             stop: None,
             stop_after_epoch: false,
             collective: Arc::new(SingleProcess),
+            overlap: true,
             monitor: None,
             config,
             model,
@@ -275,6 +279,13 @@ impl Trainer {
                 message: "ended with parameters other than rank 0's (the ranks diverged)".into(),
             }),
         }
+    }
+
+    /// Sums gradients over ranks only after the whole backward pass instead of streaming each
+    /// layer's as it is made: to measure what the overlap hides.
+    pub fn without_overlap(mut self) -> Self {
+        self.overlap = false;
+        self
     }
 
     /// What the ranks of a job must agree on: the configuration (but threads) and the data's
@@ -568,14 +579,32 @@ impl Trainer {
         } else {
             Targets::Classes(&self.batch_labels)
         };
-        let (mut batch_loss, mut batch_error) = if rows > 0 {
+        let (mut batch_loss, mut batch_error) = if ranks == 1 {
             self.model.gradients(inputs, targets, rows)
         } else {
-            self.model.grads_mut().fill(0.0);
-            (0.0, 0.0)
+            // This rank's gradient of the mean over its rows, weighted by its share of the batch
+            // and summed over ranks: the gradient of the batch's mean.
+            let (weight, collective) = (rows as f32 / size as f32, self.collective.as_ref());
+            let sum = |part: &mut [f32]| {
+                part.iter_mut().for_each(|g| *g *= weight);
+                part.chunks_mut(crate::collective::BUCKET_VALUES).for_each(|b| collective.all_reduce_sum_f32(b));
+            };
+            if rows == 0 {
+                self.model.grads_mut().fill(0.0);
+                sum(self.model.grads_mut());
+                (0.0, 0.0)
+            } else if self.overlap {
+                self.model.gradients_streamed(inputs, targets, rows, &sum)
+            } else {
+                let result = self.model.gradients(inputs, targets, rows);
+                sum(self.model.grads_mut());
+                result
+            }
         };
         if ranks > 1 {
-            (batch_loss, batch_error) = self.sum_over_ranks(rows, size, batch_loss, batch_error);
+            let mut sums = [batch_loss, batch_error];
+            self.collective.all_reduce_sum_f64(&mut sums);
+            [batch_loss, batch_error] = sums;
         }
         let step = self.progress.step + 1;
         if !batch_loss.is_finite() {
@@ -598,20 +627,6 @@ impl Trainer {
         Ok((batch_loss, batch_error, size))
     }
 
-    /// Turns this rank's gradient of the mean loss over its `rows` examples into the gradient of
-    /// the mean over the global batch of `size` (weight rows/size, then a sum over ranks, in
-    /// buckets), and sums the batch's loss and error over ranks.
-    fn sum_over_ranks(&mut self, rows: usize, size: usize, loss: f64, error: f64) -> (f64, f64) {
-        let weight = rows as f32 / size as f32;
-        let grads = self.model.grads_mut();
-        grads.iter_mut().for_each(|g| *g *= weight);
-        for bucket in grads.chunks_mut(crate::collective::BUCKET_VALUES) {
-            self.collective.all_reduce_sum_f32(bucket);
-        }
-        let mut sums = [loss, error];
-        self.collective.all_reduce_sum_f64(&mut sums);
-        (sums[0], sums[1])
-    }
     /// One update on batch `index` of the current permutation, exactly as training makes it
     /// (gather, forward, loss, backward, check, optimizer step), on the caller's thread pool.
     /// Returns (Σ loss, Σ error) of the batch. For benchmarks and tests: the epoch's metrics do
