@@ -1,7 +1,7 @@
 //! Flags shared by the commands that build optimizers, and how their errors name the flag.
 
 use clap::Args;
-use descent_optim::{Clip, ConfigError, Convention, OptimizerConfig, Overrides, Schedule};
+use descent_optim::{Clip, ConfigError, Convention, OptimizerConfig, Overrides, Schedule, OVERRIDE_COUNT};
 
 use crate::bad_input;
 
@@ -27,9 +27,14 @@ pub struct OptimizerFlags {
     /// Second-moment decay ρ₂ (adam family, nadam).
     #[arg(long, value_name = "B2", allow_negative_numbers = true)]
     pub beta2: Option<f64>,
-    /// Small constant δ of the adaptive methods.
+    /// Small constant δ of the adaptive methods, added to the root's result (0 is allowed, as in
+    /// PyTorch).
     #[arg(long, value_name = "D", allow_negative_numbers = true)]
     pub eps: Option<f64>,
+    /// δ_root of the adam family and nadam, added inside the square root (Optax's eps_root);
+    /// Algorithm 8.7 as printed is --eps 0 --eps-root 1e-8.
+    #[arg(long, value_name = "D", allow_negative_numbers = true)]
+    pub eps_root: Option<f64>,
     /// Weight decay λ (L2; decoupled for adamw).
     #[arg(long, value_name = "W", allow_negative_numbers = true)]
     pub weight_decay: Option<f64>,
@@ -67,9 +72,15 @@ impl OptimizerFlags {
         if names.iter().any(|name| name.is_empty()) {
             return Err(bad_input(format!("--optimizer '{list}': empty name in the list")));
         }
-        let overrides =
-            Overrides { momentum: self.momentum, rho: self.rho, beta1: self.beta1, beta2: self.beta2, eps: self.eps };
-        let mut used = [false; 5];
+        let overrides = Overrides {
+            momentum: self.momentum,
+            rho: self.rho,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            eps_root: self.eps_root,
+        };
+        let mut used = [false; OVERRIDE_COUNT];
         let mut configs = Vec::new();
         for (index, name) in names.iter().enumerate() {
             if names[..index].contains(name) {

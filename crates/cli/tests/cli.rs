@@ -60,9 +60,18 @@ fn png_plots_are_png_files() {
 }
 
 #[test]
+fn algorithm_8_7_as_printed_runs_with_eps_zero_and_eps_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["optimize", "--optimizer", "adam,nadam", "--eps", "0", "--eps-root", "1e-8", "--steps", "20"];
+    let output = descent(&[&args[..], &["--out", "paths.csv"]].concat(), dir.path());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(std::fs::read_to_string(dir.path().join("paths.csv")).unwrap().lines().count() > 40);
+}
+
+#[test]
 fn bad_input_gets_one_line_naming_the_flag_and_exit_status_2() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 11] = [
         (&["--function", "banana"], "--function banana: unknown function"),
         (&["--optimizer", "adam,adamx"], "--optimizer adamx: unknown optimizer"),
         (&["--start", "1;2"], "--start 1;2: expected two finite numbers"),
@@ -72,6 +81,8 @@ fn bad_input_gets_one_line_naming_the_flag_and_exit_status_2() {
         (&["--steps", "0"], "--steps 0: must be at least 1"),
         (&["--optimizer", "sgd", "--rho", "0.5"], "--rho 0.5: none of the optimizers (sgd) has this hyperparameter"),
         (&["--schedule", "step:every=0"], "--schedule step:every=0: every must be a whole number >= 1"),
+        (&["--optimizer", "rmsprop", "--eps-root", "1e-8"], "--eps-root 0.00000001: none of the optimizers (rmsprop)"),
+        (&["--optimizer", "adam", "--eps-root", "-1"], "--eps-root -1: must be a finite number >= 0"),
     ];
     for (args, expected) in cases {
         let output = descent(&[&["optimize", "--out", "never.csv"], args].concat(), dir.path());

@@ -45,6 +45,9 @@ pub struct TrainConfig {
     pub beta2: Option<f64>,
     /// δ of the adaptive methods.
     pub eps: Option<f64>,
+    /// δ_root of the Adam family, inside the square root (Optax's `eps_root`).
+    #[serde(default)]
+    pub eps_root: Option<f64>,
     /// Weight decay λ.
     pub weight_decay: f64,
     /// Learning-rate schedule, as text (`constant`, `linear`, `warmup:100+cosine`, …).
@@ -128,6 +131,7 @@ impl TrainConfig {
             beta1: None,
             beta2: None,
             eps: None,
+            eps_root: None,
             weight_decay: 0.0,
             schedule: "constant".into(),
             clip: None,
@@ -148,8 +152,14 @@ impl TrainConfig {
     pub fn optimizer_config(&self) -> Result<OptimizerConfig, Error> {
         let convention: Convention = self.convention.parse()?;
         let mut config = OptimizerConfig::named(&self.optimizer, convention)?;
-        let overrides =
-            Overrides { momentum: self.momentum, rho: self.rho, beta1: self.beta1, beta2: self.beta2, eps: self.eps };
+        let overrides = Overrides {
+            momentum: self.momentum,
+            rho: self.rho,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            eps_root: self.eps_root,
+        };
         let applied = config.apply(&overrides);
         let unused = overrides.pairs().into_iter().zip(applied).find(|((_, value), used)| value.is_some() && !used);
         if let Some(((parameter, _), _)) = unused {

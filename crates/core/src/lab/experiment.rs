@@ -70,6 +70,8 @@ pub struct VariantSpec {
     pub beta2: Option<f64>,
     /// δ of the adaptive methods.
     pub eps: Option<f64>,
+    /// δ_root of the Adam family (inside the square root).
+    pub eps_root: Option<f64>,
     /// Weight decay λ.
     pub weight_decay: Option<f64>,
     /// Gradient clipping (`global-norm:1`).
@@ -132,6 +134,9 @@ pub struct Variant {
     pub beta2: Option<f64>,
     /// δ override.
     pub eps: Option<f64>,
+    /// δ_root override.
+    #[serde(default)]
+    pub eps_root: Option<f64>,
     /// Weight decay override.
     pub weight_decay: Option<f64>,
     /// Clipping.
@@ -254,6 +259,7 @@ impl ExperimentSpec {
                 beta1: spec.beta1,
                 beta2: spec.beta2,
                 eps: spec.eps,
+                eps_root: spec.eps_root,
                 weight_decay: spec.weight_decay,
                 clip: spec.clip.clone(),
                 schedule: spec.schedule.clone().unwrap_or_else(|| schedule.clone()),
@@ -334,8 +340,8 @@ impl Experiment {
         config.optimizer = variant.optimizer.clone();
         config.convention = self.convention.clone();
         config.lr = lr;
-        (config.momentum, config.rho, config.beta1, config.beta2, config.eps) =
-            (variant.momentum, variant.rho, variant.beta1, variant.beta2, variant.eps);
+        (config.momentum, config.rho, config.beta1, config.beta2, config.eps, config.eps_root) =
+            (variant.momentum, variant.rho, variant.beta1, variant.beta2, variant.eps, variant.eps_root);
         config.weight_decay = variant.weight_decay.unwrap_or_else(|| {
             let convention = self.convention.parse().unwrap_or(descent_optim::Convention::Book);
             OptimizerConfig::named(&variant.optimizer, convention).map_or(0.0, |c| c.weight_decay)

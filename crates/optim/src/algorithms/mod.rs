@@ -329,10 +329,12 @@ pub enum Hyperparameter {
     Beta2,
     /// δ / eps of the adaptive methods.
     Eps,
+    /// δ_root / eps_root of the Adam family (inside the square root).
+    EpsRoot,
 }
 
 impl Hyperparameter {
-    /// The flag-style name (`momentum`, `rho`, `beta1`, `beta2`, `eps`).
+    /// The flag-style name (`momentum`, `rho`, `beta1`, `beta2`, `eps`, `eps-root`).
     pub fn name(self) -> &'static str {
         match self {
             Hyperparameter::Momentum => "momentum",
@@ -340,9 +342,13 @@ impl Hyperparameter {
             Hyperparameter::Beta1 => "beta1",
             Hyperparameter::Beta2 => "beta2",
             Hyperparameter::Eps => "eps",
+            Hyperparameter::EpsRoot => "eps-root",
         }
     }
 }
+
+/// How many hyperparameters [`Overrides`] holds.
+pub const OVERRIDE_COUNT: usize = 6;
 
 /// Values for the hyperparameters a user can set by name (flags, config files), each optional.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -357,17 +363,20 @@ pub struct Overrides {
     pub beta2: Option<f64>,
     /// δ / eps.
     pub eps: Option<f64>,
+    /// δ_root / eps_root.
+    pub eps_root: Option<f64>,
 }
 
 impl Overrides {
     /// The overrides as (parameter, value) pairs, in a fixed order.
-    pub fn pairs(&self) -> [(Hyperparameter, Option<f64>); 5] {
+    pub fn pairs(&self) -> [(Hyperparameter, Option<f64>); OVERRIDE_COUNT] {
         [
             (Hyperparameter::Momentum, self.momentum),
             (Hyperparameter::Rho, self.rho),
             (Hyperparameter::Beta1, self.beta1),
             (Hyperparameter::Beta2, self.beta2),
             (Hyperparameter::Eps, self.eps),
+            (Hyperparameter::EpsRoot, self.eps_root),
         ]
     }
 }
@@ -437,6 +446,8 @@ impl OptimizerConfig {
             (Algorithm::Adam(c), Eps) => Some(&mut c.eps),
             (Algorithm::Nadam(c), Eps) => Some(&mut c.eps),
             (Algorithm::Adadelta(c), Eps) => Some(&mut c.eps),
+            (Algorithm::Adam(c), EpsRoot) => Some(&mut c.eps_root),
+            (Algorithm::Nadam(c), EpsRoot) => Some(&mut c.eps_root),
             _ => None,
         };
         match slot {
@@ -450,7 +461,7 @@ impl OptimizerConfig {
 
     /// Sets every given override this rule has; returns, in the order of [`Overrides::pairs`],
     /// whether each given value was used (false for values not given).
-    pub fn apply(&mut self, overrides: &Overrides) -> [bool; 5] {
+    pub fn apply(&mut self, overrides: &Overrides) -> [bool; OVERRIDE_COUNT] {
         overrides.pairs().map(|(parameter, value)| value.is_some_and(|value| self.set(parameter, value)))
     }
 
