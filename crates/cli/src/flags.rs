@@ -59,6 +59,18 @@ impl OptimizerFlags {
             .map_err(|error: ConfigError| bad_input(format!("--convention {}: {}", self.convention, reason(&error))))
     }
 
+    /// The hyperparameters given as flags.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            momentum: self.momentum,
+            rho: self.rho,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            eps_root: self.eps_root,
+        }
+    }
+
     /// The optimizers named by `--optimizer` (or `default`), with the flags applied and checked.
     /// `default_lr` gives the rate when `--lr` is absent.
     pub fn configs(
@@ -72,14 +84,7 @@ impl OptimizerFlags {
         if names.iter().any(|name| name.is_empty()) {
             return Err(bad_input(format!("--optimizer '{list}': empty name in the list")));
         }
-        let overrides = Overrides {
-            momentum: self.momentum,
-            rho: self.rho,
-            beta1: self.beta1,
-            beta2: self.beta2,
-            eps: self.eps,
-            eps_root: self.eps_root,
-        };
+        let overrides = self.overrides();
         let mut used = [false; OVERRIDE_COUNT];
         let mut configs = Vec::new();
         for (index, name) in names.iter().enumerate() {

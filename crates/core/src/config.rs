@@ -148,18 +148,29 @@ impl TrainConfig {
         }
     }
 
-    /// The optimizer this config describes, checked.
-    pub fn optimizer_config(&self) -> Result<OptimizerConfig, Error> {
-        let convention: Convention = self.convention.parse()?;
-        let mut config = OptimizerConfig::named(&self.optimizer, convention)?;
-        let overrides = Overrides {
+    /// The hyperparameter overrides this config holds.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
             momentum: self.momentum,
             rho: self.rho,
             beta1: self.beta1,
             beta2: self.beta2,
             eps: self.eps,
             eps_root: self.eps_root,
-        };
+        }
+    }
+
+    /// Replaces every hyperparameter override with those of `overrides`.
+    pub fn set_overrides(&mut self, overrides: &Overrides) {
+        (self.momentum, self.rho, self.beta1, self.beta2, self.eps, self.eps_root) =
+            (overrides.momentum, overrides.rho, overrides.beta1, overrides.beta2, overrides.eps, overrides.eps_root);
+    }
+
+    /// The optimizer this config describes, checked.
+    pub fn optimizer_config(&self) -> Result<OptimizerConfig, Error> {
+        let convention: Convention = self.convention.parse()?;
+        let mut config = OptimizerConfig::named(&self.optimizer, convention)?;
+        let overrides = self.overrides();
         let applied = config.apply(&overrides);
         let unused = overrides.pairs().into_iter().zip(applied).find(|((_, value), used)| value.is_some() && !used);
         if let Some(((parameter, _), _)) = unused {

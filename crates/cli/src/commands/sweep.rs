@@ -79,14 +79,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
     };
     base.optimizer = optimizer.name.to_string();
     base.convention = args.optimizer.convention.clone();
-    (base.momentum, base.rho, base.beta1, base.beta2, base.eps, base.eps_root) = (
-        args.optimizer.momentum,
-        args.optimizer.rho,
-        args.optimizer.beta1,
-        args.optimizer.beta2,
-        args.optimizer.eps,
-        args.optimizer.eps_root,
-    );
+    base.set_overrides(&args.optimizer.overrides());
     base.weight_decay = optimizer.weight_decay;
     base.schedule = args.optimizer.schedule.clone();
     base.clip = args.optimizer.clip.clone();
