@@ -9,33 +9,35 @@ use crate::bad_input;
 #[derive(Debug, Clone, Args)]
 pub struct OptimizerFlags {
     /// Optimizer (train, diagnose, sweep-batch) or a comma-separated list (optimize): sgd,
-    /// momentum, nesterov, adagrad, rmsprop, rmsprop-nesterov, adam, adamw, amsgrad, nadam, adadelta.
+    /// momentum, nesterov, adagrad, rmsprop, rmsprop-nesterov, adam, adamw, amsgrad, nadam, adadelta,
+    /// adamax, radam, lion, adafactor, muon.
     #[arg(long = "optimizer", value_name = "LIST")]
     pub optimizers: Option<String>,
     /// Learning rate ε (ε₀ of the schedule).
     #[arg(long, value_name = "LR", allow_negative_numbers = true)]
     pub lr: Option<f64>,
-    /// Momentum α (momentum, nesterov, rmsprop-nesterov).
+    /// Momentum α (momentum, nesterov, rmsprop-nesterov, muon).
     #[arg(long, value_name = "A", allow_negative_numbers = true)]
     pub momentum: Option<f64>,
     /// Decay rate ρ (rmsprop, adadelta).
     #[arg(long, value_name = "R", allow_negative_numbers = true)]
     pub rho: Option<f64>,
-    /// First-moment decay ρ₁ (adam family, nadam).
+    /// First-moment decay ρ₁ (adam family, nadam, adamax, radam, lion; muon's AdamW for vectors).
     #[arg(long, value_name = "B1", allow_negative_numbers = true)]
     pub beta1: Option<f64>,
-    /// Second-moment decay ρ₂ (adam family, nadam).
+    /// Second-moment decay ρ₂ (adam family, nadam, adamax, radam; lion's momentum decay; muon's
+    /// AdamW for vectors).
     #[arg(long, value_name = "B2", allow_negative_numbers = true)]
     pub beta2: Option<f64>,
     /// Small constant δ of the adaptive methods, added to the root's result (0 is allowed, as in
-    /// PyTorch).
+    /// PyTorch); adafactor's ε₁ (floor of √V̂).
     #[arg(long, value_name = "D", allow_negative_numbers = true)]
     pub eps: Option<f64>,
-    /// δ_root of the adam family and nadam, added inside the square root (Optax's eps_root);
+    /// δ_root of the adam family, nadam and radam, added inside the square root (Optax's eps_root);
     /// Algorithm 8.7 as printed is --eps 0 --eps-root 1e-8.
     #[arg(long, value_name = "D", allow_negative_numbers = true)]
     pub eps_root: Option<f64>,
-    /// Weight decay λ (L2; decoupled for adamw).
+    /// Weight decay λ (L2; decoupled for adamw, lion, adafactor and muon).
     #[arg(long, value_name = "W", allow_negative_numbers = true)]
     pub weight_decay: Option<f64>,
     /// Whose formulas and defaults: book (Deep Learning, ch. 8) or torch (torch.optim).

@@ -89,6 +89,19 @@ impl Model {
         }
     }
 
+    /// Each tensor of [`tensors`](Self::tensors) as a matrix (rows, columns; one row for a
+    /// vector): what Adafactor and Muon need.
+    pub fn tensor_shapes(&self) -> Vec<(usize, usize)> {
+        match self {
+            Model::Layers(n) => n.tensors().iter().map(|t| t.shape).collect(),
+            Model::Recurrent(r) => {
+                let spec = r.spec();
+                let (hidden, inputs, outputs) = (spec.hidden, spec.inputs, spec.outputs);
+                vec![(hidden, hidden), (hidden, inputs), (1, hidden), (outputs, hidden), (1, outputs)]
+            }
+        }
+    }
+
     /// The layers by name and range: what per-layer statistics and error messages name.
     pub fn layers(&self) -> Vec<(String, Range<usize>)> {
         match self {

@@ -147,8 +147,14 @@ impl Trainer {
 
     /// A fresh run of a model built by the caller.
     fn with_model(config: TrainConfig, splits: Splits, model: Model) -> Result<Self, Error> {
-        // One group per tensor, so that per-tensor norm clipping clips each tensor.
-        let groups = model.tensors().into_iter().map(|(_, range)| ParamGroup::new(range)).collect();
+        // One group per tensor, so that per-tensor norm clipping clips each tensor, with its
+        // matrix shape for the rules that need one.
+        let groups = model
+            .tensors()
+            .into_iter()
+            .zip(model.tensor_shapes())
+            .map(|((_, range), (rows, cols))| ParamGroup::new(range).with_shape(rows, cols))
+            .collect();
         let optimizer =
             Optimizer::from_config(&config.optimizer_config()?)?.with_clip(config.clip()?)?.with_groups(groups)?;
         let sampler = EpochSampler::new(splits.train.len(), config.batch, false);

@@ -128,14 +128,10 @@ impl UpdateRule for AdamConfig {
         let t = context.step as f64;
         let bias_correction1 = 1.0 - self.beta1.powf(t);
         let bias_correction2 = 1.0 - self.beta2.powf(t);
-        let (prep, decay_factor) = if self.decoupled_weight_decay {
-            (context.clip_only_prep(), 1.0 - context.lr * context.weight_decay)
-        } else {
-            (context.coupled_prep(), 1.0)
-        };
+        let (prep, decay_factor) = context.decay::<F>(self.decoupled_weight_decay);
         AdamKernel {
             prep,
-            decay_factor: F::from_f64(decay_factor),
+            decay_factor,
             average_coefficient: F::from_f64(lerp_form(1.0 - self.beta1).0),
             average_from_end: lerp_form(1.0 - self.beta1).1,
             beta2: F::from_f64(self.beta2),

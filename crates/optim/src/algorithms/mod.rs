@@ -11,16 +11,26 @@ use crate::error::ConfigError;
 use crate::Float;
 
 pub mod adadelta;
+pub mod adafactor;
 pub mod adagrad;
 pub mod adam;
+pub mod adamax;
+pub mod lion;
+pub mod muon;
 pub mod nadam;
+pub mod radam;
 pub mod rmsprop;
 pub mod sgd;
 
 pub use adadelta::AdadeltaConfig;
+pub use adafactor::AdafactorConfig;
 pub use adagrad::AdagradConfig;
 pub use adam::AdamConfig;
+pub use adamax::AdamaxConfig;
+pub use lion::LionConfig;
+pub use muon::{MuonConfig, MuonLrAdjustment};
 pub use nadam::NadamConfig;
+pub use radam::RadamConfig;
 pub use rmsprop::RmspropConfig;
 pub use sgd::SgdConfig;
 
@@ -166,6 +176,16 @@ impl StepContext<'_> {
     pub fn clip_only_prep<F: Float>(&self) -> GradientPrep<F> {
         GradientPrep { weight_decay: F::ZERO, ..self.coupled_prep() }
     }
+
+    /// The gradient preparation and the factor θ is multiplied by first: (clip only, 1 − ελ)
+    /// for decoupled decay (AdamW's θ ← θ(1 − ελ)), (L2 added to g, 1) for coupled.
+    pub fn decay<F: Float>(&self, decoupled: bool) -> (GradientPrep<F>, F) {
+        if decoupled {
+            (self.clip_only_prep(), F::from_f64(1.0 - self.lr * self.weight_decay))
+        } else {
+            (self.coupled_prep(), F::ONE)
+        }
+    }
 }
 
 /// A per-element kernel prepared for one step: coefficients are already computed.
@@ -193,6 +213,48 @@ pub trait UpdateRule {
 
     /// Computes the step's coefficients for one group.
     fn prepare<F: Float>(&self, context: &StepContext<'_>) -> Self::Kernel<F>;
+}
+
+/// A rule that needs each tensor whole: its matrix shape, norms over it, or products with it
+/// (Adafactor's factored second moment, Muon's orthogonalization). The optimizer calls it once
+/// per group, and its state buffers hold one segment per group, as long as
+/// [`buffer_len`](Self::buffer_len) says (a factored moment is shorter than the tensor).
+pub trait TensorRule {
+    /// The state buffers, by name, with the value they start from.
+    fn state_buffers(&self) -> Vec<(&'static str, f64)>;
+
+    /// Elements of buffer `index` that a group of `len` parameters of matrix `shape` (rows,
+    /// columns; `None` for a vector) keeps.
+    fn buffer_len(&self, index: usize, len: usize, shape: Option<(usize, usize)>) -> usize;
+
+    /// Scratch elements one step of such a group needs (allocated once, for the largest group).
+    fn scratch_len(&self, len: usize, shape: Option<(usize, usize)>) -> usize;
+
+    /// One step of one group: `state` holds this group's segment of every buffer, in order.
+    fn step_group<F: Float>(
+        &self,
+        context: &StepContext<'_>,
+        shape: Option<(usize, usize)>,
+        params: &mut [F],
+        grads: &[F],
+        state: &mut [&mut [F]],
+        scratch: &mut [F],
+    );
+}
+
+/// The matrix shape a rule should treat a group as: `None` for vectors and for matrices with a
+/// single row or column (a bias is a vector whichever way it is declared).
+pub(crate) fn matrix_shape(shape: Option<(usize, usize)>) -> Option<(usize, usize)> {
+    shape.filter(|&(rows, cols)| rows > 1 && cols > 1)
+}
+
+/// ‖x‖/√n, accumulated in f64, in PyTorch's order (`x.norm(2).item() / numel ** 0.5`); 0 for an
+/// empty slice.
+pub(crate) fn root_mean_square<F: Float>(values: &[F]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    crate::parallel::sum_of_squares(values).sqrt() / (values.len() as f64).sqrt()
 }
 
 /// Checks `0 <= value < 1` (decay rates).
@@ -261,6 +323,16 @@ pub enum Algorithm {
     Nadam(NadamConfig),
     /// AdaDelta.
     Adadelta(AdadeltaConfig),
+    /// AdaMax (Kingma & Ba's infinity-norm Adam).
+    Adamax(AdamaxConfig),
+    /// RAdam (rectified Adam).
+    Radam(RadamConfig),
+    /// Lion (the sign of an interpolated momentum).
+    Lion(LionConfig),
+    /// Adafactor (factored second moment; needs matrix shapes).
+    Adafactor(AdafactorConfig),
+    /// Muon (orthogonalized momentum for matrices, AdamW for vectors).
+    Muon(MuonConfig),
 }
 
 macro_rules! impl_from_config {
@@ -273,7 +345,8 @@ macro_rules! impl_from_config {
     )*};
 }
 impl_from_config!(SgdConfig => Sgd, AdagradConfig => Adagrad, RmspropConfig => Rmsprop,
-    AdamConfig => Adam, NadamConfig => Nadam, AdadeltaConfig => Adadelta);
+    AdamConfig => Adam, NadamConfig => Nadam, AdadeltaConfig => Adadelta, AdamaxConfig => Adamax,
+    RadamConfig => Radam, LionConfig => Lion, AdafactorConfig => Adafactor, MuonConfig => Muon);
 
 impl Algorithm {
     /// The rule's family name (`sgd` covers momentum and Nesterov, `adam` covers AdamW and AMSGrad).
@@ -285,6 +358,11 @@ impl Algorithm {
             Algorithm::Adam(_) => "adam",
             Algorithm::Nadam(_) => "nadam",
             Algorithm::Adadelta(_) => "adadelta",
+            Algorithm::Adamax(_) => "adamax",
+            Algorithm::Radam(_) => "radam",
+            Algorithm::Lion(_) => "lion",
+            Algorithm::Adafactor(_) => "adafactor",
+            Algorithm::Muon(_) => "muon",
         }
     }
 
@@ -297,12 +375,18 @@ impl Algorithm {
             Algorithm::Adam(c) => c.validate(),
             Algorithm::Nadam(c) => c.validate(),
             Algorithm::Adadelta(c) => c.validate(),
+            Algorithm::Adamax(c) => c.validate(),
+            Algorithm::Radam(c) => c.validate(),
+            Algorithm::Lion(c) => c.validate(),
+            Algorithm::Adafactor(c) => c.validate(),
+            Algorithm::Muon(c) => c.validate(),
         }
     }
 }
 
-/// The names of the optimizers, in the order the chapter presents them.
-pub const OPTIMIZER_NAMES: [&str; 11] = [
+/// The names of the optimizers, in the order the chapter presents them, then those it does not
+/// have.
+pub const OPTIMIZER_NAMES: [&str; 16] = [
     "sgd",
     "momentum",
     "nesterov",
@@ -314,6 +398,11 @@ pub const OPTIMIZER_NAMES: [&str; 11] = [
     "amsgrad",
     "nadam",
     "adadelta",
+    "adamax",
+    "radam",
+    "lion",
+    "adafactor",
+    "muon",
 ];
 
 /// A hyperparameter a user can set by name, across algorithms.
@@ -418,6 +507,11 @@ impl OptimizerConfig {
                 ("nadam", NadamConfig::new(convention).into(), lr, 0.0)
             }
             "adadelta" => ("adadelta", AdadeltaConfig::new(convention).into(), 1.0, 0.0),
+            "adamax" => ("adamax", AdamaxConfig::new(convention).into(), 2e-3, 0.0),
+            "radam" => ("radam", RadamConfig::new(convention).into(), 1e-3, 0.0),
+            "lion" => ("lion", LionConfig::new().into(), 1e-4, 0.0),
+            "adafactor" => ("adafactor", AdafactorConfig::new().into(), 1e-2, 0.0),
+            "muon" => ("muon", MuonConfig::new(convention).into(), 1e-3, 0.1),
             _ => {
                 return Err(ConfigError::Unknown {
                     kind: "optimizer",
@@ -448,6 +542,20 @@ impl OptimizerConfig {
             (Algorithm::Adadelta(c), Eps) => Some(&mut c.eps),
             (Algorithm::Adam(c), EpsRoot) => Some(&mut c.eps_root),
             (Algorithm::Nadam(c), EpsRoot) => Some(&mut c.eps_root),
+            (Algorithm::Adamax(c), Beta1) => Some(&mut c.beta1),
+            (Algorithm::Adamax(c), Beta2) => Some(&mut c.beta2),
+            (Algorithm::Adamax(c), Eps) => Some(&mut c.eps),
+            (Algorithm::Radam(c), Beta1) => Some(&mut c.beta1),
+            (Algorithm::Radam(c), Beta2) => Some(&mut c.beta2),
+            (Algorithm::Radam(c), Eps) => Some(&mut c.eps),
+            (Algorithm::Radam(c), EpsRoot) => Some(&mut c.eps_root),
+            (Algorithm::Lion(c), Beta1) => Some(&mut c.beta1),
+            (Algorithm::Lion(c), Beta2) => Some(&mut c.beta2),
+            (Algorithm::Adafactor(c), Eps) => Some(c.eps1.insert(0.0)),
+            (Algorithm::Muon(c), Momentum) => Some(&mut c.momentum),
+            (Algorithm::Muon(c), Beta1) => Some(&mut c.fallback.beta1),
+            (Algorithm::Muon(c), Beta2) => Some(&mut c.fallback.beta2),
+            (Algorithm::Muon(c), Eps) => Some(&mut c.fallback.eps),
             _ => None,
         };
         match slot {
