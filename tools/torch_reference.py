@@ -61,6 +61,11 @@ VARIANTS = {
     "radam+weight_decay=0.1+decoupled": (
         lambda p, lr: O.RAdam(p, lr=lr, weight_decay=0.1, decoupled_weight_decay=True), 5e-4, 0.019),
     "adafactor+weight_decay=0.1": (lambda p, lr: O.Adafactor(p, lr=lr, weight_decay=0.1), 0.05, 0.05),
+    "nadam+weight_decay=0.1+decoupled": (
+        lambda p, lr: O.NAdam(p, lr=lr, weight_decay=0.1, decoupled_weight_decay=True), 0.05, 0.05),
+    "amsgrad+weight_decay=0.1+decoupled": (
+        lambda p, lr: O.AdamW(p, lr=lr, weight_decay=0.1, amsgrad=True), 0.05, 0.05),
+    "nadam+momentum_decay=0.01": (lambda p, lr: O.NAdam(p, lr=lr, momentum_decay=0.01), 0.05, 0.05),
 }
 STEPS = 200
 

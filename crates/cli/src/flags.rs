@@ -37,6 +37,29 @@ pub struct OptimizerFlags {
     /// Algorithm 8.7 as printed is --eps 0 --eps-root 1e-8.
     #[arg(long, value_name = "D", allow_negative_numbers = true)]
     pub eps_root: Option<f64>,
+    /// τ of PyTorch's SGD momentum: the share of the new gradient not added (torch convention).
+    #[arg(long, value_name = "T", allow_negative_numbers = true)]
+    pub dampening: Option<f64>,
+    /// AdaGrad's rate decay: ε/(1 + (t − 1)·D) at update t (PyTorch's lr_decay).
+    #[arg(long, value_name = "D", allow_negative_numbers = true)]
+    pub lr_decay: Option<f64>,
+    /// AdaGrad's starting value of the accumulator r (PyTorch's initial_accumulator_value).
+    #[arg(long, value_name = "R", allow_negative_numbers = true)]
+    pub initial_accumulator: Option<f64>,
+    /// ψ of PyTorch NAdam's momentum schedule μₜ = ρ₁(1 − ½·0.96^(tψ)) (torch convention).
+    #[arg(long, value_name = "PSI", allow_negative_numbers = true)]
+    pub momentum_decay: Option<f64>,
+    /// RMSProp divided by the gradient's variance rather than its second moment (rmsprop,
+    /// rmsprop-nesterov).
+    #[arg(long)]
+    pub centered: bool,
+    /// Weight decay as θ ← θ(1 − ελ) instead of as an L2 gradient (adam, amsgrad, nadam, radam;
+    /// adamw has it already).
+    #[arg(long)]
+    pub decoupled_weight_decay: bool,
+    /// Ascend instead of descend (every optimizer; PyTorch's maximize).
+    #[arg(long)]
+    pub maximize: bool,
     /// Weight decay λ (L2; decoupled for adamw, lion, adafactor and muon).
     #[arg(long, value_name = "W", allow_negative_numbers = true)]
     pub weight_decay: Option<f64>,
@@ -70,6 +93,12 @@ impl OptimizerFlags {
             beta2: self.beta2,
             eps: self.eps,
             eps_root: self.eps_root,
+            dampening: self.dampening,
+            lr_decay: self.lr_decay,
+            initial_accumulator: self.initial_accumulator,
+            momentum_decay: self.momentum_decay,
+            centered: self.centered.then_some(true),
+            decoupled_weight_decay: self.decoupled_weight_decay.then_some(true),
         }
     }
 
@@ -102,15 +131,17 @@ impl OptimizerFlags {
             if let Some(weight_decay) = self.weight_decay {
                 config.weight_decay = weight_decay;
             }
+            config.maximize = self.maximize;
             config.validate().map_err(|error| self.flag_error(&error))?;
             configs.push(config);
         }
         for ((parameter, value), used) in overrides.pairs().iter().zip(used) {
             if let (Some(value), false) = (value, used) {
-                return Err(bad_input(format!(
-                    "--{} {value}: none of the optimizers ({list}) has this hyperparameter",
-                    parameter.name()
-                )));
+                let flag = match parameter.is_switch() {
+                    true => format!("--{}", parameter.name()),
+                    false => format!("--{} {value}", parameter.name()),
+                };
+                return Err(bad_input(format!("{flag}: none of the optimizers ({list}) has this hyperparameter")));
             }
         }
         Ok(configs)

@@ -60,6 +60,43 @@ fn png_plots_are_png_files() {
 }
 
 #[test]
+fn options_given_as_flags_reproduce_pytorch() {
+    // Each option PyTorch has, set by its flag, must take `descent optimize` along the path
+    // torch.optim took (recorded by tools/torch_reference.py; Rosenbrock from (−1.5, 2), 200 steps).
+    let reference = include_str!("../../core/tests/data/torch_trajectories.csv");
+    let cases: [(&str, &[&str]); 6] = [
+        ("momentum+dampening=0.1+weight_decay=0.01", &["momentum", "--dampening", "0.1", "--weight-decay", "0.01"]),
+        ("rmsprop+momentum=0.5+centered", &["rmsprop", "--momentum", "0.5", "--centered"]),
+        (
+            "adagrad+lr_decay=0.01+initial_accumulator=0.1",
+            &["adagrad", "--lr-decay", "0.01", "--initial-accumulator", "0.1"],
+        ),
+        ("nadam+weight_decay=0.1+decoupled", &["nadam", "--weight-decay", "0.1", "--decoupled-weight-decay"]),
+        ("amsgrad+weight_decay=0.1+decoupled", &["amsgrad", "--weight-decay", "0.1", "--decoupled-weight-decay"]),
+        ("nadam+momentum_decay=0.01", &["nadam", "--momentum-decay", "0.01"]),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (variant, flags) in cases {
+        let prefix = format!("{variant},rosenbrock,");
+        let rows: Vec<&str> = reference.lines().filter(|line| line.starts_with(&prefix)).collect();
+        let last: Vec<&str> = rows.last().unwrap().split(',').collect();
+        let (lr, expected) = (last[2], [last[4].parse::<f64>().unwrap(), last[5].parse::<f64>().unwrap()]);
+        let common =
+            ["optimize", "--convention", "torch", "--function", "rosenbrock", "--start=-1.5,2", "--steps", "200"];
+        let args = [&common[..], &["--lr", lr, "--out", "p.csv", "--optimizer"], flags].concat();
+        let output = descent(&args, dir.path());
+        assert!(output.status.success(), "{variant}: {}", text(&output.stderr));
+        let csv = std::fs::read_to_string(dir.path().join("p.csv")).unwrap();
+        let fields: Vec<f64> =
+            csv.lines().last().unwrap().split(',').skip(2).take(2).map(|v| v.parse().unwrap()).collect();
+        for (got, want) in fields.iter().zip(expected) {
+            // As in crates/core/tests/torch_reference.rs.
+            assert!((got - want).abs() / want.abs().max(1.0) <= 1e-14, "{variant}: {got} vs PyTorch {want}");
+        }
+    }
+}
+
+#[test]
 fn algorithm_8_7_as_printed_runs_with_eps_zero_and_eps_root() {
     let dir = tempfile::tempdir().unwrap();
     let args = ["optimize", "--optimizer", "adam,nadam", "--eps", "0", "--eps-root", "1e-8", "--steps", "20"];
@@ -71,7 +108,7 @@ fn algorithm_8_7_as_printed_runs_with_eps_zero_and_eps_root() {
 #[test]
 fn bad_input_gets_one_line_naming_the_flag_and_exit_status_2() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 11] = [
+    let cases: [(&[&str], &str); 13] = [
         (&["--function", "banana"], "--function banana: unknown function"),
         (&["--optimizer", "adam,adamx"], "--optimizer adamx: unknown optimizer"),
         (&["--start", "1;2"], "--start 1;2: expected two finite numbers"),
@@ -83,6 +120,8 @@ fn bad_input_gets_one_line_naming_the_flag_and_exit_status_2() {
         (&["--schedule", "step:every=0"], "--schedule step:every=0: every must be a whole number >= 1"),
         (&["--optimizer", "rmsprop", "--eps-root", "1e-8"], "--eps-root 0.00000001: none of the optimizers (rmsprop)"),
         (&["--optimizer", "adam", "--eps-root", "-1"], "--eps-root -1: must be a finite number >= 0"),
+        (&["--optimizer", "adam,sgd", "--centered"], "--centered: none of the optimizers (adam,sgd) has this"),
+        (&["--optimizer", "momentum", "--dampening", "0.5"], "--dampening 0.5: must be 0 in the book convention"),
     ];
     for (args, expected) in cases {
         let output = descent(&[&["optimize", "--out", "never.csv"], args].concat(), dir.path());

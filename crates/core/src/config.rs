@@ -48,6 +48,27 @@ pub struct TrainConfig {
     /// δ_root of the Adam family, inside the square root (Optax's `eps_root`).
     #[serde(default)]
     pub eps_root: Option<f64>,
+    /// τ, PyTorch SGD's dampening (torch convention).
+    #[serde(default)]
+    pub dampening: Option<f64>,
+    /// AdaGrad's lr_decay.
+    #[serde(default)]
+    pub lr_decay: Option<f64>,
+    /// AdaGrad's starting value of r.
+    #[serde(default)]
+    pub initial_accumulator: Option<f64>,
+    /// ψ of PyTorch NAdam's momentum schedule.
+    #[serde(default)]
+    pub momentum_decay: Option<f64>,
+    /// RMSProp centered (divides by the variance).
+    #[serde(default)]
+    pub centered: Option<bool>,
+    /// Weight decay as θ ← θ(1 − ελ) for adam, amsgrad, nadam, radam.
+    #[serde(default)]
+    pub decoupled_weight_decay: Option<bool>,
+    /// Ascend instead of descend (PyTorch's maximize).
+    #[serde(default)]
+    pub maximize: bool,
     /// Weight decay λ.
     pub weight_decay: f64,
     /// Learning-rate schedule, as text (`constant`, `linear`, `warmup:100+cosine`, …).
@@ -132,6 +153,13 @@ impl TrainConfig {
             beta2: None,
             eps: None,
             eps_root: None,
+            dampening: None,
+            lr_decay: None,
+            initial_accumulator: None,
+            momentum_decay: None,
+            centered: None,
+            decoupled_weight_decay: None,
+            maximize: false,
             weight_decay: 0.0,
             schedule: "constant".into(),
             clip: None,
@@ -157,13 +185,29 @@ impl TrainConfig {
             beta2: self.beta2,
             eps: self.eps,
             eps_root: self.eps_root,
+            dampening: self.dampening,
+            lr_decay: self.lr_decay,
+            initial_accumulator: self.initial_accumulator,
+            momentum_decay: self.momentum_decay,
+            centered: self.centered,
+            decoupled_weight_decay: self.decoupled_weight_decay,
         }
     }
 
     /// Replaces every hyperparameter override with those of `overrides`.
     pub fn set_overrides(&mut self, overrides: &Overrides) {
-        (self.momentum, self.rho, self.beta1, self.beta2, self.eps, self.eps_root) =
-            (overrides.momentum, overrides.rho, overrides.beta1, overrides.beta2, overrides.eps, overrides.eps_root);
+        self.momentum = overrides.momentum;
+        self.rho = overrides.rho;
+        self.beta1 = overrides.beta1;
+        self.beta2 = overrides.beta2;
+        self.eps = overrides.eps;
+        self.eps_root = overrides.eps_root;
+        self.dampening = overrides.dampening;
+        self.lr_decay = overrides.lr_decay;
+        self.initial_accumulator = overrides.initial_accumulator;
+        self.momentum_decay = overrides.momentum_decay;
+        self.centered = overrides.centered;
+        self.decoupled_weight_decay = overrides.decoupled_weight_decay;
     }
 
     /// The optimizer this config describes, checked.
@@ -182,6 +226,7 @@ impl TrainConfig {
         }
         config.lr = self.lr;
         config.weight_decay = self.weight_decay;
+        config.maximize = self.maximize;
         config.validate()?;
         Ok(config)
     }

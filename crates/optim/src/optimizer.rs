@@ -108,6 +108,7 @@ struct StateBuffer<F> {
 pub struct Optimizer<F: Float> {
     algorithm: Algorithm,
     weight_decay: f64,
+    maximize: bool,
     clip: Option<Clip>,
     groups: Vec<ParamGroup>,
     buffers: Vec<StateBuffer<F>>,
@@ -133,6 +134,7 @@ impl<F: Float> Optimizer<F> {
         Optimizer {
             algorithm,
             weight_decay: 0.0,
+            maximize: false,
             clip: None,
             groups: Vec::new(),
             buffers: Vec::new(),
@@ -150,7 +152,14 @@ impl<F: Float> Optimizer<F> {
     /// rate is given at each step).
     pub fn from_config(config: &OptimizerConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        Self::new(config.algorithm).with_weight_decay(config.weight_decay)
+        Ok(Self::new(config.algorithm).with_weight_decay(config.weight_decay)?.with_maximize(config.maximize))
+    }
+
+    /// Ascends instead of descends: every rule sees −g (PyTorch's `maximize`), after clipping's
+    /// measurements, which do not depend on the sign.
+    pub fn with_maximize(mut self, maximize: bool) -> Self {
+        self.maximize = maximize;
+        self
     }
 
     /// Sets the default weight decay λ (coupled L2, or decoupled for AdamW).
@@ -255,7 +264,7 @@ impl<F: Float> Optimizer<F> {
                 step,
                 lr: lr * group.lr_scale,
                 weight_decay: group.weight_decay.unwrap_or(self.weight_decay),
-                grad_scale,
+                grad_scale: if self.maximize { -grad_scale } else { grad_scale },
                 clip_value,
                 scalars: &self.scalar_values,
             };
@@ -545,5 +554,36 @@ mod tests {
         };
         let one = run(1);
         assert!(one == run(2) && one == run(3));
+    }
+
+    #[test]
+    fn maximize_ascends_as_descending_the_negated_gradient() {
+        // PyTorch's maximize is `grad = -grad`: maximizing with g must give, bit for bit, what
+        // minimizing with −g gives, for every rule (elementwise and tensor, with clipping).
+        let grad = |p: &[f64]| vec![2.0 * p[0] - p[1] + 0.3, 3.0 * p[1].powi(3) - 1.0, p[2] - p[0], 0.5 * p[3]];
+        for name in crate::OPTIMIZER_NAMES {
+            for clip in [None, Some(Clip::Value(0.7)), Some(Clip::GlobalNorm(0.5))] {
+                let config = OptimizerConfig::named(name, crate::Convention::Torch).unwrap();
+                let groups = || vec![ParamGroup::new(0..4).with_shape(2, 2)];
+                let build = |maximize| {
+                    Optimizer::<f64>::from_config(&OptimizerConfig { maximize, ..config.clone() })
+                        .unwrap()
+                        .with_clip(clip)
+                        .unwrap()
+                        .with_groups(groups())
+                        .unwrap()
+                };
+                let (mut up, mut down) = (build(true), build(false));
+                let (mut a, mut b) = (vec![1.0, -0.5, 0.25, 2.0], vec![1.0, -0.5, 0.25, 2.0]);
+                for _ in 0..5 {
+                    let g = grad(&a);
+                    up.step(&mut a, &g, 0.01).unwrap();
+                    let negated: Vec<f64> = grad(&b).iter().map(|g| -g).collect();
+                    down.step(&mut b, &negated, 0.01).unwrap();
+                }
+                assert_eq!(a, b, "{name} with {clip:?}");
+                assert_ne!(a, vec![1.0, -0.5, 0.25, 2.0], "{name} moved");
+            }
+        }
     }
 }

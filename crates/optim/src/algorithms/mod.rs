@@ -420,10 +420,23 @@ pub enum Hyperparameter {
     Eps,
     /// δ_root / eps_root of the Adam family (inside the square root).
     EpsRoot,
+    /// τ, PyTorch SGD's dampening (torch convention).
+    Dampening,
+    /// AdaGrad's `lr_decay`: ε/(1 + (t − 1)·lr_decay).
+    LrDecay,
+    /// AdaGrad's starting value of r.
+    InitialAccumulator,
+    /// ψ of PyTorch NAdam's momentum schedule.
+    MomentumDecay,
+    /// RMSProp divided by the variance rather than the second moment (a switch).
+    Centered,
+    /// Weight decay as θ ← θ(1 − ελ) rather than as an L2 gradient (a switch: adam, amsgrad,
+    /// nadam, radam).
+    DecoupledWeightDecay,
 }
 
 impl Hyperparameter {
-    /// The flag-style name (`momentum`, `rho`, `beta1`, `beta2`, `eps`, `eps-root`).
+    /// The flag-style name (`momentum`, `rho`, `beta1`, `beta2`, `eps`, `eps-root`, …).
     pub fn name(self) -> &'static str {
         match self {
             Hyperparameter::Momentum => "momentum",
@@ -432,12 +445,23 @@ impl Hyperparameter {
             Hyperparameter::Beta2 => "beta2",
             Hyperparameter::Eps => "eps",
             Hyperparameter::EpsRoot => "eps-root",
+            Hyperparameter::Dampening => "dampening",
+            Hyperparameter::LrDecay => "lr-decay",
+            Hyperparameter::InitialAccumulator => "initial-accumulator",
+            Hyperparameter::MomentumDecay => "momentum-decay",
+            Hyperparameter::Centered => "centered",
+            Hyperparameter::DecoupledWeightDecay => "decoupled-weight-decay",
         }
+    }
+
+    /// True for the on/off options (given as 1 for on, 0 for off).
+    pub fn is_switch(self) -> bool {
+        matches!(self, Hyperparameter::Centered | Hyperparameter::DecoupledWeightDecay)
     }
 }
 
 /// How many hyperparameters [`Overrides`] holds.
-pub const OVERRIDE_COUNT: usize = 6;
+pub const OVERRIDE_COUNT: usize = 12;
 
 /// Values for the hyperparameters a user can set by name (flags, config files), each optional.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -454,6 +478,18 @@ pub struct Overrides {
     pub eps: Option<f64>,
     /// δ_root / eps_root.
     pub eps_root: Option<f64>,
+    /// τ (SGD, torch).
+    pub dampening: Option<f64>,
+    /// AdaGrad's lr_decay.
+    pub lr_decay: Option<f64>,
+    /// AdaGrad's initial accumulator.
+    pub initial_accumulator: Option<f64>,
+    /// NAdam's ψ.
+    pub momentum_decay: Option<f64>,
+    /// RMSProp centered.
+    pub centered: Option<bool>,
+    /// Decoupled weight decay for adam, amsgrad, nadam, radam.
+    pub decoupled_weight_decay: Option<bool>,
 }
 
 impl Overrides {
@@ -466,6 +502,12 @@ impl Overrides {
             (Hyperparameter::Beta2, self.beta2),
             (Hyperparameter::Eps, self.eps),
             (Hyperparameter::EpsRoot, self.eps_root),
+            (Hyperparameter::Dampening, self.dampening),
+            (Hyperparameter::LrDecay, self.lr_decay),
+            (Hyperparameter::InitialAccumulator, self.initial_accumulator),
+            (Hyperparameter::MomentumDecay, self.momentum_decay),
+            (Hyperparameter::Centered, self.centered.map(f64::from)),
+            (Hyperparameter::DecoupledWeightDecay, self.decoupled_weight_decay.map(f64::from)),
         ]
     }
 }
@@ -483,6 +525,8 @@ pub struct OptimizerConfig {
     pub lr: f64,
     /// Weight decay λ: coupled L2 for most rules, decoupled for `adamw`.
     pub weight_decay: f64,
+    /// Ascend instead of descend (PyTorch's `maximize`: the gradient's sign flipped).
+    pub maximize: bool,
 }
 
 impl OptimizerConfig {
@@ -520,12 +564,24 @@ impl OptimizerConfig {
                 })
             }
         };
-        Ok(OptimizerConfig { name, convention, algorithm, lr, weight_decay })
+        Ok(OptimizerConfig { name, convention, algorithm, lr, weight_decay, maximize: false })
     }
 
-    /// Sets `parameter` if this rule has it; returns whether it did. Call [`Self::validate`] after.
+    /// Sets `parameter` if this rule has it (a switch is on for any value but 0); returns whether
+    /// it did. Call [`Self::validate`] after.
     pub fn set(&mut self, parameter: Hyperparameter, value: f64) -> bool {
         use Hyperparameter::*;
+        let switch: Option<&mut bool> = match (&mut self.algorithm, parameter) {
+            (Algorithm::Rmsprop(c), Centered) => Some(&mut c.centered),
+            (Algorithm::Adam(c), DecoupledWeightDecay) => Some(&mut c.decoupled_weight_decay),
+            (Algorithm::Nadam(c), DecoupledWeightDecay) => Some(&mut c.decoupled_weight_decay),
+            (Algorithm::Radam(c), DecoupledWeightDecay) => Some(&mut c.decoupled_weight_decay),
+            _ => None,
+        };
+        if let Some(switch) = switch {
+            *switch = value != 0.0;
+            return true;
+        }
         let slot: Option<&mut f64> = match (&mut self.algorithm, parameter) {
             (Algorithm::Sgd(c), Momentum) => Some(&mut c.momentum),
             (Algorithm::Rmsprop(c), Momentum) => Some(&mut c.momentum),
@@ -556,6 +612,10 @@ impl OptimizerConfig {
             (Algorithm::Muon(c), Beta1) => Some(&mut c.fallback.beta1),
             (Algorithm::Muon(c), Beta2) => Some(&mut c.fallback.beta2),
             (Algorithm::Muon(c), Eps) => Some(&mut c.fallback.eps),
+            (Algorithm::Sgd(c), Dampening) => Some(&mut c.dampening),
+            (Algorithm::Adagrad(c), LrDecay) => Some(&mut c.lr_decay),
+            (Algorithm::Adagrad(c), InitialAccumulator) => Some(&mut c.initial_accumulator),
+            (Algorithm::Nadam(c), MomentumDecay) => Some(&mut c.momentum_decay),
             _ => None,
         };
         match slot {

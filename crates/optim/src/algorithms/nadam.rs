@@ -36,6 +36,9 @@ pub struct NadamConfig {
     pub eps_root: f64,
     /// ψ in PyTorch's momentum schedule (torch convention only).
     pub momentum_decay: f64,
+    /// Apply weight decay as θ ← θ(1 − ελ) before the step (PyTorch's option) instead of as an
+    /// L2 gradient.
+    pub decoupled_weight_decay: bool,
     /// Whose formulas to follow.
     pub convention: Convention,
 }
@@ -43,7 +46,15 @@ pub struct NadamConfig {
 impl NadamConfig {
     /// Defaults: ρ₁ = 0.9, ρ₂ = 0.999, δ = 1e-8, ψ = 0.004.
     pub fn new(convention: Convention) -> Self {
-        NadamConfig { beta1: 0.9, beta2: 0.999, eps: 1e-8, eps_root: 0.0, momentum_decay: 4e-3, convention }
+        NadamConfig {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            eps_root: 0.0,
+            momentum_decay: 4e-3,
+            decoupled_weight_decay: false,
+            convention,
+        }
     }
 
     /// Checks every field, naming the first one out of range.
@@ -75,6 +86,7 @@ impl Default for NadamConfig {
 #[derive(Debug, Clone, Copy)]
 pub struct NadamKernel<F> {
     prep: GradientPrep<F>,
+    decay_factor: F,
     average_coefficient: F,
     average_from_end: bool,
     beta2: F,
@@ -123,8 +135,10 @@ impl UpdateRule for NadamConfig {
                 (-lr * (1.0 - b1) / (1.0 - b1.powf(t)), -lr * b1 / (1.0 - b1.powf(t + 1.0)))
             }
         };
+        let (prep, decay_factor) = context.decay::<F>(self.decoupled_weight_decay);
         NadamKernel {
-            prep: context.coupled_prep(),
+            prep,
+            decay_factor,
             average_coefficient: F::from_f64(lerp_form(1.0 - self.beta1).0),
             average_from_end: lerp_form(1.0 - self.beta1).1,
             beta2: F::from_f64(self.beta2),
@@ -147,6 +161,7 @@ impl<F: Float> NadamKernel<F> {
         let (coefficient, from_end) = (self.average_coefficient, self.average_from_end);
         for (((p, &g), s), r) in params.iter_mut().zip(grads).zip(exp_avg.iter_mut()).zip(exp_avg_sq.iter_mut()) {
             let g = prep.apply(g, *p);
+            *p *= self.decay_factor;
             *s = lerp(*s, g, coefficient, from_end);
             *r = (self.one_minus_beta2 * g).mul_add(g, *r * self.beta2);
             if BOOK {
