@@ -233,3 +233,27 @@ pub fn problem_help(default: &str) -> String {
 pub fn trainable_problem_help() -> String {
     format!("Problem: {}", descent::config::trainable().join(", "))
 }
+
+/// Refuses `--out DIR` unless it is new, empty, or holds only an earlier result of the same
+/// command (exactly the `files` it writes, the CSV among them starting with `csv_header`):
+/// nothing of the user's is replaced. `what` names the command's result in the message.
+pub fn check_output_folder(
+    out: &std::path::Path,
+    files: [&str; 2],
+    csv_header: &str,
+    what: &str,
+) -> anyhow::Result<()> {
+    let earlier = std::fs::read_dir(out).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .all(|e| e.file_type().is_ok_and(|t| t.is_file()) && files.contains(&&*e.file_name().to_string_lossy()))
+    }) && descent::files::read_text(&out.join(files[0]), descent::files::TEXT_LIMIT, true)
+        .is_ok_and(|text| text.starts_with(csv_header));
+    if !descent::files::is_free_folder(out) && !earlier {
+        return Err(bad_input(format!(
+            "--out {}: holds files that are not {what} of descent's; choose a new or empty folder",
+            out.display()
+        )));
+    }
+    Ok(())
+}

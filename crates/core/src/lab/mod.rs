@@ -12,6 +12,7 @@
 //! short resumes from its last epoch's checkpoint.
 
 pub mod experiment;
+pub mod lr_find;
 pub mod results;
 
 use std::path::{Path, PathBuf};
