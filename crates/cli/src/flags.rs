@@ -10,7 +10,7 @@ use crate::bad_input;
 pub struct OptimizerFlags {
     /// Optimizer (train, diagnose, sweep-batch) or a comma-separated list (optimize): sgd,
     /// momentum, nesterov, adagrad, rmsprop, rmsprop-nesterov, adam, adamw, amsgrad, nadam, adadelta,
-    /// adamax, radam, lion, adafactor, muon.
+    /// adamax, radam, lion, adafactor, muon, schedule-free-adamw.
     #[arg(long = "optimizer", value_name = "LIST")]
     pub optimizers: Option<String>,
     /// Learning rate ε (ε₀ of the schedule).
@@ -22,7 +22,8 @@ pub struct OptimizerFlags {
     /// Decay rate ρ (rmsprop, adadelta).
     #[arg(long, value_name = "R", allow_negative_numbers = true)]
     pub rho: Option<f64>,
-    /// First-moment decay ρ₁ (adam family, nadam, adamax, radam, lion; muon's AdamW for vectors).
+    /// First-moment decay ρ₁ (adam family, nadam, adamax, radam, lion, schedule-free-adamw; muon's
+    /// AdamW for vectors).
     #[arg(long, value_name = "B1", allow_negative_numbers = true)]
     pub beta1: Option<f64>,
     /// Second-moment decay ρ₂ (adam family, nadam, adamax, radam; lion's momentum decay; muon's

@@ -66,6 +66,7 @@ macro_rules! dispatch {
             Algorithm::Adamax($rule) => $body,
             Algorithm::Radam($rule) => $body,
             Algorithm::Lion($rule) => $body,
+            Algorithm::ScheduleFree($rule) => $body,
             Algorithm::Adafactor($tensor) => $tensor_body,
             Algorithm::Muon($tensor) => $tensor_body,
         }
@@ -236,7 +237,7 @@ impl<F: Float> Optimizer<F> {
         self.ensure_state(params.len())?;
         let step = self.steps_taken + 1;
         let algorithm = self.algorithm;
-        dispatch!(algorithm, rule => rule.advance(step, &mut self.scalar_values), _tensor => ());
+        dispatch!(algorithm, rule => rule.advance(step, lr, &mut self.scalar_values), _tensor => ());
 
         let whole = [ParamGroup::new(0..params.len())];
         let groups = if self.groups.is_empty() { &whole[..] } else { &self.groups[..] };
@@ -347,6 +348,23 @@ impl<F: Float> Optimizer<F> {
             .collect();
         self.scratch = vec![F::ZERO; scratch];
         lengths
+    }
+
+    /// Exchanges `params` with the point the rule wants evaluated, over every group, exactly;
+    /// a second call exchanges them back. Only schedule-free AdamW has such a point (the average
+    /// x, while the parameters hold y, where gradients are taken); for every other rule, and
+    /// before the first step, it does nothing.
+    pub fn swap_evaluation_point(&mut self, params: &mut [F]) {
+        let Some(index) = dispatch!(&self.algorithm, rule => rule.evaluation_buffer(), _tensor => None) else {
+            return;
+        };
+        if self.len != Some(params.len()) {
+            return;
+        }
+        for segments in &self.segments {
+            let range = segments[index].clone();
+            params[range.clone()].swap_with_slice(&mut self.buffers[index].values[range]);
+        }
     }
 
     /// The per-parameter state buffers by name (empty before the first step).

@@ -17,7 +17,8 @@ pub struct CompareArgs {
     #[arg(long, help = crate::flags::problem_help("mnist-mlp, or the experiment file's"))]
     problem: Option<String>,
     /// Optimizers, comma-separated (default: sgd,momentum,nesterov,adagrad,rmsprop,adam,adadelta;
-    /// also rmsprop-nesterov, adamw, amsgrad, nadam, adamax, radam, lion, adafactor, muon).
+    /// also rmsprop-nesterov, adamw, amsgrad, nadam, adamax, radam, lion, adafactor, muon,
+    /// schedule-free-adamw).
     #[arg(long, value_name = "LIST")]
     optimizers: Option<String>,
     /// Learning-rate grid: auto (a decade either side of each optimizer's default) or a list,

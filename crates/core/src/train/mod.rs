@@ -315,8 +315,11 @@ impl Trainer {
             observe(Event::Batch { done: index + 1, examples: seen, running_loss: loss_sum / seen as f64 });
         }
         self.progress.seconds += started.elapsed().as_secs_f64();
-        let (val_loss, val_error) = evaluate(&mut self.model, &self.splits.val);
-        let (test_loss, test_error) = evaluate(&mut self.model, &self.splits.test);
+        let splits = &self.splits;
+        let ((val_loss, val_error), (test_loss, test_error)) =
+            at_evaluation_point(&mut self.optimizer, &mut self.model, |model| {
+                (evaluate(model, &splits.val), evaluate(model, &splits.test))
+            });
         self.progress.epoch = epoch;
         self.progress.optimizer_scalars =
             self.optimizer.state_scalars().into_iter().map(|(n, v)| (n.to_string(), v)).collect();
@@ -447,10 +450,11 @@ impl Trainer {
             self.progress.best_epoch = metrics.epoch;
             self.progress.bad_epochs = 0;
             if self.config.early_stop.is_some() {
-                match &mut self.best_params {
-                    Some(best) => best.copy_from_slice(self.model.params()),
-                    None => self.best_params = Some(self.model.params().to_vec()),
-                }
+                let best = &mut self.best_params;
+                at_evaluation_point(&mut self.optimizer, &mut self.model, |model| match best {
+                    Some(best) => best.copy_from_slice(model.params()),
+                    None => *best = Some(model.params().to_vec()),
+                });
             }
             false
         } else {
@@ -458,6 +462,16 @@ impl Trainer {
             self.config.early_stop.is_some_and(|patience| self.progress.bad_epochs >= patience)
         }
     }
+}
+
+/// Runs `body` with the model's parameters at the point the optimizer wants evaluated
+/// (schedule-free AdamW's average x; the parameters themselves for every other rule), and puts
+/// the training point back exactly afterwards.
+fn at_evaluation_point<R>(optimizer: &mut Optimizer<f32>, model: &mut Model, body: impl FnOnce(&mut Model) -> R) -> R {
+    optimizer.swap_evaluation_point(model.params_mut());
+    let result = body(model);
+    optimizer.swap_evaluation_point(model.params_mut());
+    result
 }
 
 /// Mean loss and mean error (the problem's metric) of `model` on `data`.

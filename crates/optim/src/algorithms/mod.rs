@@ -20,6 +20,7 @@ pub mod muon;
 pub mod nadam;
 pub mod radam;
 pub mod rmsprop;
+pub mod schedule_free;
 pub mod sgd;
 
 pub use adadelta::AdadeltaConfig;
@@ -32,6 +33,7 @@ pub use muon::{MuonConfig, MuonLrAdjustment};
 pub use nadam::NadamConfig;
 pub use radam::RadamConfig;
 pub use rmsprop::RmspropConfig;
+pub use schedule_free::ScheduleFreeConfig;
 pub use sgd::SgdConfig;
 
 /// Whose formulas and defaults an algorithm follows where the two differ.
@@ -208,8 +210,15 @@ pub trait UpdateRule {
         Vec::new()
     }
 
-    /// Advances the scalar state to step `step` (called once per step, before any group).
-    fn advance(&self, _step: u64, _scalars: &mut [f64]) {}
+    /// Advances the scalar state to step `step` at base rate `lr` (called once per step, before
+    /// any group).
+    fn advance(&self, _step: u64, _lr: f64, _scalars: &mut [f64]) {}
+
+    /// The state buffer holding the point to evaluate, for rules whose parameters are not it
+    /// (schedule-free: the average x); `None` for the others.
+    fn evaluation_buffer(&self) -> Option<usize> {
+        None
+    }
 
     /// Computes the step's coefficients for one group.
     fn prepare<F: Float>(&self, context: &StepContext<'_>) -> Self::Kernel<F>;
@@ -333,6 +342,8 @@ pub enum Algorithm {
     Adafactor(AdafactorConfig),
     /// Muon (orthogonalized momentum for matrices, AdamW for vectors).
     Muon(MuonConfig),
+    /// Schedule-free AdamW (evaluated at the average x).
+    ScheduleFree(ScheduleFreeConfig),
 }
 
 macro_rules! impl_from_config {
@@ -346,7 +357,8 @@ macro_rules! impl_from_config {
 }
 impl_from_config!(SgdConfig => Sgd, AdagradConfig => Adagrad, RmspropConfig => Rmsprop,
     AdamConfig => Adam, NadamConfig => Nadam, AdadeltaConfig => Adadelta, AdamaxConfig => Adamax,
-    RadamConfig => Radam, LionConfig => Lion, AdafactorConfig => Adafactor, MuonConfig => Muon);
+    RadamConfig => Radam, LionConfig => Lion, AdafactorConfig => Adafactor, MuonConfig => Muon,
+    ScheduleFreeConfig => ScheduleFree);
 
 impl Algorithm {
     /// The rule's family name (`sgd` covers momentum and Nesterov, `adam` covers AdamW and AMSGrad).
@@ -363,6 +375,7 @@ impl Algorithm {
             Algorithm::Lion(_) => "lion",
             Algorithm::Adafactor(_) => "adafactor",
             Algorithm::Muon(_) => "muon",
+            Algorithm::ScheduleFree(_) => "schedule-free-adamw",
         }
     }
 
@@ -380,13 +393,14 @@ impl Algorithm {
             Algorithm::Lion(c) => c.validate(),
             Algorithm::Adafactor(c) => c.validate(),
             Algorithm::Muon(c) => c.validate(),
+            Algorithm::ScheduleFree(c) => c.validate(),
         }
     }
 }
 
 /// The names of the optimizers, in the order the chapter presents them, then those it does not
 /// have.
-pub const OPTIMIZER_NAMES: [&str; 16] = [
+pub const OPTIMIZER_NAMES: [&str; 17] = [
     "sgd",
     "momentum",
     "nesterov",
@@ -403,6 +417,7 @@ pub const OPTIMIZER_NAMES: [&str; 16] = [
     "lion",
     "adafactor",
     "muon",
+    "schedule-free-adamw",
 ];
 
 /// A hyperparameter a user can set by name, across algorithms.
@@ -556,6 +571,7 @@ impl OptimizerConfig {
             "lion" => ("lion", LionConfig::new().into(), 1e-4, 0.0),
             "adafactor" => ("adafactor", AdafactorConfig::new().into(), 1e-2, 0.0),
             "muon" => ("muon", MuonConfig::new(convention).into(), 1e-3, 0.1),
+            "schedule-free-adamw" => ("schedule-free-adamw", ScheduleFreeConfig::new().into(), 2.5e-3, 0.0),
             _ => {
                 return Err(ConfigError::Unknown {
                     kind: "optimizer",
@@ -609,6 +625,9 @@ impl OptimizerConfig {
             (Algorithm::Lion(c), Beta2) => Some(&mut c.beta2),
             (Algorithm::Adafactor(c), Eps) => Some(c.eps1.insert(0.0)),
             (Algorithm::Muon(c), Momentum) => Some(&mut c.momentum),
+            (Algorithm::ScheduleFree(c), Beta1) => Some(&mut c.beta1),
+            (Algorithm::ScheduleFree(c), Beta2) => Some(&mut c.beta2),
+            (Algorithm::ScheduleFree(c), Eps) => Some(&mut c.eps),
             (Algorithm::Muon(c), Beta1) => Some(&mut c.fallback.beta1),
             (Algorithm::Muon(c), Beta2) => Some(&mut c.fallback.beta2),
             (Algorithm::Muon(c), Eps) => Some(&mut c.fallback.eps),

@@ -114,7 +114,7 @@ impl UpdateRule for NadamConfig {
         }
     }
 
-    fn advance(&self, step: u64, scalars: &mut [f64]) {
+    fn advance(&self, step: u64, _lr: f64, scalars: &mut [f64]) {
         if self.convention == Convention::Torch {
             scalars[0] *= self.mu(step as f64);
         }
