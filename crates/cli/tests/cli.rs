@@ -116,6 +116,18 @@ fn lr_find_suggests_a_rate_near_the_labs_tuned_one() {
         let svg = std::fs::read_to_string(dir.path().join(optimizer).join("lr-find.svg")).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("smoothed"));
     }
+    // compare --lrs find centres each grid on the suggestion: the middle rate is lr-find's.
+    let args = ["compare", "--optimizers", "adam", "--lrs", "find", "--seeds", "1", "--epochs", "1", "--out", "c"];
+    let output = descent(&args, dir.path());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    let line = stdout.lines().find(|l| l.starts_with("lr-find: adam suggests ")).expect("the range test ran");
+    let experiment = std::fs::read_to_string(dir.path().join("c/experiment.toml")).unwrap();
+    let suggested = line["lr-find: adam suggests ".len()..].split(';').next().unwrap();
+    assert!(experiment.contains(suggested), "{suggested} not in the grid: {experiment}");
+    let output = descent(&["compare", "--problem", "quadratic", "--lrs", "find", "--out", "q"], dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).starts_with("error: --lrs find: the range test trains a model"));
     let output = descent(&["lr-find", "--lr", "0.1", "--out", "x"], dir.path());
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).starts_with("error: --lr: lr-find sets the rate itself"));
