@@ -1,12 +1,27 @@
-"""Reference trajectories of torch.optim on 2-D functions, for descent's `torch` convention.
+"""Reference trajectories of torch.optim, for descent's `torch` convention.
 
 Writes crates/core/tests/data/torch_trajectories.csv with columns variant,function,lr,step,x,y
-(float64, printed with repr so they parse back exactly). Gradients come from autograd, as a
-PyTorch user would compute them. Regenerate with:
+(float64, printed with repr so they parse back exactly): 2-D functions, where every tensor is a
+vector. Gradients come from autograd, as a PyTorch user would compute them.
+
+Also writes crates/core/tests/data/torch_matrix_trajectories.csv (columns
+variant,lr,step,index,value): the optimizers that need matrix shapes (Adafactor, Muon) on a
+least-squares problem with a tall matrix W1 (5 x 3), a wide one W2 (3 x 4) and a vector b (4):
+    L = 1/2 |X1 W1 - Y1|^2 + 1/2 |X2 W2 - Y2|^2 + 1/4 sum (b - t)^4,
+with data that are exact binary fractions (see matrix_problem). torch.optim.Muon computes its
+Newton-Schulz iteration in bfloat16; the recording replaces that one function by the same code
+without the cast, so that float64 iterates can be compared (descent iterates in the parameters'
+type). Muon refuses vectors: b is stepped by AdamW with the same lr and weight decay, as its
+documentation advises. Regenerate with:
 
     python3 tools/torch_reference.py   # needs `pip install torch` (measured with 2.15.0)
+
+The rows of the first 14 variants were recorded earlier; the later variants were appended from
+a run of this script with torch 2.15.0+cu132 on CPU, whose rows for the first 14 differ from the
+recorded ones by at most 1.1e-16 relative (the last bit of some Adam, NAdam and AdaDelta steps).
 """
 import csv
+import os
 import sys
 
 import torch
@@ -31,6 +46,13 @@ VARIANTS = {
     "amsgrad": (lambda p, lr: O.Adam(p, lr=lr, amsgrad=True), 0.05, 0.05),
     "nadam": (lambda p, lr: O.NAdam(p, lr=lr), 0.05, 0.05),
     "adadelta": (lambda p, lr: O.Adadelta(p, lr=lr), 1.0, 1.0),
+    "adamax": (lambda p, lr: O.Adamax(p, lr=lr), 0.05, 0.05),
+    # The first steps are momentum SGD (not yet rectified): SGD's rates.
+    "radam": (lambda p, lr: O.RAdam(p, lr=lr), 5e-4, 0.019),
+    # A 2-D point is a vector: Adafactor's unfactored path, and Muon's AdamW fallback (its
+    # defaults: weight decay 0.1).
+    "adafactor": (lambda p, lr: O.Adafactor(p, lr=lr), 0.05, 0.05),
+    "muon": (lambda p, lr: O.AdamW(p, lr=lr, weight_decay=0.1), 0.05, 0.05),
     # Options beyond the defaults.
     "momentum+dampening=0.1+weight_decay=0.01": (
         lambda p, lr: O.SGD(p, lr=lr, momentum=0.9, dampening=0.1, weight_decay=0.01), 5e-4, 0.019),
@@ -39,11 +61,84 @@ VARIANTS = {
     "adam+weight_decay=0.01": (lambda p, lr: O.Adam(p, lr=lr, weight_decay=0.01), 0.05, 0.05),
     "adagrad+lr_decay=0.01+initial_accumulator=0.1": (
         lambda p, lr: O.Adagrad(p, lr=lr, lr_decay=0.01, initial_accumulator_value=0.1), 0.1, 0.1),
+    "adamax+weight_decay=0.01": (lambda p, lr: O.Adamax(p, lr=lr, weight_decay=0.01), 0.05, 0.05),
+    "radam+weight_decay=0.1+decoupled": (
+        lambda p, lr: O.RAdam(p, lr=lr, weight_decay=0.1, decoupled_weight_decay=True), 5e-4, 0.019),
+    "adafactor+weight_decay=0.1": (lambda p, lr: O.Adafactor(p, lr=lr, weight_decay=0.1), 0.05, 0.05),
+    "nadam+weight_decay=0.1+decoupled": (
+        lambda p, lr: O.NAdam(p, lr=lr, weight_decay=0.1, decoupled_weight_decay=True), 0.05, 0.05),
+    "amsgrad+weight_decay=0.1+decoupled": (
+        lambda p, lr: O.AdamW(p, lr=lr, weight_decay=0.1, amsgrad=True), 0.05, 0.05),
+    "nadam+momentum_decay=0.01": (lambda p, lr: O.NAdam(p, lr=lr, momentum_decay=0.01), 0.05, 0.05),
 }
 STEPS = 200
 
 
+def _newton_schulz_float64(grad, ns_coefficients, ns_steps, eps):
+    """torch.optim._muon._zeropower_via_newtonschulz without its cast to bfloat16."""
+    a, b, c = ns_coefficients
+    ortho_grad = grad.clone()
+    if grad.size(0) > grad.size(1):
+        ortho_grad = ortho_grad.T
+    ortho_grad.div_(ortho_grad.norm().clamp(min=eps))
+    for _ in range(ns_steps):
+        gram_matrix = ortho_grad @ ortho_grad.T
+        gram_update = torch.addmm(gram_matrix, gram_matrix, gram_matrix, beta=b, alpha=c)
+        ortho_grad = torch.addmm(ortho_grad, gram_update, ortho_grad, beta=a)
+    if grad.size(0) > grad.size(1):
+        ortho_grad = ortho_grad.T
+    return ortho_grad
+
+
+def matrix_problem():
+    """Data whose every entry is an exact binary fraction, so both sides build the same numbers."""
+    def table(rows, cols, seed):
+        return torch.tensor([[((i * 7 + j * 3 + seed) % 11 - 5) / 4 for j in range(cols)] for i in range(rows)])
+    x1, y1 = table(6, 5, 0), table(6, 3, 1)
+    x2, y2 = table(2, 3, 2), table(2, 4, 3)
+    target = torch.tensor([0.5, -1.0, 1.5, 0.25])
+    start = (table(5, 3, 4) / 2, table(3, 4, 5) / 2, torch.tensor([1.0, 0.0, -0.5, 2.0]))
+
+    def loss(w1, w2, b):
+        return (0.5 * ((x1 @ w1 - y1) ** 2).sum() + 0.5 * ((x2 @ w2 - y2) ** 2).sum()
+                + 0.25 * ((b - target) ** 4).sum())
+    return start, loss
+
+
+# variant -> (lr, optimizers over (w1, w2, b))
+MATRIX_VARIANTS = {
+    "adafactor": (0.05, lambda w1, w2, b, lr: [O.Adafactor([w1, w2, b], lr=lr)]),
+    "adafactor+weight_decay=0.1": (0.05, lambda w1, w2, b, lr: [O.Adafactor([w1, w2, b], lr=lr, weight_decay=0.1)]),
+    "muon": (0.02, lambda w1, w2, b, lr: [O.Muon([w1, w2], lr=lr), O.AdamW([b], lr=lr, weight_decay=0.1)]),
+    "muon+momentum=0.9+weight_decay=0.01": (0.02, lambda w1, w2, b, lr: [
+        O.Muon([w1, w2], lr=lr, momentum=0.9, weight_decay=0.01), O.AdamW([b], lr=lr, weight_decay=0.01)]),
+}
+MATRIX_STEPS = 50
+
+
+def record_matrices(path):
+    torch.optim._muon._zeropower_via_newtonschulz = _newton_schulz_float64
+    (w1_start, w2_start, b_start), loss = matrix_problem()
+    with open(path, "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["variant", "lr", "step", "index", "value"])
+        for variant, (lr, make) in MATRIX_VARIANTS.items():
+            tensors = [t.clone().requires_grad_(True) for t in (w1_start, w2_start, b_start)]
+            optimizers = make(*tensors, lr)
+            for step in range(MATRIX_STEPS + 1):
+                if step > 0:
+                    for optimizer in optimizers:
+                        optimizer.zero_grad()
+                    loss(*tensors).backward()
+                    for optimizer in optimizers:
+                        optimizer.step()
+                flat = torch.cat([t.detach().reshape(-1) for t in tensors]).tolist()
+                for index, value in enumerate(flat):
+                    writer.writerow([variant, repr(lr), step, index, repr(value)])
+
+
 def main(path):
+    record_matrices(os.path.join(os.path.dirname(path), "torch_matrix_trajectories.csv"))
     with open(path, "w", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["variant", "function", "lr", "step", "x", "y"])

@@ -1,7 +1,7 @@
 //! Flags shared by the commands that build optimizers, and how their errors name the flag.
 
 use clap::Args;
-use descent_optim::{Clip, ConfigError, Convention, OptimizerConfig, Overrides, Schedule};
+use descent_optim::{Clip, ConfigError, Convention, OptimizerConfig, Overrides, Schedule, OVERRIDE_COUNT};
 
 use crate::bad_input;
 
@@ -9,28 +9,59 @@ use crate::bad_input;
 #[derive(Debug, Clone, Args)]
 pub struct OptimizerFlags {
     /// Optimizer (train, diagnose, sweep-batch) or a comma-separated list (optimize): sgd,
-    /// momentum, nesterov, adagrad, rmsprop, rmsprop-nesterov, adam, adamw, amsgrad, nadam, adadelta.
+    /// momentum, nesterov, adagrad, rmsprop, rmsprop-nesterov, adam, adamw, amsgrad, nadam, adadelta,
+    /// adamax, radam, lion, adafactor, muon, schedule-free-adamw.
     #[arg(long = "optimizer", value_name = "LIST")]
     pub optimizers: Option<String>,
     /// Learning rate ε (ε₀ of the schedule).
     #[arg(long, value_name = "LR", allow_negative_numbers = true)]
     pub lr: Option<f64>,
-    /// Momentum α (momentum, nesterov, rmsprop-nesterov).
+    /// Momentum α (momentum, nesterov, rmsprop-nesterov, muon).
     #[arg(long, value_name = "A", allow_negative_numbers = true)]
     pub momentum: Option<f64>,
     /// Decay rate ρ (rmsprop, adadelta).
     #[arg(long, value_name = "R", allow_negative_numbers = true)]
     pub rho: Option<f64>,
-    /// First-moment decay ρ₁ (adam family, nadam).
+    /// First-moment decay ρ₁ (adam family, nadam, adamax, radam, lion, schedule-free-adamw; muon's
+    /// AdamW for vectors).
     #[arg(long, value_name = "B1", allow_negative_numbers = true)]
     pub beta1: Option<f64>,
-    /// Second-moment decay ρ₂ (adam family, nadam).
+    /// Second-moment decay ρ₂ (adam family, nadam, adamax, radam; lion's momentum decay; muon's
+    /// AdamW for vectors).
     #[arg(long, value_name = "B2", allow_negative_numbers = true)]
     pub beta2: Option<f64>,
-    /// Small constant δ of the adaptive methods.
+    /// Small constant δ of the adaptive methods, added to the root's result (0 is allowed, as in
+    /// PyTorch); adafactor's ε₁ (floor of √V̂).
     #[arg(long, value_name = "D", allow_negative_numbers = true)]
     pub eps: Option<f64>,
-    /// Weight decay λ (L2; decoupled for adamw).
+    /// δ_root of the adam family, nadam and radam, added inside the square root (Optax's eps_root);
+    /// Algorithm 8.7 as printed is --eps 0 --eps-root 1e-8.
+    #[arg(long, value_name = "D", allow_negative_numbers = true)]
+    pub eps_root: Option<f64>,
+    /// τ of PyTorch's SGD momentum: the share of the new gradient not added (torch convention).
+    #[arg(long, value_name = "T", allow_negative_numbers = true)]
+    pub dampening: Option<f64>,
+    /// AdaGrad's rate decay: ε/(1 + (t − 1)·D) at update t (PyTorch's lr_decay).
+    #[arg(long, value_name = "D", allow_negative_numbers = true)]
+    pub lr_decay: Option<f64>,
+    /// AdaGrad's starting value of the accumulator r (PyTorch's initial_accumulator_value).
+    #[arg(long, value_name = "R", allow_negative_numbers = true)]
+    pub initial_accumulator: Option<f64>,
+    /// ψ of PyTorch NAdam's momentum schedule μₜ = ρ₁(1 − ½·0.96^(tψ)) (torch convention).
+    #[arg(long, value_name = "PSI", allow_negative_numbers = true)]
+    pub momentum_decay: Option<f64>,
+    /// RMSProp divided by the gradient's variance rather than its second moment (rmsprop,
+    /// rmsprop-nesterov).
+    #[arg(long)]
+    pub centered: bool,
+    /// Weight decay as θ ← θ(1 − ελ) instead of as an L2 gradient (adam, amsgrad, nadam, radam;
+    /// adamw has it already).
+    #[arg(long)]
+    pub decoupled_weight_decay: bool,
+    /// Ascend instead of descend (every optimizer; PyTorch's maximize).
+    #[arg(long)]
+    pub maximize: bool,
+    /// Weight decay λ (L2; decoupled for adamw, lion, adafactor and muon).
     #[arg(long, value_name = "W", allow_negative_numbers = true)]
     pub weight_decay: Option<f64>,
     /// Whose formulas and defaults: book (Deep Learning, ch. 8) or torch (torch.optim).
@@ -38,7 +69,9 @@ pub struct OptimizerFlags {
     pub convention: String,
     /// Learning-rate schedule, e.g. linear (Algorithm 8.1: to 1% of ε₀ at the end),
     /// linear:tau=500, cosine, step:every=100,gamma=0.5, exponential:gamma=0.99,
-    /// inverse-time:gamma=0.01, warmup:100+cosine.
+    /// inverse-time:gamma=0.01, multi-step:at=100/300,gamma=0.1, polynomial:power=2,
+    /// one-cycle:pct=0.3,div=25,final-div=1e4, cosine-restarts:period=50,mult=2,min=0,
+    /// constant-factor:factor=0.5,steps=100, warmup:100+cosine.
     #[arg(long, value_name = "SPEC", default_value = "constant")]
     pub schedule: String,
     /// Gradient clipping: value:C, norm:C (per tensor) or global-norm:C.
@@ -54,6 +87,24 @@ impl OptimizerFlags {
             .map_err(|error: ConfigError| bad_input(format!("--convention {}: {}", self.convention, reason(&error))))
     }
 
+    /// The hyperparameters given as flags.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            momentum: self.momentum,
+            rho: self.rho,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            eps_root: self.eps_root,
+            dampening: self.dampening,
+            lr_decay: self.lr_decay,
+            initial_accumulator: self.initial_accumulator,
+            momentum_decay: self.momentum_decay,
+            centered: self.centered.then_some(true),
+            decoupled_weight_decay: self.decoupled_weight_decay.then_some(true),
+        }
+    }
+
     /// The optimizers named by `--optimizer` (or `default`), with the flags applied and checked.
     /// `default_lr` gives the rate when `--lr` is absent.
     pub fn configs(
@@ -67,9 +118,8 @@ impl OptimizerFlags {
         if names.iter().any(|name| name.is_empty()) {
             return Err(bad_input(format!("--optimizer '{list}': empty name in the list")));
         }
-        let overrides =
-            Overrides { momentum: self.momentum, rho: self.rho, beta1: self.beta1, beta2: self.beta2, eps: self.eps };
-        let mut used = [false; 5];
+        let overrides = self.overrides();
+        let mut used = [false; OVERRIDE_COUNT];
         let mut configs = Vec::new();
         for (index, name) in names.iter().enumerate() {
             if names[..index].contains(name) {
@@ -84,15 +134,17 @@ impl OptimizerFlags {
             if let Some(weight_decay) = self.weight_decay {
                 config.weight_decay = weight_decay;
             }
+            config.maximize = self.maximize;
             config.validate().map_err(|error| self.flag_error(&error))?;
             configs.push(config);
         }
         for ((parameter, value), used) in overrides.pairs().iter().zip(used) {
             if let (Some(value), false) = (value, used) {
-                return Err(bad_input(format!(
-                    "--{} {value}: none of the optimizers ({list}) has this hyperparameter",
-                    parameter.name()
-                )));
+                let flag = match parameter.is_switch() {
+                    true => format!("--{}", parameter.name()),
+                    false => format!("--{} {value}", parameter.name()),
+                };
+                return Err(bad_input(format!("{flag}: none of the optimizers ({list}) has this hyperparameter")));
             }
         }
         Ok(configs)
@@ -182,4 +234,28 @@ pub fn problem_help(default: &str) -> String {
 /// `--problem`'s help where only trainable problems (those with data and a model) fit.
 pub fn trainable_problem_help() -> String {
     format!("Problem: {}", descent::config::trainable().join(", "))
+}
+
+/// Refuses `--out DIR` unless it is new, empty, or holds only an earlier result of the same
+/// command (exactly the `files` it writes, the CSV among them starting with `csv_header`):
+/// nothing of the user's is replaced. `what` names the command's result in the message.
+pub fn check_output_folder(
+    out: &std::path::Path,
+    files: [&str; 2],
+    csv_header: &str,
+    what: &str,
+) -> anyhow::Result<()> {
+    let earlier = std::fs::read_dir(out).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .all(|e| e.file_type().is_ok_and(|t| t.is_file()) && files.contains(&&*e.file_name().to_string_lossy()))
+    }) && descent::files::read_text(&out.join(files[0]), descent::files::TEXT_LIMIT, true)
+        .is_ok_and(|text| text.starts_with(csv_header));
+    if !descent::files::is_free_folder(out) && !earlier {
+        return Err(bad_input(format!(
+            "--out {}: holds files that are not {what} of descent's; choose a new or empty folder",
+            out.display()
+        )));
+    }
+    Ok(())
 }

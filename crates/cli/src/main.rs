@@ -79,6 +79,9 @@ enum Command {
     Diagnose(Box<commands::diagnose::DiagnoseArgs>),
     /// The batch size as evidence: throughput, activation memory and validation error per size.
     SweepBatch(Box<commands::sweep::SweepArgs>),
+    /// The learning-rate range test (Smith 2017): train while the rate grows exponentially, plot
+    /// the smoothed loss against the rate, and suggest a rate (the minimum's, divided by 10).
+    LrFind(Box<commands::lr_find::LrFindArgs>),
     /// Redraw a comparison's report from its results, without training.
     Report(commands::report::ReportArgs),
     /// Run optimizers on a 2-D test function; write their paths (CSV) and a contour plot.
@@ -118,6 +121,7 @@ fn main() -> ExitCode {
         Command::Suite(args) => commands::suite::run(*args),
         Command::Diagnose(args) => commands::diagnose::run(*args),
         Command::SweepBatch(args) => commands::sweep::run(*args),
+        Command::LrFind(args) => commands::lr_find::run(*args),
         Command::Report(args) => commands::report::run(args),
         Command::Optimize(args) => commands::optimize::run(*args),
         Command::Train(args) => commands::train::run(*args),

@@ -60,9 +60,94 @@ fn png_plots_are_png_files() {
 }
 
 #[test]
+fn options_given_as_flags_reproduce_pytorch() {
+    // Each option PyTorch has, set by its flag, must take `descent optimize` along the path
+    // torch.optim took (recorded by tools/torch_reference.py; Rosenbrock from (−1.5, 2), 200 steps).
+    let reference = include_str!("../../core/tests/data/torch_trajectories.csv");
+    let cases: [(&str, &[&str]); 6] = [
+        ("momentum+dampening=0.1+weight_decay=0.01", &["momentum", "--dampening", "0.1", "--weight-decay", "0.01"]),
+        ("rmsprop+momentum=0.5+centered", &["rmsprop", "--momentum", "0.5", "--centered"]),
+        (
+            "adagrad+lr_decay=0.01+initial_accumulator=0.1",
+            &["adagrad", "--lr-decay", "0.01", "--initial-accumulator", "0.1"],
+        ),
+        ("nadam+weight_decay=0.1+decoupled", &["nadam", "--weight-decay", "0.1", "--decoupled-weight-decay"]),
+        ("amsgrad+weight_decay=0.1+decoupled", &["amsgrad", "--weight-decay", "0.1", "--decoupled-weight-decay"]),
+        ("nadam+momentum_decay=0.01", &["nadam", "--momentum-decay", "0.01"]),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (variant, flags) in cases {
+        let prefix = format!("{variant},rosenbrock,");
+        let rows: Vec<&str> = reference.lines().filter(|line| line.starts_with(&prefix)).collect();
+        let last: Vec<&str> = rows.last().unwrap().split(',').collect();
+        let (lr, expected) = (last[2], [last[4].parse::<f64>().unwrap(), last[5].parse::<f64>().unwrap()]);
+        let common =
+            ["optimize", "--convention", "torch", "--function", "rosenbrock", "--start=-1.5,2", "--steps", "200"];
+        let args = [&common[..], &["--lr", lr, "--out", "p.csv", "--optimizer"], flags].concat();
+        let output = descent(&args, dir.path());
+        assert!(output.status.success(), "{variant}: {}", text(&output.stderr));
+        let csv = std::fs::read_to_string(dir.path().join("p.csv")).unwrap();
+        let fields: Vec<f64> =
+            csv.lines().last().unwrap().split(',').skip(2).take(2).map(|v| v.parse().unwrap()).collect();
+        for (got, want) in fields.iter().zip(expected) {
+            // As in crates/core/tests/torch_reference.rs.
+            assert!((got - want).abs() / want.abs().max(1.0) <= 1e-14, "{variant}: {got} vs PyTorch {want}");
+        }
+    }
+}
+
+#[test]
+fn lr_find_suggests_a_rate_near_the_labs_tuned_one() {
+    // The lab's tuned rates on mnist-mlp (bundled subset, 5 epochs, seed 1, chosen on validation
+    // error from 3e-4, 1e-3, 3e-3, …, 3): adam 0.003, sgd 0.3, measured with
+    // `descent compare --problem mnist-mlp --optimizers adam,sgd --lrs 0.0003,0.001,0.003,0.01,0.03,0.1,0.3,1,3 --seeds 1`.
+    // The range test must land within a factor of 3 of each.
+    let dir = tempfile::tempdir().unwrap();
+    for (optimizer, tuned) in [("adam", 0.003), ("sgd", 0.3)] {
+        let output = descent(&["lr-find", "--optimizer", optimizer, "--out", optimizer], dir.path());
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let stdout = text(&output.stdout);
+        let line = stdout.lines().find(|l| l.starts_with("suggested rate: ")).expect("a suggestion");
+        let suggested: f64 = line["suggested rate: ".len()..].split(' ').next().unwrap().parse().unwrap();
+        assert!(suggested > tuned / 3.0 && suggested < tuned * 3.0, "{optimizer}: {suggested} vs tuned {tuned}");
+        let csv = std::fs::read_to_string(dir.path().join(optimizer).join("lr-find.csv")).unwrap();
+        assert_eq!(csv.lines().next(), Some("step,lr,loss,smoothed_loss"));
+        assert!(csv.lines().count() > 50);
+        let svg = std::fs::read_to_string(dir.path().join(optimizer).join("lr-find.svg")).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("smoothed"));
+    }
+    // compare --lrs find centres each grid on the suggestion: the middle rate is lr-find's.
+    let args = ["compare", "--optimizers", "adam", "--lrs", "find", "--seeds", "1", "--epochs", "1", "--out", "c"];
+    let output = descent(&args, dir.path());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    let line = stdout.lines().find(|l| l.starts_with("lr-find: adam suggests ")).expect("the range test ran");
+    let experiment = std::fs::read_to_string(dir.path().join("c/experiment.toml")).unwrap();
+    let suggested = line["lr-find: adam suggests ".len()..].split(';').next().unwrap();
+    assert!(experiment.contains(suggested), "{suggested} not in the grid: {experiment}");
+    let output = descent(&["compare", "--problem", "quadratic", "--lrs", "find", "--out", "q"], dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).starts_with("error: --lrs find: the range test trains a model"));
+    let output = descent(&["lr-find", "--lr", "0.1", "--out", "x"], dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).starts_with("error: --lr: lr-find sets the rate itself"));
+    let output = descent(&["lr-find", "--start-lr", "1", "--end-lr", "0.1", "--out", "x"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+}
+
+#[test]
+fn algorithm_8_7_as_printed_runs_with_eps_zero_and_eps_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["optimize", "--optimizer", "adam,nadam", "--eps", "0", "--eps-root", "1e-8", "--steps", "20"];
+    let output = descent(&[&args[..], &["--out", "paths.csv"]].concat(), dir.path());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(std::fs::read_to_string(dir.path().join("paths.csv")).unwrap().lines().count() > 40);
+}
+
+#[test]
 fn bad_input_gets_one_line_naming_the_flag_and_exit_status_2() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 13] = [
         (&["--function", "banana"], "--function banana: unknown function"),
         (&["--optimizer", "adam,adamx"], "--optimizer adamx: unknown optimizer"),
         (&["--start", "1;2"], "--start 1;2: expected two finite numbers"),
@@ -72,6 +157,10 @@ fn bad_input_gets_one_line_naming_the_flag_and_exit_status_2() {
         (&["--steps", "0"], "--steps 0: must be at least 1"),
         (&["--optimizer", "sgd", "--rho", "0.5"], "--rho 0.5: none of the optimizers (sgd) has this hyperparameter"),
         (&["--schedule", "step:every=0"], "--schedule step:every=0: every must be a whole number >= 1"),
+        (&["--optimizer", "rmsprop", "--eps-root", "1e-8"], "--eps-root 0.00000001: none of the optimizers (rmsprop)"),
+        (&["--optimizer", "adam", "--eps-root", "-1"], "--eps-root -1: must be a finite number >= 0"),
+        (&["--optimizer", "adam,sgd", "--centered"], "--centered: none of the optimizers (adam,sgd) has this"),
+        (&["--optimizer", "momentum", "--dampening", "0.5"], "--dampening 0.5: must be 0 in the book convention"),
     ];
     for (args, expected) in cases {
         let output = descent(&[&["optimize", "--out", "never.csv"], args].concat(), dir.path());

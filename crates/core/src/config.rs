@@ -48,6 +48,30 @@ pub struct TrainConfig {
     pub beta2: Option<f64>,
     /// δ of the adaptive methods.
     pub eps: Option<f64>,
+    /// δ_root of the Adam family, inside the square root (Optax's `eps_root`).
+    #[serde(default)]
+    pub eps_root: Option<f64>,
+    /// τ, PyTorch SGD's dampening (torch convention).
+    #[serde(default)]
+    pub dampening: Option<f64>,
+    /// AdaGrad's lr_decay.
+    #[serde(default)]
+    pub lr_decay: Option<f64>,
+    /// AdaGrad's starting value of r.
+    #[serde(default)]
+    pub initial_accumulator: Option<f64>,
+    /// ψ of PyTorch NAdam's momentum schedule.
+    #[serde(default)]
+    pub momentum_decay: Option<f64>,
+    /// RMSProp centered (divides by the variance).
+    #[serde(default)]
+    pub centered: Option<bool>,
+    /// Weight decay as θ ← θ(1 − ελ) for adam, amsgrad, nadam, radam.
+    #[serde(default)]
+    pub decoupled_weight_decay: Option<bool>,
+    /// Ascend instead of descend (PyTorch's maximize).
+    #[serde(default)]
+    pub maximize: bool,
     /// Weight decay λ.
     pub weight_decay: f64,
     /// Learning-rate schedule, as text (`constant`, `linear`, `warmup:100+cosine`, …): a
@@ -234,6 +258,14 @@ impl TrainConfig {
             beta1: None,
             beta2: None,
             eps: None,
+            eps_root: None,
+            dampening: None,
+            lr_decay: None,
+            initial_accumulator: None,
+            momentum_decay: None,
+            centered: None,
+            decoupled_weight_decay: None,
+            maximize: false,
             weight_decay: 0.0,
             schedule: "constant".into(),
             clip: None,
@@ -289,11 +321,22 @@ impl TrainConfig {
         self.lr = optimizer.lr;
         self.weight_decay = optimizer.weight_decay;
         let value = |parameter| optimizer.get(parameter);
-        self.momentum = value(Hyperparameter::Momentum);
-        self.rho = value(Hyperparameter::Rho);
-        self.beta1 = value(Hyperparameter::Beta1);
-        self.beta2 = value(Hyperparameter::Beta2);
-        self.eps = value(Hyperparameter::Eps);
+        let switch = |parameter| value(parameter).map(|on| on != 0.0);
+        self.set_overrides(&Overrides {
+            momentum: value(Hyperparameter::Momentum),
+            rho: value(Hyperparameter::Rho),
+            beta1: value(Hyperparameter::Beta1),
+            beta2: value(Hyperparameter::Beta2),
+            eps: value(Hyperparameter::Eps),
+            eps_root: value(Hyperparameter::EpsRoot),
+            dampening: value(Hyperparameter::Dampening),
+            lr_decay: value(Hyperparameter::LrDecay),
+            initial_accumulator: value(Hyperparameter::InitialAccumulator),
+            momentum_decay: value(Hyperparameter::MomentumDecay),
+            centered: switch(Hyperparameter::Centered),
+            decoupled_weight_decay: switch(Hyperparameter::DecoupledWeightDecay),
+        });
+        self.maximize = optimizer.maximize;
         self
     }
 
@@ -304,11 +347,44 @@ impl TrainConfig {
         self
     }
 
+    /// The hyperparameter overrides this config holds.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            momentum: self.momentum,
+            rho: self.rho,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            eps_root: self.eps_root,
+            dampening: self.dampening,
+            lr_decay: self.lr_decay,
+            initial_accumulator: self.initial_accumulator,
+            momentum_decay: self.momentum_decay,
+            centered: self.centered,
+            decoupled_weight_decay: self.decoupled_weight_decay,
+        }
+    }
+
+    /// Replaces every hyperparameter override with those of `overrides`.
+    pub fn set_overrides(&mut self, overrides: &Overrides) {
+        self.momentum = overrides.momentum;
+        self.rho = overrides.rho;
+        self.beta1 = overrides.beta1;
+        self.beta2 = overrides.beta2;
+        self.eps = overrides.eps;
+        self.eps_root = overrides.eps_root;
+        self.dampening = overrides.dampening;
+        self.lr_decay = overrides.lr_decay;
+        self.initial_accumulator = overrides.initial_accumulator;
+        self.momentum_decay = overrides.momentum_decay;
+        self.centered = overrides.centered;
+        self.decoupled_weight_decay = overrides.decoupled_weight_decay;
+    }
+
     /// The optimizer this config describes, checked.
     pub fn optimizer_config(&self) -> Result<OptimizerConfig, Error> {
         let mut config = OptimizerConfig::named(&self.optimizer, self.convention)?;
-        let overrides =
-            Overrides { momentum: self.momentum, rho: self.rho, beta1: self.beta1, beta2: self.beta2, eps: self.eps };
+        let overrides = self.overrides();
         let applied = config.apply(&overrides);
         let unused = overrides.pairs().into_iter().zip(applied).find(|((_, value), used)| value.is_some() && !used);
         if let Some(((parameter, _), _)) = unused {
@@ -320,6 +396,7 @@ impl TrainConfig {
         }
         config.lr = self.lr;
         config.weight_decay = self.weight_decay;
+        config.maximize = self.maximize;
         config.validate()?;
         Ok(config)
     }

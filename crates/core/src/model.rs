@@ -131,6 +131,12 @@ pub trait Model: Send {
         result
     }
 
+    /// Each tensor of [`tensors`](Self::tensors) as a matrix (rows, columns; one row for a
+    /// vector): what Adafactor and Muon need. By default every tensor is a vector.
+    fn tensor_shapes(&self) -> Vec<(usize, usize)> {
+        self.tensors().iter().map(|(_, range)| (1, range.len())).collect()
+    }
+
     /// The layers by name and range, what per-layer statistics and error messages name (the
     /// tensors, unless the model groups them).
     fn layers(&self) -> Vec<(String, Range<usize>)> {
@@ -185,6 +191,10 @@ impl Model for Network<f32> {
 
     fn tensors(&self) -> Vec<(String, Range<usize>)> {
         Network::tensors(self).iter().map(|t| (t.name.clone(), t.range.clone())).collect()
+    }
+
+    fn tensor_shapes(&self) -> Vec<(usize, usize)> {
+        Network::tensors(self).iter().map(|t| t.shape).collect()
     }
 
     fn predict(&mut self, inputs: &[f32], batch: usize) -> &[f32] {
@@ -257,6 +267,12 @@ impl Model for Rnn<f32> {
             ("V".into(), self.v()),
             ("c".into(), self.c()),
         ]
+    }
+
+    fn tensor_shapes(&self) -> Vec<(usize, usize)> {
+        let spec = self.spec();
+        let (hidden, inputs, outputs) = (spec.hidden, spec.inputs, spec.outputs);
+        vec![(hidden, hidden), (hidden, inputs), (1, hidden), (outputs, hidden), (1, outputs)]
     }
 
     fn predict(&mut self, inputs: &[f32], batch: usize) -> &[f32] {

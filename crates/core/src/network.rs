@@ -33,6 +33,8 @@ pub struct Tensor {
     pub name: String,
     /// Its range in the flat buffers.
     pub range: Range<usize>,
+    /// Its shape as a matrix (rows, columns; one row for a vector), row-major in the range.
+    pub shape: (usize, usize),
 }
 
 /// Layers in sequence, the objective they are trained on, and their buffers.
@@ -121,7 +123,7 @@ impl<F: Float> Network<F> {
             for tensor in layer.tensors() {
                 let range = offset..offset + tensor.len();
                 let name = format!("layer {} {}", layers.len() + 1, tensor.name);
-                tensors.push(Tensor { name, range: range.clone() });
+                tensors.push(Tensor { name, range: range.clone(), shape: (tensor.rows, tensor.cols) });
                 offset += tensor.len();
                 inits.push((range, tensor));
             }

@@ -94,7 +94,11 @@ pub fn run_observed(
         let (before, lr) = (theta, settings.schedule.lr(step - 1));
         optimizer.step(&mut theta, &grad, lr)?;
         observe(Update { step: step - 1, before, after: theta, lr });
+        // The path is of the point the optimizer would return: for schedule-free AdamW the
+        // average x (θ holds y, where the gradient is taken), for the others θ itself.
+        optimizer.swap_evaluation_point(&mut theta);
         let current = point(step, theta);
+        optimizer.swap_evaluation_point(&mut theta);
         points.push(current);
         if !(current.x.is_finite() && current.y.is_finite() && current.f.is_finite()) {
             diverged_at = Some(step);

@@ -75,6 +75,61 @@ fn resuming_gives_the_same_run_bit_for_bit() {
     assert_eq!(without_seconds(&split_dir).len(), 3);
 }
 
+#[test]
+fn new_optimizers_learn_and_resume_bit_for_bit() {
+    // adamax, radam, lion, adafactor, muon and schedule-free AdamW on the 32-unit MLP, 2 epochs
+    // straight against 1 + 1 resumed: their states (Adafactor's factored moments, Muon's momentum
+    // and AdamW buffers, schedule-free's z, v, x and its sum of rates) must come back from the
+    // checkpoint exactly, or the parameters (and the metrics, taken at x) differ.
+    for (name, lr) in [
+        ("adamax", 2e-3),
+        ("radam", 3e-3),
+        ("lion", 3e-4),
+        ("adafactor", 1e-2),
+        ("muon", 0.02),
+        ("schedule-free-adamw", 2.5e-3),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (straight_dir, split_dir) = (dir.path().join("straight"), dir.path().join("split"));
+        let (mut config, splits) = small(vec![32], 2);
+        (config.optimizer, config.lr, config.convention) = (name.into(), lr, descent::optim::Convention::Torch);
+        if name == "muon" {
+            config.weight_decay = 0.1;
+        }
+        let mut straight = Trainer::new(config.clone(), splits.clone()).unwrap();
+        let summary = straight.run(Some(&straight_dir), &mut no_events()).unwrap();
+        let error = summary.final_metrics.unwrap().test_error;
+        assert!(error < 0.35, "{name}: test error {error} after 2 epochs (chance: 0.9)");
+        let mut first = Trainer::new(TrainConfig { epochs: 1, ..config }, splits).unwrap();
+        first.run(Some(&split_dir), &mut no_events()).unwrap();
+        let mut resumed = resume_with_subset(&split_dir, 2);
+        resumed.run(Some(&split_dir), &mut no_events()).unwrap();
+        let bits = |t: &Trainer| t.model().params().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert!(bits(&straight) == bits(&resumed), "{name}: resumed parameters differ");
+        let losses = |t: &Trainer| -> Vec<[f64; 4]> {
+            t.metrics().iter().map(|m| [m.train_loss, m.val_loss, m.test_loss, m.val_error]).collect()
+        };
+        assert_eq!(losses(&straight), losses(&resumed), "{name}: resumed metrics differ");
+        eprintln!("{name}: test error {error}");
+    }
+}
+
+#[test]
+fn schedule_free_keeps_the_average_as_its_best_parameters() {
+    // One epoch with early stopping on: the best epoch is the only one, and the parameters kept
+    // are the evaluation point x (the checkpoint's optimizer.x), not y, where gradients were taken.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut config, splits) = small(vec![32], 1);
+    (config.optimizer, config.lr, config.early_stop) = ("schedule-free-adamw".into(), 2.5e-3, Some(3));
+    let mut trainer = Trainer::new(config, splits).unwrap();
+    trainer.run(Some(dir.path()), &mut no_events()).unwrap();
+    let checkpoint = descent::checkpoint::Checkpoint::load(dir.path()).unwrap();
+    let (x, y) = (checkpoint.tensor("optimizer.x").unwrap(), checkpoint.tensor("params").unwrap());
+    assert_ne!(x, y);
+    assert_eq!(trainer.model().params(), x);
+    assert_eq!(checkpoint.tensor("best_params").unwrap(), x);
+}
+
 /// `Trainer::resume` for a run made on the test subset: same as the library call, but with the
 /// training data cut down as in [`small`].
 fn resume_with_subset(dir: &std::path::Path, epochs: u32) -> Trainer {

@@ -28,6 +28,8 @@ pub trait Float:
 {
     /// 0.
     const ZERO: Self;
+    /// The machine epsilon: the gap between 1 and the next larger number.
+    const EPSILON: Self;
     /// 1.
     const ONE: Self;
     /// +∞, used as "no bound" so that kernels need no branch.
@@ -65,6 +67,7 @@ macro_rules! impl_float {
     ($t:ident, $exp:path, $fast_exp:path, $tanh:path) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
+            const EPSILON: Self = $t::EPSILON;
             const ONE: Self = 1.0;
             const INFINITY: Self = $t::INFINITY;
             const NAME: &'static str = stringify!($t);

@@ -32,7 +32,7 @@ mod testing;
 
 pub use algorithms::{
     AdadeltaConfig, AdagradConfig, AdamConfig, Algorithm, Convention, Hyperparameter, NadamConfig, OptimizerConfig,
-    Overrides, RmspropConfig, SgdConfig, OPTIMIZER_NAMES,
+    Overrides, RmspropConfig, SgdConfig, OPTIMIZER_NAMES, OVERRIDE_COUNT,
 };
 pub use clip::Clip;
 pub use error::{ConfigError, StateError, StepError};

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use crate::algorithms::{Algorithm, OptimizerConfig, StepContext, UpdateRule};
+use crate::algorithms::{Algorithm, OptimizerConfig, StepContext, TensorRule, UpdateRule};
 use crate::clip::{scale_for_norm, Clip};
 use crate::error::{ConfigError, StateError, StepError};
 use crate::parallel::{for_each_piece, sum_of_squares, StateViews, MAX_STATE};
@@ -21,12 +21,21 @@ pub struct ParamGroup {
     pub lr_scale: f64,
     /// Weight decay for this group; `None` takes the optimizer's.
     pub weight_decay: Option<f64>,
+    /// The tensor's shape as a matrix (rows, columns), for the rules that need it (Adafactor,
+    /// Muon); `None` for a vector. Element (i, j) is at `range.start + i·columns + j`.
+    pub shape: Option<(usize, usize)>,
 }
 
 impl ParamGroup {
     /// A group over `range` with the optimizer's settings.
     pub fn new(range: Range<usize>) -> Self {
-        ParamGroup { range, lr_scale: 1.0, weight_decay: None }
+        ParamGroup { range, lr_scale: 1.0, weight_decay: None, shape: None }
+    }
+
+    /// This group as a `rows` × `cols` matrix (row-major).
+    pub fn with_shape(mut self, rows: usize, cols: usize) -> Self {
+        self.shape = Some((rows, cols));
+        self
     }
 
     /// This group with its own weight decay (0 for none, as is usual for biases).
@@ -42,9 +51,11 @@ impl ParamGroup {
     }
 }
 
-/// Runs `$body` with `$rule` bound to the concrete config inside an [`Algorithm`].
+/// Runs `$body` with `$rule` bound to the concrete config inside an [`Algorithm`] when it is an
+/// elementwise [`UpdateRule`], and `$tensor_body` with `$tensor` bound when it is a
+/// [`TensorRule`].
 macro_rules! dispatch {
-    ($algorithm:expr, $rule:ident => $body:expr) => {
+    ($algorithm:expr, $rule:ident => $body:expr, $tensor:ident => $tensor_body:expr) => {
         match $algorithm {
             Algorithm::Sgd($rule) => $body,
             Algorithm::Adagrad($rule) => $body,
@@ -52,8 +63,19 @@ macro_rules! dispatch {
             Algorithm::Adam($rule) => $body,
             Algorithm::Nadam($rule) => $body,
             Algorithm::Adadelta($rule) => $body,
+            Algorithm::Adamax($rule) => $body,
+            Algorithm::Radam($rule) => $body,
+            Algorithm::Lion($rule) => $body,
+            Algorithm::ScheduleFree($rule) => $body,
+            Algorithm::Adafactor($tensor) => $tensor_body,
+            Algorithm::Muon($tensor) => $tensor_body,
         }
     };
+}
+
+/// The state buffers of either kind of rule, by name, with their starting values.
+fn rule_state_buffers(algorithm: &Algorithm) -> Vec<(&'static str, f64)> {
+    dispatch!(algorithm, rule => UpdateRule::state_buffers(rule), tensor => TensorRule::state_buffers(tensor))
 }
 
 /// A named per-parameter state buffer.
@@ -87,9 +109,14 @@ struct StateBuffer<F> {
 pub struct Optimizer<F: Float> {
     algorithm: Algorithm,
     weight_decay: f64,
+    maximize: bool,
     clip: Option<Clip>,
     groups: Vec<ParamGroup>,
     buffers: Vec<StateBuffer<F>>,
+    /// Per group (or the one whole-buffer group), each buffer's elements for that group: the
+    /// group's own range for elementwise rules, consecutive segments for tensor rules.
+    segments: Vec<[Range<usize>; MAX_STATE]>,
+    scratch: Vec<F>,
     scalar_names: Vec<&'static str>,
     scalar_values: Vec<f64>,
     steps_taken: u64,
@@ -104,13 +131,17 @@ impl<F: Float> Optimizer<F> {
     /// An optimizer for `algorithm` with no weight decay, no clipping and one group.
     pub fn new(algorithm: Algorithm) -> Result<Self, ConfigError> {
         algorithm.validate()?;
-        let (scalar_names, scalar_values) = dispatch!(algorithm, rule => rule.scalar_state()).into_iter().unzip();
+        let (scalar_names, scalar_values) =
+            dispatch!(algorithm, rule => rule.scalar_state(), _tensor => Vec::new()).into_iter().unzip();
         Ok(Optimizer {
             algorithm,
             weight_decay: 0.0,
+            maximize: false,
             clip: None,
             groups: Vec::new(),
             buffers: Vec::new(),
+            segments: Vec::new(),
+            scratch: Vec::new(),
             scalar_names,
             scalar_values,
             steps_taken: 0,
@@ -123,7 +154,14 @@ impl<F: Float> Optimizer<F> {
     /// rate is given at each step).
     pub fn from_config(config: &OptimizerConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        Self::new(config.algorithm)?.with_weight_decay(config.weight_decay)
+        Ok(Self::new(config.algorithm)?.with_weight_decay(config.weight_decay)?.with_maximize(config.maximize))
+    }
+
+    /// Ascends instead of descends: every rule sees −g (PyTorch's `maximize`), after clipping's
+    /// measurements, which do not depend on the sign.
+    pub fn with_maximize(mut self, maximize: bool) -> Self {
+        self.maximize = maximize;
+        self
     }
 
     /// Sets the default weight decay λ (coupled L2, or decoupled for AdamW).
@@ -153,6 +191,15 @@ impl<F: Float> Optimizer<F> {
             if group.range.start > group.range.end {
                 return Err(bad_group(index, group, "is reversed"));
             }
+            if let Some((rows, cols)) =
+                group.shape.filter(|(rows, cols)| rows.checked_mul(*cols) != Some(group.range.len()))
+            {
+                return Err(bad_group(
+                    index,
+                    group,
+                    &format!("has {} elements, not {rows} × {cols}", group.range.len()),
+                ));
+            }
             let overlaps = groups[..index]
                 .iter()
                 .any(|other| other.range.start < group.range.end && group.range.start < other.range.end);
@@ -166,9 +213,12 @@ impl<F: Float> Optimizer<F> {
 
     /// Back to the state before the first step (buffers are allocated again at the next).
     pub(crate) fn reset_state(&mut self) {
-        self.scalar_values =
-            dispatch!(self.algorithm, rule => rule.scalar_state()).into_iter().map(|(_, v)| v).collect();
+        self.scalar_values = dispatch!(self.algorithm, rule => rule.scalar_state(), _tensor => Vec::new())
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
         self.buffers.clear();
+        self.segments.clear();
         self.steps_taken = 0;
         self.len = None;
     }
@@ -200,7 +250,7 @@ impl<F: Float> Optimizer<F> {
         self.ensure_state(params.len())?;
         let step = self.steps_taken + 1;
         let algorithm = self.algorithm;
-        dispatch!(algorithm, rule => rule.advance(step, &mut self.scalar_values));
+        dispatch!(algorithm, rule => rule.advance(step, lr, &mut self.scalar_values), _tensor => ());
 
         let whole = [ParamGroup::new(0..params.len())];
         let groups = if self.groups.is_empty() { &whole[..] } else { &self.groups[..] };
@@ -213,7 +263,7 @@ impl<F: Float> Optimizer<F> {
             _ => 1.0,
         };
         let mut largest_group_norm: f64 = 0.0;
-        for group in groups {
+        for (group, segments) in groups.iter().zip(&self.segments) {
             let range = group.range.clone();
             let (grad_scale, clip_value) = match self.clip {
                 Some(Clip::Value(bound)) => (1.0, bound),
@@ -228,14 +278,14 @@ impl<F: Float> Optimizer<F> {
                 step,
                 lr: lr * group.lr_scale,
                 weight_decay: group.weight_decay.unwrap_or(self.weight_decay),
-                grad_scale,
+                grad_scale: if self.maximize { -grad_scale } else { grad_scale },
                 clip_value,
                 scalars: &self.scalar_values,
             };
             let used = self.buffers.len();
             let mut views: StateViews<'_, F> = Default::default();
-            for (view, buffer) in views.iter_mut().zip(self.buffers.iter_mut()) {
-                *view = &mut buffer.values[range.clone()];
+            for ((view, buffer), segment) in views.iter_mut().zip(self.buffers.iter_mut()).zip(segments) {
+                *view = &mut buffer.values[segment.clone()];
             }
             let (params, grads) = (&mut params[range.clone()], &grads[range]);
             dispatch!(algorithm, rule => {
@@ -243,7 +293,7 @@ impl<F: Float> Optimizer<F> {
                 for_each_piece(params, grads, views, used, &|p: &mut [F], g: &[F], s: &mut [&mut [F]]| {
                     crate::parallel::apply_kernel(&kernel, p, g, s)
                 });
-            });
+            }, tensor => tensor.step_group(&context, group.shape, params, grads, &mut views[..used], &mut self.scratch));
         }
         if matches!(self.clip, Some(Clip::Norm(_))) {
             self.last_grad_norm = Some(largest_group_norm);
@@ -279,13 +329,70 @@ impl<F: Float> Optimizer<F> {
                 covered = covered.max(range.end);
             }
         }
-        self.buffers = dispatch!(self.algorithm, rule => rule.state_buffers())
+        let lengths = self.lay_out(len);
+        self.buffers = rule_state_buffers(&self.algorithm)
             .into_iter()
-            .map(|(name, initial)| StateBuffer { name, values: vec![F::from_f64(initial); len] })
+            .zip(lengths)
+            .map(|((name, initial), length)| StateBuffer { name, values: vec![F::from_f64(initial); length] })
             .collect();
         debug_assert!(self.buffers.len() <= MAX_STATE);
         self.len = Some(len);
         Ok(())
+    }
+
+    /// The groups a step runs over: those given, or one over the whole buffer of `len`.
+    fn effective_groups(&self, len: usize) -> Vec<ParamGroup> {
+        if self.groups.is_empty() {
+            vec![ParamGroup::new(0..len)]
+        } else {
+            self.groups.clone()
+        }
+    }
+
+    /// Sets each group's segment of each buffer, and the scratch a tensor rule needs, for a
+    /// parameter buffer of `len`; returns each buffer's length.
+    fn lay_out(&mut self, len: usize) -> Vec<usize> {
+        let groups = self.effective_groups(len);
+        let count = rule_state_buffers(&self.algorithm).len();
+        let mut lengths = vec![0; count];
+        let mut scratch = 0;
+        self.segments = groups
+            .iter()
+            .map(|group| {
+                let mut segments: [Range<usize>; MAX_STATE] = Default::default();
+                for (index, (segment, length)) in segments.iter_mut().zip(lengths.iter_mut()).enumerate() {
+                    dispatch!(&self.algorithm, _rule => {
+                        *segment = group.range.clone();
+                        *length = len;
+                    }, tensor => {
+                        let size = tensor.buffer_len(index, group.range.len(), group.shape);
+                        *segment = *length..*length + size;
+                        *length += size;
+                        scratch = scratch.max(tensor.scratch_len(group.range.len(), group.shape));
+                    });
+                }
+                segments
+            })
+            .collect();
+        self.scratch = vec![F::ZERO; scratch];
+        lengths
+    }
+
+    /// Exchanges `params` with the point the rule wants evaluated, over every group, exactly;
+    /// a second call exchanges them back. Only schedule-free AdamW has such a point (the average
+    /// x, while the parameters hold y, where gradients are taken); for every other rule, and
+    /// before the first step, it does nothing.
+    pub fn swap_evaluation_point(&mut self, params: &mut [F]) {
+        let Some(index) = dispatch!(&self.algorithm, rule => rule.evaluation_buffer(), _tensor => None) else {
+            return;
+        };
+        if self.len != Some(params.len()) {
+            return;
+        }
+        for segments in &self.segments {
+            let range = segments[index].clone();
+            params[range.clone()].swap_with_slice(&mut self.buffers[index].values[range]);
+        }
     }
 
     /// The per-parameter state buffers by name (empty before the first step).
@@ -311,7 +418,7 @@ impl<F: Float> Optimizer<F> {
         buffers: &[(&str, &[F])],
         scalars: &[(&str, f64)],
     ) -> Result<(), StateError> {
-        let expected_buffers = dispatch!(self.algorithm, rule => rule.state_buffers());
+        let expected_buffers = rule_state_buffers(&self.algorithm);
         let mut expected: Vec<&'static str> = expected_buffers.iter().map(|(name, _)| *name).collect();
         expected.push(STEP_STATE_NAME);
         expected.extend(self.scalar_names.iter().copied());
@@ -327,8 +434,10 @@ impl<F: Float> Optimizer<F> {
                 expected: expected.join(", "),
             });
         }
+        let mut laid_out = self.clone();
+        let lengths = laid_out.lay_out(len);
         let mut restored = Vec::with_capacity(expected_buffers.len());
-        for (name, _) in &expected_buffers {
+        for ((name, _), len) in expected_buffers.iter().zip(lengths) {
             let (_, values) = buffers
                 .iter()
                 .find(|(given, _)| given == name)
@@ -348,6 +457,7 @@ impl<F: Float> Optimizer<F> {
         let steps = scalar(STEP_STATE_NAME)?;
         let values = self.scalar_names.iter().map(|name| scalar(name)).collect::<Result<Vec<_>, _>>()?;
         self.buffers = restored;
+        (self.segments, self.scratch) = (laid_out.segments, laid_out.scratch);
         self.scalar_values = values;
         self.steps_taken = steps as u64;
         self.len = Some(len);
@@ -509,5 +619,36 @@ mod tests {
         };
         let one = run(1);
         assert!(one == run(2) && one == run(3));
+    }
+
+    #[test]
+    fn maximize_ascends_as_descending_the_negated_gradient() {
+        // PyTorch's maximize is `grad = -grad`: maximizing with g must give, bit for bit, what
+        // minimizing with −g gives, for every rule (elementwise and tensor, with clipping).
+        let grad = |p: &[f64]| vec![2.0 * p[0] - p[1] + 0.3, 3.0 * p[1].powi(3) - 1.0, p[2] - p[0], 0.5 * p[3]];
+        for name in crate::OPTIMIZER_NAMES {
+            for clip in [None, Some(Clip::Value(0.7)), Some(Clip::GlobalNorm(0.5))] {
+                let config = OptimizerConfig::named(name, crate::Convention::Torch).unwrap();
+                let groups = || vec![ParamGroup::new(0..4).with_shape(2, 2)];
+                let build = |maximize| {
+                    Optimizer::<f64>::from_config(&OptimizerConfig { maximize, ..config.clone() })
+                        .unwrap()
+                        .with_clip(clip)
+                        .unwrap()
+                        .with_groups(groups())
+                        .unwrap()
+                };
+                let (mut up, mut down) = (build(true), build(false));
+                let (mut a, mut b) = (vec![1.0, -0.5, 0.25, 2.0], vec![1.0, -0.5, 0.25, 2.0]);
+                for _ in 0..5 {
+                    let g = grad(&a);
+                    up.step(&mut a, &g, 0.01).unwrap();
+                    let negated: Vec<f64> = grad(&b).iter().map(|g| -g).collect();
+                    down.step(&mut b, &negated, 0.01).unwrap();
+                }
+                assert_eq!(a, b, "{name} with {clip:?}");
+                assert_ne!(a, vec![1.0, -0.5, 0.25, 2.0], "{name} moved");
+            }
+        }
     }
 }

@@ -10,6 +10,14 @@
 //! | `inverse-time` | ε₀/(1 + γk): Σε = ∞ and Σε² < ∞, the conditions for SGD to converge |
 //! | `cosine` | ε_min + (ε₀ − ε_min)(1 + cos(πk/T))/2 for k ≤ T, then ε_min |
 //! | `warmup` | linear from ε₀/w to ε₀ over the first w steps, then the next schedule from its own k = 0 |
+//! | `multi-step` | ε₀·γ^(number of milestones ≤ k) (PyTorch's `MultiStepLR`) |
+//! | `polynomial` | ε₀(1 − min(k, T)/T)^p (PyTorch's `PolynomialLR`) |
+//! | `one-cycle` | from ε₀/d up to ε₀ over the first ⌈pT⌉ steps, then down to ε₀/(d·d_f) at step T − 1, both halves of a cosine (PyTorch's `OneCycleLR` without its momentum cycling; Smith & Topin 2019) |
+//! | `cosine-restarts` | the cosine from ε₀ to ε_min over T₀ steps, restarted at ε₀, each period m times the last (PyTorch's `CosineAnnealingWarmRestarts`; Loshchilov & Hutter 2017) |
+//! | `constant-factor` | ε₀·f for k < n, then ε₀ (PyTorch's `ConstantLR`) |
+//!
+//! Each of the last five is checked against the rates PyTorch's scheduler gives step by step
+//! (`tools/torch_schedules.py`, `tests/torch_schedules.rs`).
 //!
 //! Schedules compose: `warmup:100+cosine:period=1000` warms up for 100 steps then decays. Written
 //! as text (`--schedule`), a schedule is `NAME[:KEY=VALUE,...]` and parts are joined with `+`.
@@ -63,6 +71,47 @@ pub enum Decay {
     /// Linear warmup over `steps` steps from ε₀/`steps` to ε₀.
     Warmup {
         /// Number of warmup steps.
+        steps: u64,
+    },
+    /// Multiply by `gamma` at each milestone.
+    MultiStep {
+        /// The steps at which the rate drops, ascending.
+        milestones: Vec<u64>,
+        /// Factor applied at each milestone.
+        gamma: f64,
+    },
+    /// (1 − min(k, T)/T)^power: to 0 at step T.
+    Polynomial {
+        /// T: the step at which the rate reaches 0.
+        steps: u64,
+        /// The power p (1 for a straight line).
+        power: f64,
+    },
+    /// Smith's one cycle: up from ε₀/`div` to ε₀, then down to ε₀/(`div`·`final_div`).
+    OneCycle {
+        /// T: the cycle's length in steps.
+        steps: u64,
+        /// The share of T spent rising (PyTorch's `pct_start`, 0.3).
+        pct_start: f64,
+        /// ε₀ over the starting rate (25).
+        div: f64,
+        /// The starting rate over the final one (10⁴).
+        final_div: f64,
+    },
+    /// Cosine annealing restarted every period, each period `mult` times longer.
+    CosineRestarts {
+        /// T₀: the first period.
+        period: u64,
+        /// m: each period's length over the last's (a whole number ≥ 1).
+        mult: u64,
+        /// ε_min/ε₀.
+        min_factor: f64,
+    },
+    /// ε₀·`factor` for the first `steps` steps, then ε₀.
+    ConstantFactor {
+        /// The factor f.
+        factor: f64,
+        /// n: how many steps it lasts.
         steps: u64,
     },
 }
@@ -174,9 +223,42 @@ impl Decay {
             Decay::Step { every, gamma } => gamma.powf((k / every) as f64),
             Decay::Exponential { gamma } => gamma.powf(k as f64),
             Decay::InverseTime { gamma } => 1.0 / (1.0 + gamma * k as f64),
-            Decay::Cosine { period, min_factor } => {
-                let progress = (k.min(period)) as f64 / period as f64;
-                min_factor + (1.0 - min_factor) * (1.0 + (std::f64::consts::PI * progress).cos()) / 2.0
+            Decay::Cosine { period, min_factor } => half_cosine(1.0, min_factor, k.min(period) as f64 / period as f64),
+            Decay::MultiStep { ref milestones, gamma } => {
+                gamma.powf(milestones.iter().filter(|&&milestone| milestone <= k).count() as f64)
+            }
+            Decay::Polynomial { steps, power } => (1.0 - k.min(steps) as f64 / steps as f64).powf(power),
+            Decay::OneCycle { steps, pct_start, div, final_div } => {
+                // PyTorch's phases end at steps (float) pct·T − 1 and T − 1; past the end the
+                // rate stays at its floor (PyTorch raises there).
+                let (start, peak) = (1.0 / div, 1.0);
+                let end = start / final_div;
+                let rise_end = pct_start * steps as f64 - 1.0;
+                let k = k.min(steps - 1) as f64;
+                if k <= rise_end {
+                    half_cosine(start, peak, k / rise_end)
+                } else {
+                    half_cosine(peak, end, (k - rise_end) / ((steps - 1) as f64 - rise_end))
+                }
+            }
+            Decay::CosineRestarts { period, mult, min_factor } => {
+                let (mut k, mut period) = (k, period);
+                if mult == 1 {
+                    k %= period;
+                } else {
+                    while k >= period {
+                        k -= period;
+                        period *= mult;
+                    }
+                }
+                half_cosine(1.0, min_factor, k as f64 / period as f64)
+            }
+            Decay::ConstantFactor { factor, steps } => {
+                if k < steps {
+                    factor
+                } else {
+                    1.0
+                }
             }
         }
     }
@@ -207,6 +289,45 @@ impl Decay {
                 check_non_negative("min", min_factor)
             }
             Decay::Warmup { steps } => positive_steps("warmup steps", steps),
+            Decay::MultiStep { ref milestones, gamma } => {
+                if milestones.is_empty() || milestones.windows(2).any(|pair| pair[0] >= pair[1]) {
+                    return Err(ConfigError::OutOfRange {
+                        field: "milestones",
+                        expected: "one or more steps, increasing (e.g. at=100/300)",
+                        value: milestones.first().map_or(0.0, |&m| m as f64),
+                    });
+                }
+                check_positive("gamma", gamma)
+            }
+            Decay::Polynomial { steps, power } => {
+                positive_steps("steps", steps)?;
+                check_non_negative("power", power)
+            }
+            Decay::OneCycle { steps, pct_start, div, final_div } => {
+                if steps < 2 {
+                    return Err(ConfigError::OutOfRange { field: "steps", expected: ">= 2", value: steps as f64 });
+                }
+                // Both phases must be at least one step long for the interpolation to exist.
+                let rise_end = pct_start * steps as f64 - 1.0;
+                if !(rise_end > 0.0 && rise_end < (steps - 1) as f64) {
+                    return Err(ConfigError::OutOfRange {
+                        field: "pct",
+                        expected: "such that both phases last at least a step (pct·steps in (1, steps))",
+                        value: pct_start,
+                    });
+                }
+                check_positive("div", div)?;
+                check_positive("final-div", final_div)
+            }
+            Decay::CosineRestarts { period, mult, min_factor } => {
+                positive_steps("period", period)?;
+                positive_steps("mult", mult)?;
+                check_non_negative("min", min_factor)
+            }
+            Decay::ConstantFactor { factor, steps } => {
+                positive_steps("steps", steps)?;
+                check_non_negative("factor", factor)
+            }
         }
     }
 
@@ -214,12 +335,19 @@ impl Decay {
         let syntax = |message: String| ConfigError::Syntax { what: format!("schedule '{text}'"), message };
         let (name, arguments) = text.split_once(':').unwrap_or((text, ""));
         let mut values: Vec<(&str, f64)> = Vec::new();
+        let mut milestones: Option<Vec<u64>> = None;
         for (position, argument) in arguments.split(',').filter(|a| !a.trim().is_empty()).enumerate() {
             let (key, value) = match argument.split_once('=') {
                 Some((key, value)) => (key.trim(), value.trim()),
                 None if position == 0 => ("", argument.trim()),
                 None => return Err(syntax(format!("expected KEY=VALUE, found '{argument}'"))),
             };
+            if name == "multi-step" && (key == "at" || key.is_empty()) {
+                let parsed = value.split('/').map(|step| step.trim().parse::<u64>()).collect::<Result<Vec<_>, _>>();
+                milestones =
+                    Some(parsed.map_err(|_| syntax(format!("'{value}' is not a list of steps like 100/300")))?);
+                continue;
+            }
             let number: f64 = value.parse().map_err(|_| syntax(format!("'{value}' is not a number")))?;
             values.push((key, number));
         }
@@ -259,11 +387,37 @@ impl Decay {
             "warmup" => Decay::Warmup {
                 steps: steps(take(&["steps", ""]).ok_or_else(|| syntax("warmup needs steps=N".into()))?, "steps")?,
             },
+            "multi-step" => Decay::MultiStep {
+                milestones: milestones.take().ok_or_else(|| syntax("multi-step needs at=N/M/…".into()))?,
+                gamma: take(&["gamma"]).unwrap_or(0.1),
+            },
+            "polynomial" => Decay::Polynomial {
+                steps: steps(take(&["steps", ""]).unwrap_or(total), "steps")?,
+                power: take(&["power"]).unwrap_or(1.0),
+            },
+            "one-cycle" => Decay::OneCycle {
+                steps: steps(take(&["steps", ""]).unwrap_or(total), "steps")?,
+                pct_start: take(&["pct"]).unwrap_or(0.3),
+                div: take(&["div"]).unwrap_or(25.0),
+                final_div: take(&["final-div"]).unwrap_or(1e4),
+            },
+            "cosine-restarts" => Decay::CosineRestarts {
+                period: steps(
+                    take(&["period", ""]).ok_or_else(|| syntax("cosine-restarts needs period=N".into()))?,
+                    "period",
+                )?,
+                mult: steps(take(&["mult"]).unwrap_or(1.0), "mult")?,
+                min_factor: take(&["min"]).unwrap_or(0.0),
+            },
+            "constant-factor" => Decay::ConstantFactor {
+                factor: take(&["factor", ""]).unwrap_or(1.0 / 3.0),
+                steps: steps(take(&["steps"]).unwrap_or(5.0), "steps")?,
+            },
             _ => {
                 return Err(ConfigError::Unknown {
                     kind: "schedule",
                     name: name.to_string(),
-                    expected: "constant, linear, step, exponential, inverse-time, cosine, warmup".to_string(),
+                    expected: SCHEDULE_NAMES.join(", "),
                 })
             }
         };
@@ -274,9 +428,43 @@ impl Decay {
     }
 }
 
+/// The schedules' names, as `--schedule` takes them.
+pub const SCHEDULE_NAMES: [&str; 12] = [
+    "constant",
+    "linear",
+    "step",
+    "exponential",
+    "inverse-time",
+    "cosine",
+    "warmup",
+    "multi-step",
+    "polynomial",
+    "one-cycle",
+    "cosine-restarts",
+    "constant-factor",
+];
+
+/// The half cosine from `start` (progress 0) to `end` (progress 1), in PyTorch's order
+/// (`end + (start − end)/2·(cos(π·progress) + 1)`).
+fn half_cosine(start: f64, end: f64, progress: f64) -> f64 {
+    end + (start - end) / 2.0 * ((std::f64::consts::PI * progress).cos() + 1.0)
+}
+
 impl fmt::Display for Decay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Decay::MultiStep { milestones, gamma } => {
+                let at: Vec<String> = milestones.iter().map(u64::to_string).collect();
+                write!(f, "multi-step:at={},gamma={gamma}", at.join("/"))
+            }
+            Decay::Polynomial { steps, power } => write!(f, "polynomial:steps={steps},power={power}"),
+            Decay::OneCycle { steps, pct_start, div, final_div } => {
+                write!(f, "one-cycle:steps={steps},pct={pct_start},div={div},final-div={final_div}")
+            }
+            Decay::CosineRestarts { period, mult, min_factor } => {
+                write!(f, "cosine-restarts:period={period},mult={mult},min={min_factor}")
+            }
+            Decay::ConstantFactor { factor, steps } => write!(f, "constant-factor:factor={factor},steps={steps}"),
             Decay::Constant => write!(f, "constant"),
             Decay::Linear { tau, end_factor, .. } => write!(f, "linear:tau={tau},end={end_factor}"),
             Decay::Step { every, gamma } => write!(f, "step:every={every},gamma={gamma}"),
@@ -480,5 +668,22 @@ mod tests {
                 proptest::prop_assert!(decay.factor(k + 1) <= decay.factor(k));
             }
         }
+    }
+
+    #[test]
+    fn new_schedules_refuse_what_they_cannot_do() {
+        let error = |text: &str| Schedule::parse(text, 0.1, 100).unwrap_err().to_string();
+        assert_eq!(error("multi-step:gamma=0.5"), "schedule 'multi-step:gamma=0.5': multi-step needs at=N/M/…");
+        assert!(error("multi-step:at=300/100").starts_with("milestones must be one or more steps, increasing"));
+        assert!(error("multi-step:at=1/x").contains("is not a list of steps like 100/300"));
+        assert!(error("one-cycle:pct=0.001").starts_with("pct must be such that both phases last at least a step"));
+        assert!(error("cosine-restarts:period=0").starts_with("period must be a whole number >= 1"));
+        assert!(error("constant-factor:factor=-1").starts_with("factor must be a finite number >= 0"));
+        assert!(error("polynomials").contains("one-cycle, cosine-restarts, constant-factor"));
+        // Texts print back as they parse, with the defaults filled in (the cycle spans the 90
+        // updates after the warmup).
+        let schedule = Schedule::parse("warmup:10+one-cycle", 0.1, 100).unwrap();
+        assert_eq!(schedule.to_string(), "warmup:steps=10+one-cycle:steps=90,pct=0.3,div=25,final-div=10000");
+        assert_eq!(Schedule::parse(&schedule.to_string(), 0.1, 7).unwrap(), schedule);
     }
 }

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use descent_optim::algorithms::Kernel;
 use descent_optim::parallel::{apply_kernel, for_each_piece, StateViews};
-use descent_optim::{Optimizer, OptimizerConfig, OPTIMIZER_NAMES};
+use descent_optim::{Optimizer, OptimizerConfig, ParamGroup, OPTIMIZER_NAMES};
 use serde::Serialize;
 
 use crate::flags::reason;
@@ -302,7 +302,9 @@ fn bench_optim(args: OptimBenchArgs) -> Result<()> {
     let mut results = Vec::new();
     for config in &configs {
         status(&format!("  {:<18}", config.name));
-        let mut optimizer = Optimizer::<f32>::from_config(config)?;
+        // Adafactor and Muon act on matrices: the buffer is cut into MLP-like 128 × 1024 layers
+        // (and a vector for the rest), as a model's tensors would be.
+        let mut optimizer = Optimizer::<f32>::from_config(config)?.with_groups(bench_groups(config, n))?;
         let samples: Vec<f64> = pool.install(|| -> Result<Vec<f64>> {
             params.fill(0.1);
             for _ in 0..2 {
@@ -316,7 +318,10 @@ fn bench_optim(args: OptimBenchArgs) -> Result<()> {
                 })
                 .collect()
         })?;
-        let buffers = optimizer.state_buffers().count();
+        // State buffers as full-length equivalents (Adafactor's factored moments are rows + cols
+        // long, Muon's AdamW buffers empty where every tensor is a matrix).
+        let state_elements: usize = optimizer.state_buffers().map(|(_, values)| values.len()).sum();
+        let buffers = (state_elements as f64 / n as f64).round() as usize;
         results.push((config.name, buffers, samples));
     }
     let mut floors = [None; 4];
@@ -589,6 +594,26 @@ impl Kernel<f32> for Streams {
 /// Times a loop that reads θ, g and `buffers` state arrays and writes θ and the state arrays, with
 /// one fused multiply-add per stream and nothing else: the memory traffic of an optimizer step
 /// without its arithmetic. Returns the median seconds per step.
+/// The matrix blocks `bench optim` gives the rules that need shapes (none for the others).
+const BENCH_MATRIX: (usize, usize) = (128, 1024);
+
+/// Groups over `n` parameters: 128 × 1024 matrices and a vector remainder for Adafactor and
+/// Muon, none (one vector) for the elementwise rules.
+fn bench_groups(config: &OptimizerConfig, n: usize) -> Vec<ParamGroup> {
+    use descent_optim::Algorithm::{Adafactor, Muon};
+    if !matches!(config.algorithm, Adafactor(_) | Muon(_)) {
+        return Vec::new();
+    }
+    let (rows, cols) = BENCH_MATRIX;
+    let block = rows * cols;
+    let mut groups: Vec<ParamGroup> =
+        (0..n / block).map(|k| ParamGroup::new(k * block..(k + 1) * block).with_shape(rows, cols)).collect();
+    if !n.is_multiple_of(block) {
+        groups.push(ParamGroup::new(n / block * block..n));
+    }
+    groups
+}
+
 fn time_traffic_floor(params: &mut [f32], grads: &[f32], buffers: usize, repeats: usize) -> f64 {
     let mut state: Vec<Vec<f32>> = vec![vec![0.0; params.len()]; buffers];
     let stream = |p: &mut [f32], g: &[f32], s: &mut [&mut [f32]]| apply_kernel(&Streams, p, g, s);

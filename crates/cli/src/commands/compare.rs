@@ -16,12 +16,15 @@ use crate::{bad_input, report, table, Stopped};
 pub struct CompareArgs {
     #[arg(long, help = crate::flags::problem_help("mnist-mlp, or the experiment file's"))]
     problem: Option<String>,
-    /// Optimizers, comma-separated (default: sgd,momentum,nesterov,adagrad,rmsprop,adam,adadelta).
+    /// Optimizers, comma-separated (default: sgd,momentum,nesterov,adagrad,rmsprop,adam,adadelta;
+    /// also rmsprop-nesterov, adamw, amsgrad, nadam, adamax, radam, lion, adafactor, muon,
+    /// schedule-free-adamw).
     #[arg(long, value_name = "LIST")]
     optimizers: Option<String>,
-    /// Learning-rate grid: auto (a decade either side of each optimizer's default) or a list,
-    /// e.g. 0.3,0.1,0.03.
-    #[arg(long, value_name = "auto|LIST", allow_hyphen_values = true)]
+    /// Learning-rate grid: auto (a decade either side of each optimizer's default), find (a
+    /// decade either side of the rate `descent lr-find` suggests for it) or a list, e.g.
+    /// 0.3,0.1,0.03.
+    #[arg(long, value_name = "auto|find|LIST", allow_hyphen_values = true)]
     lrs: Option<String>,
     /// Seeds the chosen rate runs with (default 3; 1 for a 2-D function).
     #[arg(long, allow_negative_numbers = true)]
@@ -58,7 +61,10 @@ pub struct CompareArgs {
 
 pub fn run(args: CompareArgs) -> Result<()> {
     let spec = experiment_spec(&args)?;
-    let experiment = spec.resolve(args.config.as_deref()).map_err(crate::core_error)?;
+    let mut experiment = spec.resolve(args.config.as_deref()).map_err(crate::core_error)?;
+    if args.lrs.as_deref().map(str::trim) == Some("find") {
+        centre_grids_on_range_tests(&mut experiment)?;
+    }
     let jobs = match args.jobs {
         Some(jobs) => crate::flags::threads("--jobs", jobs)?,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -182,7 +188,9 @@ pub(crate) fn parse_optimizers(list: &str) -> Result<Vec<String>> {
 
 /// `auto` or a comma-separated list of positive rates.
 pub(crate) fn parse_lrs(text: &str) -> Result<LrGrid> {
-    if text.trim() == "auto" {
+    // `find` resolves as `auto`; the grids are then replaced by the range tests' (see
+    // centre_grids_on_range_tests).
+    if text.trim() == "auto" || text.trim() == "find" {
         return Ok(LrGrid::Keyword("auto".into()));
     }
     let rates: Vec<Option<f64>> = text
@@ -197,6 +205,34 @@ pub(crate) fn parse_lrs(text: &str) -> Result<LrGrid> {
     rates
         .map(LrGrid::List)
         .ok_or_else(|| bad_input(format!("--lrs {text}: expected positive numbers, comma-separated, or auto")))
+}
+
+/// `--lrs find`: each variant's grid becomes a decade either side of the rate `descent lr-find`
+/// suggests for it (on its own settings, seed 1), rounded to three digits and grown at an edge
+/// as `auto` grids are. The range test is deterministic, so a rerun finds the same grids.
+fn centre_grids_on_range_tests(experiment: &mut descent::lab::Experiment) -> Result<()> {
+    use descent::lab::lr_find::RangeTest;
+    if !experiment.problem().is_classifier() {
+        return Err(bad_input(format!(
+            "--lrs find: the range test trains a model; {} is not one (give a list or auto)",
+            experiment.problem
+        )));
+    }
+    for index in 0..experiment.variants.len() {
+        let variant = &experiment.variants[index];
+        let config = experiment.train_config(variant, 1.0, 1);
+        let splits = descent::train::Splits::load(&config).map_err(crate::core_error)?;
+        let result = RangeTest::default().run(config, splits).map_err(crate::core_error)?;
+        let Some(suggestion) = result.suggestion else {
+            return Err(bad_input(format!("--lrs find: the range test of {} recorded no finite loss", variant.name)));
+        };
+        let round = |lr: f64| format!("{lr:.2e}").parse::<f64>().expect("a number");
+        let grid = vec![round(suggestion / 10.0), round(suggestion), round(suggestion * 10.0)];
+        println!("lr-find: {} suggests {}; grid {grid:?}", variant.name, round(suggestion));
+        let variant = &mut experiment.variants[index];
+        (variant.lrs, variant.extend) = (grid, true);
+    }
+    Ok(())
 }
 
 /// One progress bar over every epoch of every run, and a line per finished run.

@@ -79,8 +79,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
     };
     base.optimizer = optimizer.name.to_string();
     base.convention = optimizer.convention;
-    (base.momentum, base.rho, base.beta1, base.beta2, base.eps) =
-        (args.optimizer.momentum, args.optimizer.rho, args.optimizer.beta1, args.optimizer.beta2, args.optimizer.eps);
+    base.set_overrides(&args.optimizer.overrides());
     base.weight_decay = optimizer.weight_decay;
     base.schedule = args.optimizer.schedule.clone();
     base.clip = args.optimizer.clip()?;
@@ -94,21 +93,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
         base.threads = crate::flags::threads("--threads", threads as i64)?;
     }
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("sweep-batch-{}", args.problem)));
-    // A new or empty folder, or one holding an earlier sweep of descent's (its own sweep.csv and
-    // sweep.svg, nothing else): nothing of the user's is replaced.
-    let earlier_sweep = std::fs::read_dir(&out).is_ok_and(|entries| {
-        entries.flatten().all(|e| {
-            e.file_type().is_ok_and(|t| t.is_file())
-                && ["sweep.csv", "sweep.svg"].contains(&&*e.file_name().to_string_lossy())
-        })
-    }) && descent::files::read_text(&out.join("sweep.csv"), descent::files::TEXT_LIMIT, true)
-        .is_ok_and(|text| text.starts_with(CSV_HEADER));
-    if !descent::files::is_free_folder(&out) && !earlier_sweep {
-        return Err(bad_input(format!(
-            "--out {}: holds files that are not a sweep of descent's; choose a new or empty folder",
-            out.display()
-        )));
-    }
+    crate::flags::check_output_folder(&out, ["sweep.csv", "sweep.svg"], CSV_HEADER, "a sweep")?;
     let (train_set, test_set) = Splits::sources(&base).map_err(crate::core_error)?;
     println!(
         "{}: {} at lr {} for m = {}, rule {}, {epochs} epochs each, {} threads",

@@ -314,8 +314,7 @@ pub fn build_config(args: &TrainArgs, epochs: Option<u32>) -> Result<TrainConfig
     config.convention = optimizer.convention;
     config.lr = optimizer.lr;
     config.weight_decay = optimizer.weight_decay;
-    (config.momentum, config.rho, config.beta1, config.beta2, config.eps) =
-        (args.optimizer.momentum, args.optimizer.rho, args.optimizer.beta1, args.optimizer.beta2, args.optimizer.eps);
+    config.set_overrides(&args.optimizer.overrides());
     config.schedule = args.optimizer.schedule.clone();
     config.clip = args.optimizer.clip()?;
     if let Some(batch) = args.batch {

@@ -19,7 +19,7 @@
 
 use std::path::{Path, PathBuf};
 
-use descent_optim::{Clip, Convention, OptimizerConfig};
+use descent_optim::{Clip, Convention, OptimizerConfig, Overrides};
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
@@ -70,6 +70,29 @@ pub struct VariantSpec {
     pub beta2: Option<f64>,
     /// δ of the adaptive methods.
     pub eps: Option<f64>,
+    /// δ_root of the Adam family (inside the square root).
+    pub eps_root: Option<f64>,
+    /// τ, PyTorch SGD's dampening (torch convention).
+    #[serde(default)]
+    pub dampening: Option<f64>,
+    /// AdaGrad's lr_decay.
+    #[serde(default)]
+    pub lr_decay: Option<f64>,
+    /// AdaGrad's starting value of r.
+    #[serde(default)]
+    pub initial_accumulator: Option<f64>,
+    /// ψ of PyTorch NAdam's momentum schedule.
+    #[serde(default)]
+    pub momentum_decay: Option<f64>,
+    /// RMSProp centered (divides by the variance).
+    #[serde(default)]
+    pub centered: Option<bool>,
+    /// Weight decay as θ ← θ(1 − ελ) for adam, amsgrad, nadam, radam.
+    #[serde(default)]
+    pub decoupled_weight_decay: Option<bool>,
+    /// Ascend instead of descend (PyTorch's maximize).
+    #[serde(default)]
+    pub maximize: bool,
     /// Weight decay λ.
     pub weight_decay: Option<f64>,
     /// Gradient clipping (`global-norm:1`).
@@ -132,6 +155,30 @@ pub struct Variant {
     pub beta2: Option<f64>,
     /// δ override.
     pub eps: Option<f64>,
+    /// δ_root override.
+    #[serde(default)]
+    pub eps_root: Option<f64>,
+    /// τ, PyTorch SGD's dampening (torch convention).
+    #[serde(default)]
+    pub dampening: Option<f64>,
+    /// AdaGrad's lr_decay.
+    #[serde(default)]
+    pub lr_decay: Option<f64>,
+    /// AdaGrad's starting value of r.
+    #[serde(default)]
+    pub initial_accumulator: Option<f64>,
+    /// ψ of PyTorch NAdam's momentum schedule.
+    #[serde(default)]
+    pub momentum_decay: Option<f64>,
+    /// RMSProp centered (divides by the variance).
+    #[serde(default)]
+    pub centered: Option<bool>,
+    /// Weight decay as θ ← θ(1 − ελ) for adam, amsgrad, nadam, radam.
+    #[serde(default)]
+    pub decoupled_weight_decay: Option<bool>,
+    /// Ascend instead of descend (PyTorch's maximize).
+    #[serde(default)]
+    pub maximize: bool,
     /// Weight decay override.
     pub weight_decay: Option<f64>,
     /// Clipping.
@@ -263,6 +310,14 @@ impl ExperimentSpec {
                 beta1: spec.beta1,
                 beta2: spec.beta2,
                 eps: spec.eps,
+                eps_root: spec.eps_root,
+                dampening: spec.dampening,
+                lr_decay: spec.lr_decay,
+                initial_accumulator: spec.initial_accumulator,
+                momentum_decay: spec.momentum_decay,
+                centered: spec.centered,
+                decoupled_weight_decay: spec.decoupled_weight_decay,
+                maximize: spec.maximize,
                 weight_decay: spec.weight_decay,
                 clip,
                 schedule: spec.schedule.clone().unwrap_or_else(|| schedule.clone()),
@@ -342,8 +397,21 @@ impl Experiment {
         config.optimizer = variant.optimizer.clone();
         config.convention = self.convention;
         config.lr = lr;
-        (config.momentum, config.rho, config.beta1, config.beta2, config.eps) =
-            (variant.momentum, variant.rho, variant.beta1, variant.beta2, variant.eps);
+        config.set_overrides(&Overrides {
+            momentum: variant.momentum,
+            rho: variant.rho,
+            beta1: variant.beta1,
+            beta2: variant.beta2,
+            eps: variant.eps,
+            eps_root: variant.eps_root,
+            dampening: variant.dampening,
+            lr_decay: variant.lr_decay,
+            initial_accumulator: variant.initial_accumulator,
+            momentum_decay: variant.momentum_decay,
+            centered: variant.centered,
+            decoupled_weight_decay: variant.decoupled_weight_decay,
+        });
+        config.maximize = variant.maximize;
         config.weight_decay = variant.weight_decay.unwrap_or_else(|| {
             OptimizerConfig::named(&variant.optimizer, self.convention).map_or(0.0, |c| c.weight_decay)
         });
@@ -411,6 +479,34 @@ mod tests {
         // auto: a decade either side of the default rate.
         assert_eq!(experiment.variants[5].lrs, vec![1e-4, 1e-3, 1e-2]);
         assert_eq!(experiment.variants[0].lrs, vec![1e-3, 1e-2, 1e-1]);
+    }
+
+    #[test]
+    fn options_beyond_the_rate_reach_the_optimizer() {
+        // Every option the command line has can be written in an experiment file, and reaches
+        // the rule: centered RMSProp, NAdam with decoupled decay, ψ and maximize, AdaGrad's options.
+        let text = "convention = \"torch\"\n\n[[variant]]\noptimizer = \"rmsprop\"\ncentered = true\n\n\
+                    [[variant]]\noptimizer = \"nadam\"\ndecoupled_weight_decay = true\nmomentum_decay = 0.01\n\
+                    maximize = true\n\n[[variant]]\noptimizer = \"adagrad\"\nlr_decay = 0.1\n\
+                    initial_accumulator = 0.5\n";
+        let experiment = parse(text).unwrap().resolve(None).unwrap();
+        let configs: Vec<OptimizerConfig> = experiment
+            .variants
+            .iter()
+            .map(|variant| experiment.train_config(variant, 0.01, 1).optimizer_config().unwrap())
+            .collect();
+        use descent_optim::Algorithm::{Adagrad, Nadam, Rmsprop};
+        assert!(matches!(configs[0].algorithm, Rmsprop(c) if c.centered));
+        assert!(matches!(configs[1].algorithm, Nadam(c) if c.decoupled_weight_decay && c.momentum_decay == 0.01));
+        assert!(configs[1].maximize && !configs[0].maximize);
+        assert!(matches!(configs[2].algorithm, Adagrad(c) if c.lr_decay == 0.1 && c.initial_accumulator == 0.5));
+        // An option no chosen rule has is refused, naming it.
+        let message = parse("[[variant]]\noptimizer = \"adam\"\ncentered = true\n").unwrap().resolve(None);
+        let message = match message {
+            Ok(experiment) => experiment.train_config(&experiment.variants[0], 0.01, 1).optimizer_config().unwrap_err(),
+            Err(error) => error,
+        };
+        assert!(message.to_string().contains("centered"), "{message}");
     }
 
     #[test]

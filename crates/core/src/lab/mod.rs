@@ -12,6 +12,7 @@
 //! short resumes from its last epoch's checkpoint.
 
 pub mod experiment;
+pub mod lr_find;
 pub mod profile;
 pub mod results;
 pub mod suite;

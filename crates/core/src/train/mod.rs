@@ -182,8 +182,14 @@ impl Trainer {
 
     /// A fresh run of `model` (checked to fit the data and batch).
     fn start(config: TrainConfig, splits: Splits, model: Box<dyn Model>) -> Result<Self, Error> {
-        // One group per tensor, so that per-tensor norm clipping clips each tensor.
-        let groups = model.tensors().into_iter().map(|(_, range)| ParamGroup::new(range)).collect();
+        // One group per tensor, so that per-tensor norm clipping clips each tensor, with its
+        // matrix shape for the rules that need one.
+        let groups = model
+            .tensors()
+            .into_iter()
+            .zip(model.tensor_shapes())
+            .map(|((_, range), (rows, cols))| ParamGroup::new(range).with_shape(rows, cols))
+            .collect();
         let optimizer =
             Optimizer::from_config(&config.optimizer_config()?)?.with_clip(config.clip)?.with_groups(groups)?;
         let sampler = EpochSampler::new(splits.train.len(), config.batch, false);
@@ -517,8 +523,11 @@ impl Trainer {
             }
         }
         self.progress.seconds += started.elapsed().as_secs_f64();
-        let (val_loss, val_error) = evaluate_shared(self.model.as_mut(), &self.splits.val, self.collective.as_ref());
-        let (test_loss, test_error) = evaluate_shared(self.model.as_mut(), &self.splits.test, self.collective.as_ref());
+        let (splits, collective) = (&self.splits, self.collective.as_ref());
+        let ((val_loss, val_error), (test_loss, test_error)) =
+            at_evaluation_point(&mut self.optimizer, self.model.as_mut(), |model| {
+                (evaluate_shared(model, &splits.val, collective), evaluate_shared(model, &splits.test, collective))
+            });
         self.progress.epoch = epoch;
         self.progress.optimizer_scalars =
             self.optimizer.state_scalars().into_iter().map(|(n, v)| (n.to_string(), v)).collect();
@@ -711,10 +720,11 @@ impl Trainer {
             self.progress.best_epoch = metrics.epoch;
             self.progress.bad_epochs = 0;
             if self.config.early_stop.is_some() {
-                match &mut self.best_params {
-                    Some(best) => best.copy_from_slice(self.model.params()),
-                    None => self.best_params = Some(self.model.params().to_vec()),
-                }
+                let best = &mut self.best_params;
+                at_evaluation_point(&mut self.optimizer, self.model.as_mut(), |model| match best {
+                    Some(best) => best.copy_from_slice(model.params()),
+                    None => *best = Some(model.params().to_vec()),
+                });
             }
             false
         } else {
@@ -722,6 +732,20 @@ impl Trainer {
             self.config.early_stop.is_some_and(|patience| self.progress.bad_epochs >= patience)
         }
     }
+}
+
+/// Runs `body` with the model's parameters at the point the optimizer wants evaluated
+/// (schedule-free AdamW's average x; the parameters themselves for every other rule), and puts
+/// the training point back exactly afterwards.
+fn at_evaluation_point<R>(
+    optimizer: &mut Optimizer<f32>,
+    model: &mut dyn Model,
+    body: impl FnOnce(&mut dyn Model) -> R,
+) -> R {
+    optimizer.swap_evaluation_point(model.params_mut());
+    let result = body(model);
+    optimizer.swap_evaluation_point(model.params_mut());
+    result
 }
 
 /// Mean loss and mean error (the problem's metric) of `model` on `data`.

@@ -9,7 +9,8 @@
 //! **Why they differ:** only ρ's default (Zeiler's experiments used 0.95).
 
 use super::{
-    check_positive, check_unit_interval, with_prep, Convention, GradientPrep, Kernel, Prepare, StepContext, UpdateRule,
+    check_non_negative, check_unit_interval, with_prep, Convention, GradientPrep, Kernel, Prepare, StepContext,
+    UpdateRule,
 };
 use crate::error::ConfigError;
 use crate::Float;
@@ -38,7 +39,7 @@ impl AdadeltaConfig {
     /// Checks every field, naming the first one out of range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         check_unit_interval("rho", self.rho)?;
-        check_positive("eps", self.eps)
+        check_non_negative("eps", self.eps)
     }
 }
 

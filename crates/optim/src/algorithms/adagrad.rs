@@ -11,8 +11,7 @@
 //! early on deep nets (the chapter's remark).
 
 use super::{
-    addcdiv, check_non_negative, check_positive, with_prep, Convention, GradientPrep, Kernel, Prepare, StepContext,
-    UpdateRule,
+    addcdiv, check_non_negative, with_prep, Convention, GradientPrep, Kernel, Prepare, StepContext, UpdateRule,
 };
 use crate::error::ConfigError;
 use crate::Float;
@@ -43,7 +42,7 @@ impl AdagradConfig {
 
     /// Checks every field, naming the first one out of range.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        check_positive("eps", self.eps)?;
+        check_non_negative("eps", self.eps)?;
         check_non_negative("lr_decay", self.lr_decay)?;
         check_non_negative("initial_accumulator", self.initial_accumulator)
     }

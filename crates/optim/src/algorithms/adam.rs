@@ -19,9 +19,18 @@
 //!
 //! **Why they differ:** only in rounding (the order of operations above); the conventions share
 //! defaults too. `adamw` defaults to λ = 0.01 as PyTorch's `AdamW` does.
+//!
+//! **Where δ goes** (`eps_root`, Optax's name): the chapter's Algorithm 8.7 prints
+//! Δθ = −ε ŝ/√(r̂ + δ), δ *inside* the root, while Kingma & Ba and PyTorch write ŝ/(√r̂ + δ).
+//! Both are available: the denominator is √(r̂ + δ_root) + δ, with δ_root = `eps_root`
+//! (default 0) and δ = `eps` (default 1e-8), so the book's printed form is `eps = 0,
+//! eps_root = 1e-8`. PyTorch has no `eps_root`; with `eps_root > 0` the torch convention computes
+//! the book's arrangement above (with `eps_root = 0` it keeps PyTorch's operation order).
+//! `eps = 0` is accepted as PyTorch accepts it (`eps >= 0`); with `eps_root = 0` too, a
+//! coordinate whose gradient has always been zero then divides 0 by 0, in both.
 
 use super::{
-    addcdiv, check_positive, check_unit_interval, lerp, lerp_form, with_prep, Convention, GradientPrep, Kernel,
+    addcdiv, check_non_negative, check_unit_interval, lerp, lerp_form, with_prep, Convention, GradientPrep, Kernel,
     Prepare, StepContext, UpdateRule,
 };
 use crate::error::ConfigError;
@@ -37,6 +46,8 @@ pub struct AdamConfig {
     pub beta2: f64,
     /// δ: added to √r̂ for numerical stability.
     pub eps: f64,
+    /// δ_root (Optax's `eps_root`): added to r̂ inside the square root, 0 by default.
+    pub eps_root: f64,
     /// Use the running maximum of r (AMSGrad).
     pub amsgrad: bool,
     /// Apply weight decay as θ ← θ(1 − ελ) instead of as an L2 gradient (AdamW).
@@ -48,7 +59,15 @@ pub struct AdamConfig {
 impl AdamConfig {
     /// Adam with ρ₁ = 0.9, ρ₂ = 0.999, δ = 1e-8.
     pub fn adam(convention: Convention) -> Self {
-        AdamConfig { beta1: 0.9, beta2: 0.999, eps: 1e-8, amsgrad: false, decoupled_weight_decay: false, convention }
+        AdamConfig {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            eps_root: 0.0,
+            amsgrad: false,
+            decoupled_weight_decay: false,
+            convention,
+        }
     }
 
     /// AdamW: Adam with decoupled weight decay.
@@ -65,7 +84,8 @@ impl AdamConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         check_unit_interval("beta1", self.beta1)?;
         check_unit_interval("beta2", self.beta2)?;
-        check_positive("eps", self.eps)
+        check_non_negative("eps", self.eps)?;
+        check_non_negative("eps_root", self.eps_root)
     }
 }
 
@@ -87,6 +107,7 @@ pub struct AdamKernel<F> {
     bias_correction2_sqrt: F,
     inverse_bias_correction2: F,
     eps: F,
+    eps_root: F,
     neg_step_size: F,
     convention: Convention,
 }
@@ -107,14 +128,10 @@ impl UpdateRule for AdamConfig {
         let t = context.step as f64;
         let bias_correction1 = 1.0 - self.beta1.powf(t);
         let bias_correction2 = 1.0 - self.beta2.powf(t);
-        let (prep, decay_factor) = if self.decoupled_weight_decay {
-            (context.clip_only_prep(), 1.0 - context.lr * context.weight_decay)
-        } else {
-            (context.coupled_prep(), 1.0)
-        };
+        let (prep, decay_factor) = context.decay::<F>(self.decoupled_weight_decay);
         AdamKernel {
             prep,
-            decay_factor: F::from_f64(decay_factor),
+            decay_factor,
             average_coefficient: F::from_f64(lerp_form(1.0 - self.beta1).0),
             average_from_end: lerp_form(1.0 - self.beta1).1,
             beta2: F::from_f64(self.beta2),
@@ -122,8 +139,10 @@ impl UpdateRule for AdamConfig {
             bias_correction2_sqrt: F::from_f64(bias_correction2.powf(0.5)),
             inverse_bias_correction2: F::from_f64(1.0 / bias_correction2),
             eps: F::from_f64(self.eps),
+            eps_root: F::from_f64(self.eps_root),
             neg_step_size: F::from_f64(-(context.lr / bias_correction1)),
-            convention: self.convention,
+            // PyTorch has no eps_root: with one, its order gives way to the book's arrangement.
+            convention: if self.eps_root == 0.0 { self.convention } else { Convention::Book },
         }
     }
 }
@@ -132,7 +151,7 @@ impl<F: Float> AdamKernel<F> {
     #[inline(always)]
     fn denominator<const BOOK: bool>(&self, second_moment: F) -> F {
         if BOOK {
-            (second_moment * self.inverse_bias_correction2).sqrt() + self.eps
+            second_moment.mul_add(self.inverse_bias_correction2, self.eps_root).sqrt() + self.eps
         } else {
             second_moment.sqrt() / self.bias_correction2_sqrt + self.eps
         }
@@ -261,5 +280,43 @@ mod tests {
         let mut params = [2.0];
         coupled.step(&mut params, &[0.0], 0.5).unwrap();
         assert!((params[0] - (2.0 - 0.5 * 0.2 / (0.2 + 1e-8))).abs() < 1e-15);
+    }
+
+    #[test]
+    fn eps_root_puts_delta_inside_the_root_as_algorithm_8_7_prints_it() {
+        // g = 1e-4 then 3e-4, so that r̂ (1e-8 … 9e-8) is of the size of δ = 1e-8 and the two
+        // placements differ in the third digit. By hand, in f64, Δθ = −ε ŝ/√(r̂ + δ):
+        // t = 1: s = 1e-5, r = 1e-11, ŝ = 1e-4, r̂ = 1e-8 → Δθ₁ = −ε·1e-4/√(2e-8).
+        // t = 2: s = 0.9e-5 + 3e-5 = 3.9e-5, r = 0.999e-11 + 9e-11 = 9.999e-11,
+        //        ŝ = 3.9e-5/0.19, r̂ = 9.999e-11/(1 − 0.999²) → Δθ₂ = −ε ŝ/√(r̂ + 1e-8).
+        let lr = 0.1;
+        let step1 = -lr * 1e-4 / (2e-8f64).sqrt();
+        let s2_hat = 3.9e-5 / (1.0 - 0.81);
+        let r2_hat = 9.999e-11 / (1.0 - 0.999f64 * 0.999);
+        let step2 = -lr * s2_hat / (r2_hat + 1e-8).sqrt();
+        for convention in [Convention::Book, Convention::Torch] {
+            let config = AdamConfig { eps: 0.0, eps_root: 1e-8, ..AdamConfig::adam(convention) };
+            config.validate().unwrap();
+            let mut calls = 0;
+            let grad = move |_: &[f64]| {
+                calls += 1;
+                vec![if calls == 1 { 1e-4 } else { 3e-4 }]
+            };
+            let path = run_steps(config, &[0.0], grad, lr, 2);
+            assert!((path[0][0] - step1).abs() < 1e-15, "{convention}: {} vs {step1}", path[0][0]);
+            assert!((path[1][0] - (step1 + step2)).abs() < 1e-15, "{convention}: {} vs {}", path[1][0], step1 + step2);
+            // δ outside the root (the default) moves by ε·1e-4/(1e-4 + 1e-8) instead: visibly more.
+            assert!((path[0][0] - (-lr * 1e-4 / (1e-4 + 1e-8))).abs() > 1e-2);
+        }
+    }
+
+    #[test]
+    fn eps_zero_is_accepted_and_a_negative_eps_root_refused() {
+        // PyTorch checks eps >= 0; with δ = 0 the first step is exactly −ε·sign(g).
+        let config = AdamConfig { eps: 0.0, ..AdamConfig::adam(Convention::Torch) };
+        config.validate().unwrap();
+        assert_eq!(run_steps(config, &[1.0], |_| vec![0.5], 0.25, 1)[0][0], 0.75);
+        let bad = AdamConfig { eps_root: -1e-8, ..AdamConfig::adam(Convention::Book) };
+        assert_eq!(bad.validate().unwrap_err().to_string(), "eps_root must be a finite number >= 0, got -0.00000001");
     }
 }

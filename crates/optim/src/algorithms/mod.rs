@@ -11,17 +11,29 @@ use crate::error::ConfigError;
 use crate::Float;
 
 pub mod adadelta;
+pub mod adafactor;
 pub mod adagrad;
 pub mod adam;
+pub mod adamax;
+pub mod lion;
+pub mod muon;
 pub mod nadam;
+pub mod radam;
 pub mod rmsprop;
+pub mod schedule_free;
 pub mod sgd;
 
 pub use adadelta::AdadeltaConfig;
+pub use adafactor::AdafactorConfig;
 pub use adagrad::AdagradConfig;
 pub use adam::AdamConfig;
+pub use adamax::AdamaxConfig;
+pub use lion::LionConfig;
+pub use muon::{MuonConfig, MuonLrAdjustment};
 pub use nadam::NadamConfig;
+pub use radam::RadamConfig;
 pub use rmsprop::RmspropConfig;
+pub use schedule_free::ScheduleFreeConfig;
 pub use sgd::SgdConfig;
 
 /// Whose formulas and defaults an algorithm follows where the two differ.
@@ -166,6 +178,16 @@ impl StepContext<'_> {
     pub fn clip_only_prep<F: Float>(&self) -> GradientPrep<F> {
         GradientPrep { weight_decay: F::ZERO, ..self.coupled_prep() }
     }
+
+    /// The gradient preparation and the factor θ is multiplied by first: (clip only, 1 − ελ)
+    /// for decoupled decay (AdamW's θ ← θ(1 − ελ)), (L2 added to g, 1) for coupled.
+    pub fn decay<F: Float>(&self, decoupled: bool) -> (GradientPrep<F>, F) {
+        if decoupled {
+            (self.clip_only_prep(), F::from_f64(1.0 - self.lr * self.weight_decay))
+        } else {
+            (self.coupled_prep(), F::ONE)
+        }
+    }
 }
 
 /// A per-element kernel prepared for one step: coefficients are already computed.
@@ -188,11 +210,60 @@ pub trait UpdateRule {
         Vec::new()
     }
 
-    /// Advances the scalar state to step `step` (called once per step, before any group).
-    fn advance(&self, _step: u64, _scalars: &mut [f64]) {}
+    /// Advances the scalar state to step `step` at base rate `lr` (called once per step, before
+    /// any group).
+    fn advance(&self, _step: u64, _lr: f64, _scalars: &mut [f64]) {}
+
+    /// The state buffer holding the point to evaluate, for rules whose parameters are not it
+    /// (schedule-free: the average x); `None` for the others.
+    fn evaluation_buffer(&self) -> Option<usize> {
+        None
+    }
 
     /// Computes the step's coefficients for one group.
     fn prepare<F: Float>(&self, context: &StepContext<'_>) -> Self::Kernel<F>;
+}
+
+/// A rule that needs each tensor whole: its matrix shape, norms over it, or products with it
+/// (Adafactor's factored second moment, Muon's orthogonalization). The optimizer calls it once
+/// per group, and its state buffers hold one segment per group, as long as
+/// [`buffer_len`](Self::buffer_len) says (a factored moment is shorter than the tensor).
+pub trait TensorRule {
+    /// The state buffers, by name, with the value they start from.
+    fn state_buffers(&self) -> Vec<(&'static str, f64)>;
+
+    /// Elements of buffer `index` that a group of `len` parameters of matrix `shape` (rows,
+    /// columns; `None` for a vector) keeps.
+    fn buffer_len(&self, index: usize, len: usize, shape: Option<(usize, usize)>) -> usize;
+
+    /// Scratch elements one step of such a group needs (allocated once, for the largest group).
+    fn scratch_len(&self, len: usize, shape: Option<(usize, usize)>) -> usize;
+
+    /// One step of one group: `state` holds this group's segment of every buffer, in order.
+    fn step_group<F: Float>(
+        &self,
+        context: &StepContext<'_>,
+        shape: Option<(usize, usize)>,
+        params: &mut [F],
+        grads: &[F],
+        state: &mut [&mut [F]],
+        scratch: &mut [F],
+    );
+}
+
+/// The matrix shape a rule should treat a group as: `None` for vectors and for matrices with a
+/// single row or column (a bias is a vector whichever way it is declared).
+pub(crate) fn matrix_shape(shape: Option<(usize, usize)>) -> Option<(usize, usize)> {
+    shape.filter(|&(rows, cols)| rows > 1 && cols > 1)
+}
+
+/// ‖x‖/√n, accumulated in f64, in PyTorch's order (`x.norm(2).item() / numel ** 0.5`); 0 for an
+/// empty slice.
+pub(crate) fn root_mean_square<F: Float>(values: &[F]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    crate::parallel::sum_of_squares(values).sqrt() / (values.len() as f64).sqrt()
 }
 
 /// Checks `0 <= value < 1` (decay rates).
@@ -261,6 +332,18 @@ pub enum Algorithm {
     Nadam(NadamConfig),
     /// AdaDelta.
     Adadelta(AdadeltaConfig),
+    /// AdaMax (Kingma & Ba's infinity-norm Adam).
+    Adamax(AdamaxConfig),
+    /// RAdam (rectified Adam).
+    Radam(RadamConfig),
+    /// Lion (the sign of an interpolated momentum).
+    Lion(LionConfig),
+    /// Adafactor (factored second moment; needs matrix shapes).
+    Adafactor(AdafactorConfig),
+    /// Muon (orthogonalized momentum for matrices, AdamW for vectors).
+    Muon(MuonConfig),
+    /// Schedule-free AdamW (evaluated at the average x).
+    ScheduleFree(ScheduleFreeConfig),
 }
 
 macro_rules! impl_from_config {
@@ -273,7 +356,9 @@ macro_rules! impl_from_config {
     )*};
 }
 impl_from_config!(SgdConfig => Sgd, AdagradConfig => Adagrad, RmspropConfig => Rmsprop,
-    AdamConfig => Adam, NadamConfig => Nadam, AdadeltaConfig => Adadelta);
+    AdamConfig => Adam, NadamConfig => Nadam, AdadeltaConfig => Adadelta, AdamaxConfig => Adamax,
+    RadamConfig => Radam, LionConfig => Lion, AdafactorConfig => Adafactor, MuonConfig => Muon,
+    ScheduleFreeConfig => ScheduleFree);
 
 impl Algorithm {
     /// The rule's family name (`sgd` covers momentum and Nesterov, `adam` covers AdamW and AMSGrad).
@@ -285,6 +370,12 @@ impl Algorithm {
             Algorithm::Adam(_) => "adam",
             Algorithm::Nadam(_) => "nadam",
             Algorithm::Adadelta(_) => "adadelta",
+            Algorithm::Adamax(_) => "adamax",
+            Algorithm::Radam(_) => "radam",
+            Algorithm::Lion(_) => "lion",
+            Algorithm::Adafactor(_) => "adafactor",
+            Algorithm::Muon(_) => "muon",
+            Algorithm::ScheduleFree(_) => "schedule-free-adamw",
         }
     }
 
@@ -296,7 +387,14 @@ impl Algorithm {
             Algorithm::Rmsprop(c) => Some(c.convention),
             Algorithm::Adam(c) => Some(c.convention),
             Algorithm::Nadam(c) => Some(c.convention),
-            Algorithm::Adagrad(_) | Algorithm::Adadelta(_) => None,
+            Algorithm::Adamax(c) => Some(c.convention),
+            Algorithm::Radam(c) => Some(c.convention),
+            Algorithm::Muon(c) => Some(c.fallback.convention),
+            Algorithm::Adagrad(_)
+            | Algorithm::Adadelta(_)
+            | Algorithm::Lion(_)
+            | Algorithm::Adafactor(_)
+            | Algorithm::ScheduleFree(_) => None,
         }
     }
 
@@ -309,12 +407,19 @@ impl Algorithm {
             Algorithm::Adam(c) => c.validate(),
             Algorithm::Nadam(c) => c.validate(),
             Algorithm::Adadelta(c) => c.validate(),
+            Algorithm::Adamax(c) => c.validate(),
+            Algorithm::Radam(c) => c.validate(),
+            Algorithm::Lion(c) => c.validate(),
+            Algorithm::Adafactor(c) => c.validate(),
+            Algorithm::Muon(c) => c.validate(),
+            Algorithm::ScheduleFree(c) => c.validate(),
         }
     }
 }
 
-/// The names of the optimizers, in the order the chapter presents them.
-pub const OPTIMIZER_NAMES: [&str; 11] = [
+/// The names of the optimizers, in the order the chapter presents them, then those it does not
+/// have.
+pub const OPTIMIZER_NAMES: [&str; 17] = [
     "sgd",
     "momentum",
     "nesterov",
@@ -326,6 +431,12 @@ pub const OPTIMIZER_NAMES: [&str; 11] = [
     "amsgrad",
     "nadam",
     "adadelta",
+    "adamax",
+    "radam",
+    "lion",
+    "adafactor",
+    "muon",
+    "schedule-free-adamw",
 ];
 
 /// A hyperparameter a user can set by name, across algorithms.
@@ -341,10 +452,25 @@ pub enum Hyperparameter {
     Beta2,
     /// δ / eps of the adaptive methods.
     Eps,
+    /// δ_root / eps_root of the Adam family (inside the square root).
+    EpsRoot,
+    /// τ, PyTorch SGD's dampening (torch convention).
+    Dampening,
+    /// AdaGrad's `lr_decay`: ε/(1 + (t − 1)·lr_decay).
+    LrDecay,
+    /// AdaGrad's starting value of r.
+    InitialAccumulator,
+    /// ψ of PyTorch NAdam's momentum schedule.
+    MomentumDecay,
+    /// RMSProp divided by the variance rather than the second moment (a switch).
+    Centered,
+    /// Weight decay as θ ← θ(1 − ελ) rather than as an L2 gradient (a switch: adam, amsgrad,
+    /// nadam, radam).
+    DecoupledWeightDecay,
 }
 
 impl Hyperparameter {
-    /// The flag-style name (`momentum`, `rho`, `beta1`, `beta2`, `eps`).
+    /// The flag-style name (`momentum`, `rho`, `beta1`, `beta2`, `eps`, `eps-root`, …).
     pub fn name(self) -> &'static str {
         match self {
             Hyperparameter::Momentum => "momentum",
@@ -352,9 +478,24 @@ impl Hyperparameter {
             Hyperparameter::Beta1 => "beta1",
             Hyperparameter::Beta2 => "beta2",
             Hyperparameter::Eps => "eps",
+            Hyperparameter::EpsRoot => "eps-root",
+            Hyperparameter::Dampening => "dampening",
+            Hyperparameter::LrDecay => "lr-decay",
+            Hyperparameter::InitialAccumulator => "initial-accumulator",
+            Hyperparameter::MomentumDecay => "momentum-decay",
+            Hyperparameter::Centered => "centered",
+            Hyperparameter::DecoupledWeightDecay => "decoupled-weight-decay",
         }
     }
+
+    /// True for the on/off options (given as 1 for on, 0 for off).
+    pub fn is_switch(self) -> bool {
+        matches!(self, Hyperparameter::Centered | Hyperparameter::DecoupledWeightDecay)
+    }
 }
+
+/// How many hyperparameters [`Overrides`] holds.
+pub const OVERRIDE_COUNT: usize = 12;
 
 /// Values for the hyperparameters a user can set by name (flags, config files), each optional.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -369,19 +510,46 @@ pub struct Overrides {
     pub beta2: Option<f64>,
     /// δ / eps.
     pub eps: Option<f64>,
+    /// δ_root / eps_root.
+    pub eps_root: Option<f64>,
+    /// τ (SGD, torch).
+    pub dampening: Option<f64>,
+    /// AdaGrad's lr_decay.
+    pub lr_decay: Option<f64>,
+    /// AdaGrad's initial accumulator.
+    pub initial_accumulator: Option<f64>,
+    /// NAdam's ψ.
+    pub momentum_decay: Option<f64>,
+    /// RMSProp centered.
+    pub centered: Option<bool>,
+    /// Decoupled weight decay for adam, amsgrad, nadam, radam.
+    pub decoupled_weight_decay: Option<bool>,
 }
 
 impl Overrides {
     /// The overrides as (parameter, value) pairs, in a fixed order.
-    pub fn pairs(&self) -> [(Hyperparameter, Option<f64>); 5] {
+    pub fn pairs(&self) -> [(Hyperparameter, Option<f64>); OVERRIDE_COUNT] {
         [
             (Hyperparameter::Momentum, self.momentum),
             (Hyperparameter::Rho, self.rho),
             (Hyperparameter::Beta1, self.beta1),
             (Hyperparameter::Beta2, self.beta2),
             (Hyperparameter::Eps, self.eps),
+            (Hyperparameter::EpsRoot, self.eps_root),
+            (Hyperparameter::Dampening, self.dampening),
+            (Hyperparameter::LrDecay, self.lr_decay),
+            (Hyperparameter::InitialAccumulator, self.initial_accumulator),
+            (Hyperparameter::MomentumDecay, self.momentum_decay),
+            (Hyperparameter::Centered, self.centered.map(f64::from)),
+            (Hyperparameter::DecoupledWeightDecay, self.decoupled_weight_decay.map(f64::from)),
         ]
     }
+}
+
+/// Where a rule keeps a hyperparameter: a number, or a switch.
+enum Place<'a> {
+    Value(&'a mut f64),
+    Switch(&'a mut bool),
 }
 
 /// A named optimizer with everything needed to build it: rule, learning rate, weight decay.
@@ -397,6 +565,8 @@ pub struct OptimizerConfig {
     pub lr: f64,
     /// Weight decay λ: coupled L2 for most rules, decoupled for `adamw`.
     pub weight_decay: f64,
+    /// Ascend instead of descend (PyTorch's `maximize`: the gradient's sign flipped).
+    pub maximize: bool,
 }
 
 impl OptimizerConfig {
@@ -421,6 +591,12 @@ impl OptimizerConfig {
                 ("nadam", NadamConfig::new(convention).into(), lr, 0.0)
             }
             "adadelta" => ("adadelta", AdadeltaConfig::new(convention).into(), 1.0, 0.0),
+            "adamax" => ("adamax", AdamaxConfig::new(convention).into(), 2e-3, 0.0),
+            "radam" => ("radam", RadamConfig::new(convention).into(), 1e-3, 0.0),
+            "lion" => ("lion", LionConfig::new().into(), 1e-4, 0.0),
+            "adafactor" => ("adafactor", AdafactorConfig::new().into(), 1e-2, 0.0),
+            "muon" => ("muon", MuonConfig::new(convention).into(), 1e-3, 0.1),
+            "schedule-free-adamw" => ("schedule-free-adamw", ScheduleFreeConfig::new().into(), 2.5e-3, 0.0),
             _ => {
                 return Err(ConfigError::Unknown {
                     kind: "optimizer",
@@ -429,7 +605,7 @@ impl OptimizerConfig {
                 })
             }
         };
-        Ok(OptimizerConfig { name, convention, algorithm, lr, weight_decay })
+        Ok(OptimizerConfig { name, convention, algorithm, lr, weight_decay, maximize: false })
     }
 
     /// The same optimizer at base rate `lr`.
@@ -438,27 +614,36 @@ impl OptimizerConfig {
         self
     }
 
-    /// The value of `parameter` if this rule has it.
+    /// The value of `parameter` if this rule has it (a switch reads 1 when on, 0 when off).
     pub fn get(&self, parameter: Hyperparameter) -> Option<f64> {
-        let mut copy = self.clone();
-        copy.slot(parameter).map(|slot| *slot)
-    }
-
-    /// Sets `parameter` if this rule has it; returns whether it did. Call [`Self::validate`] after.
-    pub fn set(&mut self, parameter: Hyperparameter, value: f64) -> bool {
-        match self.slot(parameter) {
-            Some(slot) => {
-                *slot = value;
-                true
-            }
-            None => false,
+        if let (Algorithm::Adafactor(c), Hyperparameter::Eps) = (&self.algorithm, parameter) {
+            return c.eps1; // unset means Adafactor's own default, which no value states
+        }
+        match self.clone().place(parameter)? {
+            Place::Value(value) => Some(*value),
+            Place::Switch(on) => Some(if *on { 1.0 } else { 0.0 }),
         }
     }
 
+    /// Sets `parameter` if this rule has it (a switch is on for any value but 0); returns whether
+    /// it did. Call [`Self::validate`] after.
+    pub fn set(&mut self, parameter: Hyperparameter, value: f64) -> bool {
+        match self.place(parameter) {
+            Some(Place::Value(slot)) => *slot = value,
+            Some(Place::Switch(switch)) => *switch = value != 0.0,
+            None => return false,
+        }
+        true
+    }
+
     /// Where this rule keeps `parameter`, if it has it.
-    fn slot(&mut self, parameter: Hyperparameter) -> Option<&mut f64> {
+    fn place(&mut self, parameter: Hyperparameter) -> Option<Place<'_>> {
         use Hyperparameter::*;
-        match (&mut self.algorithm, parameter) {
+        let slot: Option<&mut f64> = match (&mut self.algorithm, parameter) {
+            (Algorithm::Rmsprop(c), Centered) => return Some(Place::Switch(&mut c.centered)),
+            (Algorithm::Adam(c), DecoupledWeightDecay) => return Some(Place::Switch(&mut c.decoupled_weight_decay)),
+            (Algorithm::Nadam(c), DecoupledWeightDecay) => return Some(Place::Switch(&mut c.decoupled_weight_decay)),
+            (Algorithm::Radam(c), DecoupledWeightDecay) => return Some(Place::Switch(&mut c.decoupled_weight_decay)),
             (Algorithm::Sgd(c), Momentum) => Some(&mut c.momentum),
             (Algorithm::Rmsprop(c), Momentum) => Some(&mut c.momentum),
             (Algorithm::Rmsprop(c), Rho) => Some(&mut c.rho),
@@ -472,13 +657,37 @@ impl OptimizerConfig {
             (Algorithm::Adam(c), Eps) => Some(&mut c.eps),
             (Algorithm::Nadam(c), Eps) => Some(&mut c.eps),
             (Algorithm::Adadelta(c), Eps) => Some(&mut c.eps),
+            (Algorithm::Adam(c), EpsRoot) => Some(&mut c.eps_root),
+            (Algorithm::Nadam(c), EpsRoot) => Some(&mut c.eps_root),
+            (Algorithm::Adamax(c), Beta1) => Some(&mut c.beta1),
+            (Algorithm::Adamax(c), Beta2) => Some(&mut c.beta2),
+            (Algorithm::Adamax(c), Eps) => Some(&mut c.eps),
+            (Algorithm::Radam(c), Beta1) => Some(&mut c.beta1),
+            (Algorithm::Radam(c), Beta2) => Some(&mut c.beta2),
+            (Algorithm::Radam(c), Eps) => Some(&mut c.eps),
+            (Algorithm::Radam(c), EpsRoot) => Some(&mut c.eps_root),
+            (Algorithm::Lion(c), Beta1) => Some(&mut c.beta1),
+            (Algorithm::Lion(c), Beta2) => Some(&mut c.beta2),
+            (Algorithm::Adafactor(c), Eps) => Some(c.eps1.insert(0.0)),
+            (Algorithm::Muon(c), Momentum) => Some(&mut c.momentum),
+            (Algorithm::ScheduleFree(c), Beta1) => Some(&mut c.beta1),
+            (Algorithm::ScheduleFree(c), Beta2) => Some(&mut c.beta2),
+            (Algorithm::ScheduleFree(c), Eps) => Some(&mut c.eps),
+            (Algorithm::Muon(c), Beta1) => Some(&mut c.fallback.beta1),
+            (Algorithm::Muon(c), Beta2) => Some(&mut c.fallback.beta2),
+            (Algorithm::Muon(c), Eps) => Some(&mut c.fallback.eps),
+            (Algorithm::Sgd(c), Dampening) => Some(&mut c.dampening),
+            (Algorithm::Adagrad(c), LrDecay) => Some(&mut c.lr_decay),
+            (Algorithm::Adagrad(c), InitialAccumulator) => Some(&mut c.initial_accumulator),
+            (Algorithm::Nadam(c), MomentumDecay) => Some(&mut c.momentum_decay),
             _ => None,
-        }
+        };
+        slot.map(Place::Value)
     }
 
     /// Sets every given override this rule has; returns, in the order of [`Overrides::pairs`],
     /// whether each given value was used (false for values not given).
-    pub fn apply(&mut self, overrides: &Overrides) -> [bool; 5] {
+    pub fn apply(&mut self, overrides: &Overrides) -> [bool; OVERRIDE_COUNT] {
         overrides.pairs().map(|(parameter, value)| value.is_some_and(|value| self.set(parameter, value)))
     }
 

@@ -12,10 +12,13 @@
 //!
 //! **Why they differ:** PyTorch follows Dozat's paper with its warming momentum schedule; Optax
 //! and this book form keep ρ₁ fixed. Both reduce to the same look-ahead when ψ → ∞.
+//!
+//! **Where δ goes:** d = √(r̂ + δ_root) + δ in both conventions, with δ_root = `eps_root` (Optax's
+//! name, default 0; PyTorch has none) as in [`adam`](super::adam), whose docs say why.
 
 use super::{
-    addcdiv, check_non_negative, check_positive, check_unit_interval, lerp, lerp_form, with_prep, Convention,
-    GradientPrep, Kernel, Prepare, StepContext, UpdateRule,
+    addcdiv, check_non_negative, check_unit_interval, lerp, lerp_form, with_prep, Convention, GradientPrep, Kernel,
+    Prepare, StepContext, UpdateRule,
 };
 use crate::error::ConfigError;
 use crate::Float;
@@ -29,8 +32,13 @@ pub struct NadamConfig {
     pub beta2: f64,
     /// δ: added to √r̂.
     pub eps: f64,
+    /// δ_root (Optax's `eps_root`): added to r̂ inside the square root, 0 by default.
+    pub eps_root: f64,
     /// ψ in PyTorch's momentum schedule (torch convention only).
     pub momentum_decay: f64,
+    /// Apply weight decay as θ ← θ(1 − ελ) before the step (PyTorch's option) instead of as an
+    /// L2 gradient.
+    pub decoupled_weight_decay: bool,
     /// Whose formulas to follow.
     pub convention: Convention,
 }
@@ -38,14 +46,23 @@ pub struct NadamConfig {
 impl NadamConfig {
     /// Defaults: ρ₁ = 0.9, ρ₂ = 0.999, δ = 1e-8, ψ = 0.004.
     pub fn new(convention: Convention) -> Self {
-        NadamConfig { beta1: 0.9, beta2: 0.999, eps: 1e-8, momentum_decay: 4e-3, convention }
+        NadamConfig {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            eps_root: 0.0,
+            momentum_decay: 4e-3,
+            decoupled_weight_decay: false,
+            convention,
+        }
     }
 
     /// Checks every field, naming the first one out of range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         check_unit_interval("beta1", self.beta1)?;
         check_unit_interval("beta2", self.beta2)?;
-        check_positive("eps", self.eps)?;
+        check_non_negative("eps", self.eps)?;
+        check_non_negative("eps_root", self.eps_root)?;
         check_non_negative("momentum_decay", self.momentum_decay)
     }
 
@@ -69,12 +86,14 @@ impl Default for NadamConfig {
 #[derive(Debug, Clone, Copy)]
 pub struct NadamKernel<F> {
     prep: GradientPrep<F>,
+    decay_factor: F,
     average_coefficient: F,
     average_from_end: bool,
     beta2: F,
     one_minus_beta2: F,
     bias_correction2: F,
     eps: F,
+    eps_root: F,
     grad_coefficient: F,
     avg_coefficient: F,
     inverse_bias_correction2: F,
@@ -95,7 +114,7 @@ impl UpdateRule for NadamConfig {
         }
     }
 
-    fn advance(&self, step: u64, scalars: &mut [f64]) {
+    fn advance(&self, step: u64, _lr: f64, scalars: &mut [f64]) {
         if self.convention == Convention::Torch {
             scalars[0] *= self.mu(step as f64);
         }
@@ -116,14 +135,17 @@ impl UpdateRule for NadamConfig {
                 (-lr * (1.0 - b1) / (1.0 - b1.powf(t)), -lr * b1 / (1.0 - b1.powf(t + 1.0)))
             }
         };
+        let (prep, decay_factor) = context.decay::<F>(self.decoupled_weight_decay);
         NadamKernel {
-            prep: context.coupled_prep(),
+            prep,
+            decay_factor,
             average_coefficient: F::from_f64(lerp_form(1.0 - self.beta1).0),
             average_from_end: lerp_form(1.0 - self.beta1).1,
             beta2: F::from_f64(self.beta2),
             one_minus_beta2: F::from_f64(1.0 - self.beta2),
             bias_correction2: F::from_f64(1.0 - self.beta2.powf(t)),
             eps: F::from_f64(self.eps),
+            eps_root: F::from_f64(self.eps_root),
             grad_coefficient: F::from_f64(grad_coefficient),
             avg_coefficient: F::from_f64(avg_coefficient),
             inverse_bias_correction2: F::from_f64(1.0 / (1.0 - self.beta2.powf(t))),
@@ -139,13 +161,14 @@ impl<F: Float> NadamKernel<F> {
         let (coefficient, from_end) = (self.average_coefficient, self.average_from_end);
         for (((p, &g), s), r) in params.iter_mut().zip(grads).zip(exp_avg.iter_mut()).zip(exp_avg_sq.iter_mut()) {
             let g = prep.apply(g, *p);
+            *p *= self.decay_factor;
             *s = lerp(*s, g, coefficient, from_end);
             *r = (self.one_minus_beta2 * g).mul_add(g, *r * self.beta2);
             if BOOK {
-                let d = (*r * self.inverse_bias_correction2).sqrt() + self.eps;
+                let d = r.mul_add(self.inverse_bias_correction2, self.eps_root).sqrt() + self.eps;
                 *p += self.grad_coefficient.mul_add(g, self.avg_coefficient * *s) / d;
             } else {
-                let d = (*r / self.bias_correction2).sqrt() + self.eps;
+                let d = (*r / self.bias_correction2 + self.eps_root).sqrt() + self.eps;
                 *p = addcdiv(*p, self.grad_coefficient, g, d);
                 *p = addcdiv(*p, self.avg_coefficient, *s, d);
             }
@@ -201,5 +224,23 @@ mod tests {
         let expected = -lr * g / d - lr * mu2 / (1.0 - mu1 * mu2) * (0.1 * g) / d;
         let path = run_steps(NadamConfig::new(Convention::Torch), &[0.0], |_| vec![g], lr, 1);
         assert!((path[0][0] - expected).abs() < 1e-15, "{} vs {expected}", path[0][0]);
+    }
+
+    #[test]
+    fn eps_root_goes_inside_the_root_in_both_conventions() {
+        // t = 1, g = 2e-4, δ = 0, δ_root = 1e-8: r̂ = g² = 4e-8, d = √(5e-8).
+        // Book: Δθ = −ε[(1 − ρ₁)g/(1 − ρ₁) + ρ₁·0.1g/(1 − ρ₁²)]/d = −ε[g + 0.9·0.1g/0.19]/d.
+        // Torch: as in torch_first_step_by_hand, with d = √(5e-8).
+        let (g, lr) = (2e-4, 0.01);
+        let d = (5e-8f64).sqrt();
+        let book = -lr * (g + 0.9 * 0.1 * g / 0.19) / d;
+        let mu1 = 0.9 * (1.0 - 0.5 * 0.96f64.powf(0.004));
+        let mu2 = 0.9 * (1.0 - 0.5 * 0.96f64.powf(0.008));
+        let torch = -lr * g / d - lr * mu2 / (1.0 - mu1 * mu2) * (0.1 * g) / d;
+        for (convention, expected) in [(Convention::Book, book), (Convention::Torch, torch)] {
+            let config = NadamConfig { eps: 0.0, eps_root: 1e-8, ..NadamConfig::new(convention) };
+            let path = run_steps(config, &[0.0], |_| vec![g], lr, 1);
+            assert!((path[0][0] - expected).abs() < 1e-15, "{convention}: {} vs {expected}", path[0][0]);
+        }
     }
 }

@@ -14,7 +14,7 @@
 //! The book's velocity v is in units of θ, PyTorch's buffer b in units of g (see `sgd`).
 
 use super::{
-    addcdiv, check_positive, check_unit_interval, lerp, lerp_form, with_prep, Convention, GradientPrep, Kernel,
+    addcdiv, check_non_negative, check_unit_interval, lerp, lerp_form, with_prep, Convention, GradientPrep, Kernel,
     Prepare, StepContext, UpdateRule,
 };
 use crate::error::ConfigError;
@@ -55,7 +55,7 @@ impl RmspropConfig {
     /// Checks every field, naming the first one out of range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         check_unit_interval("rho", self.rho)?;
-        check_positive("eps", self.eps)?;
+        check_non_negative("eps", self.eps)?;
         check_unit_interval("momentum", self.momentum)?;
         if self.nesterov && self.momentum == 0.0 {
             return Err(ConfigError::OutOfRange {
