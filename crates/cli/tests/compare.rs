@@ -81,7 +81,7 @@ fn compare_writes_the_report_and_report_redraws_it() {
     // Running the same comparison again reads every run back instead of training.
     let again = descent(&[&SMALL[..], &["--out", "report"]].concat(), dir.path());
     assert!(again.status.success(), "{}", text(&again.stderr));
-    assert_eq!(text(&again.stdout).matches("(from an earlier invocation)").count(), 6, "{}", text(&again.stdout));
+    assert_eq!(text(&again.stdout).matches("(from an earlier invocation)").count(), 8, "{}", text(&again.stdout));
 }
 
 #[test]
