@@ -78,7 +78,7 @@ enum Command {
     Diagnose(Box<commands::diagnose::DiagnoseArgs>),
     /// The batch size as evidence: throughput, activation memory and validation error per size.
     SweepBatch(Box<commands::sweep::SweepArgs>),
-    /// Redraw a comparison's report from its results, without training.
+    /// Redraw a comparison's report from its results, without training; or show several side by side.
     Report(commands::report::ReportArgs),
     /// Run optimizers on a 2-D test function; write their paths (CSV) and a contour plot.
     Optimize(Box<commands::optimize::OptimizeArgs>),

@@ -456,6 +456,9 @@ impl ExperimentSpec {
             if let Some((what, _)) = empty.iter().find(|(_, empty)| *empty) {
                 return Err(Error::data(at(&format!("{key}: {what}")), "the list to tune over is empty"));
             }
+            for text in clips.iter().filter(|text| *text != "none") {
+                text.parse::<Clip>().map_err(|e| Error::data(at(&format!("{key}: clip")), format!("'{text}': {e}")))?;
+            }
             let clip = clip.filter(|text| text != "none").map(|text| text.parse()).transpose();
             let clip = clip.map_err(|e: descent_optim::ConfigError| Error::data(at(&key), e.to_string()))?;
             if let Some(epochs) = spec.epochs {
@@ -694,6 +697,35 @@ mod tests {
     }
 
     #[test]
+    fn a_variant_group_lists_what_it_tunes_over() {
+        let text = "seeds = 2\ntuning_seeds = 3\nepochs = 4\n\n[[variant]]\nname = \"m\"\noptimizer = \"momentum\"\n\
+                    lrs = [0.1, 0.01]\nmomentum = [0.5, 0.9]\nschedule = [\"constant\", \"cosine\"]\n\
+                    clip = [\"none\", \"global-norm:1\"]\nepochs = 10\n\n[[variant]]\noptimizer = \"adam\"\n\
+                    clip = \"global-norm:1\"\n";
+        let experiment = parse(text).unwrap().resolve(None).unwrap();
+        let (group, adam) = (&experiment.variants[0], &experiment.variants[1]);
+        assert_eq!((group.momenta.as_slice(), group.momentum), (&[0.5, 0.9][..], None));
+        assert_eq!(group.schedules, ["constant", "cosine"]);
+        assert_eq!(group.clips, ["none", "global-norm:1"]);
+        // 2 rates × 2 momenta × 2 schedules × 2 clippings, each on 3 tuning seeds; the reported
+        // seeds are 4 and 5.
+        assert_eq!(group.settings().len(), 16);
+        assert_eq!(experiment.tuning_seeds(), [1, 2, 3]);
+        assert_eq!(experiment.reported_seeds(), [4, 5]);
+        assert_eq!(experiment.planned_runs(), 16 * 3 + 2 + 3 * 3 + 2);
+        assert_eq!((experiment.epochs_of(group), experiment.epochs_of(adam)), (10, 4));
+        let clipped = Setting { clip: Some("global-norm:1".into()), ..group.settings()[0].clone() };
+        let config = experiment.train_config(group, &clipped, 4);
+        assert_eq!((config.epochs, config.clip.map(|c| c.to_string())), (10, Some("global-norm:1".into())));
+        let unclipped = Setting { clip: Some("none".into()), ..clipped };
+        assert_eq!(experiment.train_config(group, &unclipped, 4).clip, None);
+        assert_eq!(adam.clip.map(|c| c.to_string()), Some("global-norm:1".into()));
+        // The resolved experiment reads back as written.
+        let written = toml::to_string(&experiment).unwrap();
+        assert_eq!(toml::from_str::<Experiment>(&written).unwrap(), experiment);
+    }
+
+    #[test]
     fn malformed_files_name_the_line_and_key() {
         let message = parse("seeds = 3\nepochs = \"five\"\n").unwrap_err().to_string();
         assert!(message.contains("experiment.toml: line 2, key `epochs`"), "{message}");
@@ -713,6 +745,13 @@ mod tests {
         let message = resolve("[[variant]]\noptimizer = \"adam\"\nbeta2 = 1.5\n");
         assert!(message.contains("variant 1 ('adam')") && message.contains("1.5"), "{message}");
         assert!(resolve("optimizers = [\"sgd\", \"sgd\"]").contains("listed twice"));
+        let message = resolve("[[variant]]\noptimizer = \"momentum\"\nmomentum = []\n");
+        assert!(message.contains("variant 1 ('momentum'): momentum: the list to tune over is empty"), "{message}");
+        let message = resolve("[[variant]]\noptimizer = \"sgd\"\nclip = [\"none\", \"global-norm:x\"]\n");
+        assert!(message.contains("variant 1 ('sgd')") && message.contains("global-norm:x"), "{message}");
+        let message = resolve("schedule = [\"constant\", \"sideways\"]\n");
+        assert!(message.contains("optimizers: 'sgd'") && message.contains("sideways"), "{message}");
+        assert!(resolve("tuning_seeds = 0").contains("e.toml: tuning_seeds: must be at least 1"));
     }
 
     #[test]
