@@ -82,7 +82,7 @@ enum Command {
     /// The learning-rate range test (Smith 2017): train while the rate grows exponentially, plot
     /// the smoothed loss against the rate, and suggest a rate (the minimum's, divided by 10).
     LrFind(Box<commands::lr_find::LrFindArgs>),
-    /// Redraw a comparison's report from its results, without training.
+    /// Redraw a comparison's report from its results, without training; or show several side by side.
     Report(commands::report::ReportArgs),
     /// Run optimizers on a 2-D test function; write their paths (CSV) and a contour plot.
     Optimize(Box<commands::optimize::OptimizeArgs>),

@@ -81,7 +81,7 @@ fn compare_writes_the_report_and_report_redraws_it() {
     // Running the same comparison again reads every run back instead of training.
     let again = descent(&[&SMALL[..], &["--out", "report"]].concat(), dir.path());
     assert!(again.status.success(), "{}", text(&again.stderr));
-    assert_eq!(text(&again.stdout).matches("(from an earlier invocation)").count(), 6, "{}", text(&again.stdout));
+    assert_eq!(text(&again.stdout).matches("(from an earlier invocation)").count(), 8, "{}", text(&again.stdout));
 }
 
 #[test]
@@ -148,4 +148,46 @@ fn the_report_opens_in_a_headless_browser() {
         assert!(found.contains(&format!("\"id\":\"plot-{plot}\"")), "{plot} not on the page: {found}");
     }
     assert!(std::fs::metadata(&screenshot).unwrap().len() > 50_000, "a real screenshot");
+}
+
+#[test]
+fn a_report_grows_by_seeds_and_several_sit_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    small_report(dir.path());
+    // One more reported seed: every earlier run is read back, one new run per optimizer.
+    let with = |flag: &str, value: &str, out: &str| -> Vec<String> {
+        let mut args: Vec<String> = SMALL.iter().map(|s| s.to_string()).collect();
+        let at = args.iter().position(|a| a == flag).map(|i| i + 1);
+        match at {
+            Some(i) => args[i] = value.into(),
+            None => args.extend([flag.to_string(), value.to_string()]),
+        }
+        args.extend(["--out".to_string(), out.to_string()]);
+        args
+    };
+    let run = |args: Vec<String>| descent(&args.iter().map(String::as_str).collect::<Vec<_>>(), dir.path());
+    let grown = run(with("--seeds", "3", "report"));
+    assert!(grown.status.success(), "{}", text(&grown.stderr));
+    let stdout = text(&grown.stdout);
+    assert!(stdout.contains("tuned on seed 1, reported on seeds 2-4"), "{stdout}");
+    assert_eq!(stdout.matches("(from an earlier invocation)").count(), 8, "{stdout}");
+    assert_eq!(stdout.matches(" seed 4: ").count(), 2, "{stdout}");
+    let summary = std::fs::read_to_string(dir.path().join("report/summary.csv")).unwrap();
+    assert!(summary.lines().skip(1).all(|line| line.split(',').nth(6) == Some("3")), "{summary}");
+    // Another batch size is another experiment, named.
+    let other = run(with("--batch", "64", "report"));
+    assert_eq!(other.status.code(), Some(2));
+    assert!(text(&other.stderr).contains("'batch = 128' against 'batch = 64'"), "{}", text(&other.stderr));
+
+    let short = run(with("--epochs", "1", "short"));
+    assert!(short.status.success(), "{}", text(&short.stderr));
+    let both = descent(&["report", "short", "report", "--out", "both"], dir.path());
+    assert!(both.status.success(), "{}", text(&both.stderr));
+    let page = std::fs::read_to_string(dir.path().join("both/side-by-side.html")).unwrap();
+    assert!(page.contains("short (mnist-logreg, 1 epochs, 2 seeds)"), "{page}");
+    assert!(page.contains("report (mnist-logreg, 2 epochs, 3 seeds)"), "{page}");
+    assert_eq!(page.matches("<tr><td>").count(), 2, "a row per optimizer");
+    let missing = descent(&["report", "short", "report"], dir.path());
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("--out DIR"), "{}", text(&missing.stderr));
 }

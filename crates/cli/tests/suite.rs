@@ -59,7 +59,11 @@ fn a_reduced_suite_stopped_and_resumed_ends_as_one_run_straight_through() {
         for file in ["experiment.toml", "results.json", "summary.csv", "report.html"] {
             assert!(folder.join(problem).join(file).is_file(), "{problem}/{file} missing");
         }
-        assert_eq!(finished_runs(&folder.join(problem)), 6, "{problem}: two rates and a second seed, twice");
+        assert_eq!(
+            finished_runs(&folder.join(problem)),
+            8,
+            "{problem}: two rates on seed 1, then seeds 2 and 3, twice"
+        );
     }
     let csv = std::fs::read_to_string(folder.join("suite.csv")).unwrap();
     assert_eq!(csv.lines().count(), 5, "{csv}");

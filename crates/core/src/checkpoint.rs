@@ -118,6 +118,9 @@ pub struct PartialEpoch {
     pub error_sum: f64,
     /// Examples in them.
     pub seen: usize,
+    /// ‖g‖ before clipping at each of them, where the run clips by norm.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grad_norms: Vec<f64>,
 }
 
 /// A checkpoint in memory: named f32 tensors and the progress.
@@ -239,7 +242,13 @@ mod tests {
             bad_epochs: 0,
             optimizer_scalars: Vec::new(),
             metrics: Vec::new(),
-            partial: Some(PartialEpoch { batches: 3, loss_sum: 6.0, error_sum: 1.5, seen: 384 }),
+            partial: Some(PartialEpoch {
+                batches: 3,
+                loss_sum: 6.0,
+                error_sum: 1.5,
+                seen: 384,
+                grad_norms: vec![2.5, 0.5, 1.0],
+            }),
             plateau: None,
         };
         let json = serde_json::to_string(&progress).unwrap();
@@ -270,7 +279,13 @@ mod tests {
                 bad_epochs: 1,
                 optimizer_scalars: vec![("step".into(), 40.0)],
                 metrics: vec![],
-                partial: Some(PartialEpoch { batches: 3, loss_sum: 2.5, error_sum: 1.0, seen: 96 }),
+                partial: Some(PartialEpoch {
+                    batches: 3,
+                    loss_sum: 2.5,
+                    error_sum: 1.0,
+                    seen: 96,
+                    grad_norms: Vec::new(),
+                }),
                 plateau: Some(PlateauState { scale: 0.25, best: 0.5, bad_epochs: 1 }),
             },
         };

@@ -4,9 +4,10 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use descent::lab::{self, ExperimentSpec, LabEvent, LrGrid, Results};
+use descent::lab::{self, ExperimentSpec, LabEvent, LrGrid, Results, Setting};
 
-/// Logistic regression, two optimizers × two rates, two seeds, two epochs: 6 runs of ~0.1 s.
+/// Logistic regression, two optimizers × two rates tuned on seed 1, reported on seeds 2 and 3,
+/// two epochs: 8 runs of ~0.1 s.
 fn small_experiment() -> lab::Experiment {
     ExperimentSpec {
         problem: Some("mnist-logreg".into()),
@@ -37,7 +38,11 @@ fn a_stopped_comparison_resumes_to_the_same_results() {
     let straight_dir = tempfile::tempdir().unwrap();
     let never = Arc::new(AtomicBool::new(false));
     let straight = lab::run(&experiment, straight_dir.path(), 2, &never, &|_| {}).unwrap();
-    assert_eq!(straight.runs.len(), 6);
+    assert_eq!(straight.runs.len(), 8);
+    for variant in &experiment.variants {
+        let seeds: Vec<u64> = straight.final_runs(variant).iter().map(|r| r.seed).collect();
+        assert_eq!(seeds, [2, 3], "the reported seeds exclude the tuning seed 1");
+    }
     assert!(straight_dir.path().join("results.json").is_file());
     assert!(straight_dir.path().join("summary.csv").is_file());
 
@@ -55,8 +60,8 @@ fn a_stopped_comparison_resumes_to_the_same_results() {
     });
     assert!(matches!(stopped, Err(descent::Error::Interrupted { .. })), "{stopped:?}");
     assert!(!dir.path().join("results.json").exists());
-    let first = lab::run_folder(dir.path(), "sgd", 0.001, 1);
-    let second = lab::run_folder(dir.path(), "sgd", 0.1, 1);
+    let first = lab::run_folder(dir.path(), "sgd", &Setting::rate(0.001), 1);
+    let second = lab::run_folder(dir.path(), "sgd", &Setting::rate(0.1), 1);
     assert!(first.join("result.json").is_file() && !first.join("checkpoint.safetensors").exists());
     assert!(!second.join("result.json").exists() && second.join("checkpoint.safetensors").is_file());
 
@@ -85,8 +90,60 @@ fn a_folder_that_is_not_a_report_is_left_alone() {
     lab::prepare(&experiment, report.path()).unwrap();
     let mut other = experiment.clone();
     other.seeds = 3;
+    other.batch = 64;
     let error = lab::prepare(&other, report.path()).unwrap_err().to_string();
-    assert!(error.contains("holds another experiment ('seeds = 2' against 'seeds = 3')"), "{error}");
+    assert!(error.contains("holds another experiment ('batch = 128' against 'batch = 64')"), "{error}");
+    // More seeds are growth, not another experiment.
+    other.batch = 128;
+    lab::prepare(&other, report.path()).unwrap();
+
+    // A folder of the older protocol (seed 1 tuned and reported) is refused with the reason.
+    let old = tempfile::tempdir().unwrap();
+    let text = toml::to_string(&experiment).unwrap().replace("protocol = 2\n", "");
+    std::fs::write(old.path().join("experiment.toml"), text).unwrap();
+    let error = lab::prepare(&experiment, old.path()).unwrap_err().to_string();
+    assert!(error.contains("tuning protocol 1") && error.contains("exclude the tuning seeds"), "{error}");
+}
+
+#[test]
+fn a_report_grown_by_seeds_and_rates_equals_the_larger_one_run_from_scratch() {
+    let small = small_experiment();
+    let never = Arc::new(AtomicBool::new(false));
+    let dir = tempfile::tempdir().unwrap();
+    let before = lab::run(&small, dir.path(), 2, &never, &|_| {}).unwrap();
+    // One more rate, a second tuning seed and a third reported seed.
+    let larger = ExperimentSpec {
+        problem: Some("mnist-logreg".into()),
+        optimizers: Some(vec!["sgd".into(), "adam".into()]),
+        lrs: Some(LrGrid::List(vec![0.1, 0.001, 0.01])),
+        seeds: Some(3),
+        tuning_seeds: Some(2),
+        epochs: Some(2),
+        val_size: Some(2000),
+        ..ExperimentSpec::default()
+    }
+    .resolve(None)
+    .unwrap();
+    assert_eq!(larger.tuning_seeds(), [1, 2]);
+    assert_eq!(larger.reported_seeds(), [3, 4, 5]);
+    let reused = AtomicUsize::new(0);
+    let grown = lab::run(&larger, dir.path(), 2, &never, &|event| {
+        if let LabEvent::Finished { from_disk: true, .. } = event {
+            reused.fetch_add(1, Ordering::SeqCst);
+        }
+    })
+    .unwrap();
+    // Every run of the smaller report that the larger one plans is read back, none run again:
+    // the 4 tuning runs, and seeds 2 and 3 wherever the larger experiment runs them.
+    let planned = |r: &&descent::lab::RunResult| {
+        grown.runs.iter().any(|g| g.setting == r.setting && g.seed == r.seed && g.variant == r.variant)
+    };
+    let shared = before.runs.iter().filter(planned).count();
+    assert!(shared >= 4, "{shared}");
+    assert_eq!(reused.load(Ordering::SeqCst), shared);
+    let scratch_dir = tempfile::tempdir().unwrap();
+    let scratch = lab::run(&larger, scratch_dir.path(), 2, &never, &|_| {}).unwrap();
+    assert_eq!(without_seconds(grown), without_seconds(scratch));
 }
 
 #[test]
@@ -106,10 +163,10 @@ fn on_the_quadratic_the_chosen_rates_follow_the_validation_numbers() {
     let results = lab::run(&experiment, dir.path(), 2, &Arc::new(AtomicBool::new(false)), &|_| {}).unwrap();
     let sgd = &experiment.variants[0];
     assert_eq!(results.chosen_lr(sgd), Some(0.01));
-    let diverged = results.runs_of("sgd").find(|r| r.lr == 0.1).unwrap();
+    let diverged = results.runs_of("sgd").find(|r| r.setting.lr == 0.1).unwrap();
     assert!(diverged.diverged.is_some() && diverged.epochs.len() < 200);
     // f after k steps of SGD from (−1.5, 0.5) at ε = 0.01: ½(1.5² (0.99)^{2k} + 100 · 0.5² · 0^{2k}).
-    let last = results.runs_of("sgd").find(|r| r.lr == 0.01).unwrap().last().unwrap();
+    let last = results.runs_of("sgd").find(|r| r.setting.lr == 0.01).unwrap().last().unwrap();
     let expected = 0.5 * 2.25 * 0.99f64.powi(400);
     assert!((last.val_error - expected).abs() < 1e-12 * expected.max(1e-300) + 1e-300, "{}", last.val_error);
     assert_eq!(results.runs_of("sgd").next().unwrap().path.len(), 201);

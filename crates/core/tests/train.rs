@@ -349,3 +349,51 @@ fn reduce_on_plateau_cuts_the_rate_when_validation_loss_stalls_and_resumes_exact
     let bits = |t: &Trainer| t.model().params().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert!(bits(&resumed) == bits(&straight), "resumed parameters differ");
 }
+
+#[test]
+fn clipping_telemetry_counts_the_norms_the_updates_saw() {
+    use descent::train::{Control, Event};
+    let (mut config, splits) = small(vec![], 2);
+    config.lr = 0.05;
+    config.clip = Some(descent::optim::Clip::GlobalNorm(0.5));
+    // ‖g‖ of each update, computed here from the gradient the trainer reports.
+    let mut norms: Vec<Vec<f64>> = Vec::new();
+    let mut trainer = Trainer::new(config.clone(), splits.clone()).unwrap();
+    trainer
+        .run(None, &mut |event: Event<'_>| match event {
+            Event::EpochStart { .. } => norms.push(Vec::new()),
+            Event::Batch { grads, .. } => {
+                let norm = grads.iter().map(|&g| (g as f64) * (g as f64)).sum::<f64>().sqrt();
+                norms.last_mut().unwrap().push(norm);
+            }
+            _ => {}
+        })
+        .unwrap();
+    for (metrics, mut epoch) in trainer.metrics().iter().zip(norms) {
+        let clipped = epoch.iter().filter(|&&n| n + 1e-6 > 0.5).count() as f64 / epoch.len() as f64;
+        epoch.sort_by(f64::total_cmp);
+        let m = epoch.len() / 2;
+        let median = if epoch.len() % 2 == 1 { epoch[m] } else { (epoch[m - 1] + epoch[m]) / 2.0 };
+        let found = metrics.grad_norm_median.unwrap();
+        assert!((found - median).abs() < 1e-9 * median, "epoch {}: {found} against {median}", metrics.epoch);
+        assert_eq!(metrics.clipped_fraction, Some(clipped));
+        assert!(clipped > 0.0, "the bound is meant to clip some updates");
+    }
+    let csv_header = descent::train::METRICS_HEADER;
+    assert!(csv_header.ends_with(",grad_norm_median,clipped_fraction"));
+
+    // Stopped in the middle of the first epoch and resumed: the same telemetry.
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = Trainer::new(config.clone(), splits.clone()).unwrap();
+    first
+        .run_with(Some(dir.path()), &mut |event| match event {
+            Event::Batch { done: 20, .. } => Control::Stop,
+            _ => Control::Continue,
+        })
+        .unwrap();
+    let mut resumed = Trainer::resume_with(dir.path(), config, splits).unwrap();
+    resumed.run(Some(dir.path()), &mut no_events()).unwrap();
+    let telemetry =
+        |t: &Trainer| -> Vec<_> { t.metrics().iter().map(|m| (m.grad_norm_median, m.clipped_fraction)).collect() };
+    assert_eq!(telemetry(&resumed), telemetry(&trainer));
+}

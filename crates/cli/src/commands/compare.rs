@@ -26,9 +26,14 @@ pub struct CompareArgs {
     /// 0.3,0.1,0.03.
     #[arg(long, value_name = "auto|find|LIST", allow_hyphen_values = true)]
     lrs: Option<String>,
-    /// Seeds the chosen rate runs with (default 3; 1 for a 2-D function).
+    /// Seeds the chosen setting is reported over, after the tuning seeds (default 3; 1 for a 2-D
+    /// function). Raising it on a finished report runs only the new seeds.
     #[arg(long, allow_negative_numbers = true)]
     seeds: Option<i64>,
+    /// Seeds every setting is tuned over, 1 to N; the choice is on their mean validation error
+    /// and none of them is reported (default 1).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    tuning_seeds: Option<i64>,
     /// Epochs per run (updates for a 2-D function; default: the problem's budget).
     #[arg(long, allow_negative_numbers = true)]
     epochs: Option<i64>,
@@ -77,9 +82,11 @@ pub fn run(args: CompareArgs) -> Result<()> {
     }
 
     let problem = experiment.problem();
-    let runs: usize = experiment.variants.iter().map(|v| v.lrs.len() + experiment.seeds as usize - 1).sum();
+    let runs = experiment.planned_runs();
+    let tuning = experiment.tuning_seeds();
+    let reported = experiment.reported_seeds();
     println!(
-        "{}: {} optimizers, {} runs of {} {} on {} worker{}; report in {}",
+        "{}: {} optimizers, {} runs of {} {} on {} worker{}; tuned on seed{} {}, reported on seed{} {}; report in {}",
         problem.name,
         experiment.variants.len(),
         runs,
@@ -87,6 +94,10 @@ pub fn run(args: CompareArgs) -> Result<()> {
         if problem.is_classifier() { "epochs" } else { "updates" },
         jobs,
         if jobs == 1 { "" } else { "s" },
+        if tuning.len() == 1 { "" } else { "s" },
+        seed_range(&tuning),
+        if reported.len() == 1 { "" } else { "s" },
+        seed_range(&reported),
         out.display()
     );
     // The first Ctrl-C stops cleanly (finished runs and each run's last epoch are kept).
@@ -117,6 +128,15 @@ pub fn run(args: CompareArgs) -> Result<()> {
     Ok(())
 }
 
+/// `1`, `2-4`: a run of consecutive seeds.
+fn seed_range(seeds: &[u64]) -> String {
+    match seeds {
+        [] => "none".into(),
+        [one] => one.to_string(),
+        [first, .., last] => format!("{first}-{last}"),
+    }
+}
+
 /// The experiment file (if any) with the flags laid over it, each flag checked and named.
 fn experiment_spec(args: &CompareArgs) -> Result<ExperimentSpec> {
     let mut spec = match &args.config {
@@ -142,6 +162,9 @@ fn experiment_spec(args: &CompareArgs) -> Result<ExperimentSpec> {
     }
     if let Some(seeds) = args.seeds {
         spec.seeds = Some(positive("--seeds", seeds)? as u32);
+    }
+    if let Some(seeds) = args.tuning_seeds {
+        spec.tuning_seeds = Some(positive("--tuning-seeds", seeds)? as u32);
     }
     if let Some(epochs) = args.epochs {
         spec.epochs = Some(positive("--epochs", epochs)? as u32);
@@ -220,7 +243,7 @@ fn centre_grids_on_range_tests(experiment: &mut descent::lab::Experiment) -> Res
     }
     for index in 0..experiment.variants.len() {
         let variant = &experiment.variants[index];
-        let config = experiment.train_config(variant, 1.0, 1);
+        let config = experiment.train_config(variant, &descent::lab::experiment::Setting::rate(1.0), 1);
         let splits = descent::train::Splits::load(&config).map_err(crate::core_error)?;
         let result = RangeTest::default().run(config, splits).map_err(crate::core_error)?;
         let Some(suggestion) = result.suggestion else {
@@ -290,14 +313,15 @@ impl LabProgress {
                 };
                 let origin = if from_disk { " (from an earlier invocation)" } else { "" };
                 self.line(format!(
-                    "{:<12} lr {:<8} seed {}: {outcome}{origin}",
+                    "{:<12} {:<8} seed {}: {outcome}{origin}",
                     result.variant,
-                    table::number(result.lr, 3),
+                    result.setting.label(|lr| table::number(lr, 3)),
                     result.seed
                 ));
             }
-            LabEvent::Chosen { variant, lr } => {
-                self.line(format!("{variant}: rate {} chosen on validation error", table::number(lr, 3)));
+            LabEvent::Chosen { variant, setting } => {
+                let chosen = setting.label(|lr| table::number(lr, 3)).replacen("lr ", "rate ", 1);
+                self.line(format!("{variant}: {chosen} chosen on validation error"));
             }
         }
     }

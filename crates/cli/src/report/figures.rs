@@ -67,8 +67,9 @@ fn classifier_plots(results: &Results) -> Vec<Plot> {
     }
     plots.push(Plot {
         name: "lr-sensitivity".into(),
-        caption: "Final validation error of seed 1 at every rate of the grid: a flat curve means an optimizer \
-                  that forgives a poorly chosen rate; a cross marks a rate that diverged."
+        caption: "Final validation error at every rate tried (mean over the tuning seeds, at the chosen values \
+                  of everything else): a flat curve means an optimizer that forgives a poorly chosen rate; a \
+                  cross marks a rate that diverged."
             .into(),
         figure: sensitivity(results, "final validation error"),
     });

@@ -23,25 +23,25 @@ pub fn columns(results: &Results) -> Vec<&'static str> {
     if results.experiment.problem().is_classifier() {
         vec![
             "optimizer",
-            "best lr",
+            "chosen on validation",
             "final test (mean ± std)",
             "final val",
             "best val",
             "epochs to target",
             "seconds to target",
-            "sensitivity",
+            "rate range (decades)",
             "diverged runs",
         ]
     } else {
         vec![
             "optimizer",
-            "best lr",
+            "chosen",
             "final",
             "final (no held-out set)",
             "lowest on the path",
             "updates to target",
             "seconds to target",
-            "sensitivity",
+            "rate range (decades)",
             "diverged runs",
         ]
     }
@@ -53,19 +53,149 @@ pub fn rows(results: &Results, summary: &[SummaryRow]) -> Vec<Vec<String>> {
         .iter()
         .map(|row| {
             let std = row.test_error_std.map_or(String::new(), |s| format!(" ± {}", metric_value(results, s)));
+            let others = if row.best_setting.is_empty() { String::new() } else { format!(", {}", row.best_setting) };
+            let width = match row.lr_width {
+                Some(width) => format!(
+                    "{}{width:.2}{}",
+                    if row.lr_width_open { "≥ " } else { "" },
+                    row.lr_width_std.map_or(String::new(), |s| format!(" ± {s:.2}"))
+                ),
+                None => "all diverged".into(),
+            };
             vec![
                 row.variant.clone(),
-                format!("{}{}", table::number(row.best_lr, 3), if row.best_at_edge { " (edge)" } else { "" }),
+                format!(
+                    "lr {}{}{others}",
+                    table::number(row.best_lr, 3),
+                    if row.best_at_edge { " (edge)" } else { "" }
+                ),
                 format!("{}{std}", metric_value(results, row.test_error_mean)),
                 metric_value(results, row.val_error_mean),
                 metric_value(results, row.best_val_error),
                 row.epochs_to_target.map_or("not reached".into(), |e| e.to_string()),
                 row.seconds_to_target.map_or("not reached".into(), |s| format!("{s:.1}")),
-                metric_value(results, row.sensitivity),
+                width,
                 row.diverged_runs.to_string(),
             ]
         })
         .collect()
+}
+
+/// The protocol, as the setup states it.
+fn protocol(results: &Results) -> String {
+    let experiment = &results.experiment;
+    let seeds = |list: &[u64]| match list {
+        [one] => format!("seed {one}"),
+        [first, .., last] => format!("seeds {first} to {last}"),
+        [] => "no seed".into(),
+    };
+    let (tuning, reported) = (experiment.tuning_seeds(), experiment.reported_seeds());
+    if experiment.protocol == 1 {
+        return format!(
+            "Protocol (of an older descent): every rate of each grid ran with seed 1; the rate with the lowest final \
+             validation {} was chosen, then rerun up to seed {}. Seed 1 is counted in the means, although it chose \
+             the rate.",
+            results.metric, experiment.seeds
+        );
+    }
+    if !experiment.problem().is_classifier() {
+        return format!(
+            "Protocol: every setting of each variant runs once (the problem is deterministic); the one with the \
+             lowest final {} is chosen (ties to the smaller rate).",
+            results.metric
+        );
+    }
+    format!(
+        "Protocol: every setting of each variant (its rates, and whatever else it tunes over) runs with {}; the \
+         setting with the lowest final validation {}{} is chosen (ties to the smaller rate; the test set never \
+         influences a choice or a ranking); the chosen setting then runs with {}, and only those are reported, so \
+         that no reported number comes from a seed that chose it.",
+        seeds(&tuning),
+        results.metric,
+        if tuning.len() > 1 { ", averaged over them," } else { "" },
+        seeds(&reported)
+    )
+}
+
+/// The paired differences of every two variants (test error, then validation error).
+fn pairs_table(html: &mut String, results: &Results) {
+    let pairs = results.pairs();
+    if pairs.is_empty() || !results.experiment.problem().is_classifier() {
+        return;
+    }
+    html.push_str(
+        "<h2>Paired differences</h2>\n<p>For each two optimizers, each at its chosen setting: the final error of \
+         the first minus that of the second, seed by seed over the reported seeds (a seed fixes the \
+         initialization and the split, so the difference removes what the seed does to both), with the 95% \
+         t interval of its mean and the two-sided p-value. Every number is in <code>pairs.csv</code>.</p>\n\
+         <table id=\"pairs\">\n<thead><tr><th>first</th><th>second</th><th>seeds</th><th>test: difference</th>\
+         <th>95% interval</th><th>p</th><th>validation: difference</th><th>95% interval</th></tr></thead>\n<tbody>\n",
+    );
+    let interval = |d: &descent::lab::stats::PairedDifference| match d.interval {
+        Some((low, high)) => format!(
+            "[{}, {}]{}",
+            metric_value(results, low),
+            metric_value(results, high),
+            if d.significant() { " *" } else { "" }
+        ),
+        None => "one seed".into(),
+    };
+    for pair in pairs {
+        let cells = [
+            pair.a.clone(),
+            pair.b.clone(),
+            pair.test.n.to_string(),
+            metric_value(results, pair.test.mean),
+            interval(&pair.test),
+            pair.test.p_value.map_or(String::new(), |p| format!("{p:.3}")),
+            metric_value(results, pair.val.mean),
+            interval(&pair.val),
+        ];
+        html.push_str("<tr>");
+        for cell in cells {
+            let _ = write!(html, "<td>{}</td>", escape(&cell));
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str("</tbody>\n</table>\n<p>* the interval excludes zero (no correction for the number of pairs).</p>\n");
+}
+
+/// Per epoch, for each variant that clips by norm: the median gradient norm before clipping and
+/// the fraction of updates clipped, averaged over the reported seeds.
+fn clipping_table(html: &mut String, results: &Results, summary: &[SummaryRow]) {
+    let mut rows = Vec::new();
+    for row in summary {
+        let Some(variant) = results.experiment.variants.iter().find(|v| v.name == row.variant) else { continue };
+        let norms = results.band(variant, |m| m.grad_norm_median.unwrap_or(f64::NAN));
+        let clipped = results.band(variant, |m| m.clipped_fraction.unwrap_or(f64::NAN));
+        for (norm, fraction) in norms.iter().zip(&clipped) {
+            if norm.mean.is_finite() && fraction.mean.is_finite() {
+                rows.push([
+                    row.variant.clone(),
+                    norm.epoch.to_string(),
+                    table::number(norm.mean, 3),
+                    format!("{:.1}%", 100.0 * fraction.mean),
+                ]);
+            }
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    html.push_str(
+        "<h2>Clipping</h2>\n<p>Where the chosen setting clips by norm: the median over each epoch's updates of the \
+         gradient norm before clipping, and the fraction of updates the clipping shrank (means over the reported \
+         seeds; per run in each <code>metrics.csv</code>).</p>\n<table id=\"clipping\">\n<thead><tr><th>optimizer</th>\
+         <th>epoch</th><th>median ‖g‖ before clipping</th><th>updates clipped</th></tr></thead>\n<tbody>\n",
+    );
+    for cells in rows {
+        html.push_str("<tr>");
+        for cell in cells {
+            let _ = write!(html, "<td>{}</td>", escape(&cell));
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str("</tbody>\n</table>\n");
 }
 
 /// The page.
@@ -114,12 +244,7 @@ pub fn page(results: &Results, summary: &[SummaryRow], verdict: &[String], plots
             experiment.batch, experiment.val_size
         ));
     }
-    facts.push(format!(
-        "Protocol: every rate of each grid runs with seed 1; the rate with the lowest final validation {} is \
-         chosen (ties to the smaller rate; the test set never influences a choice){}.",
-        results.metric,
-        if experiment.seeds > 1 { format!(", then rerun with seeds 2 to {}", experiment.seeds) } else { String::new() }
-    ));
+    facts.push(protocol(results));
     facts.push(format!(
         "Hyperparameters other than the rate: the {} convention's defaults unless listed.",
         experiment.convention
@@ -141,16 +266,30 @@ pub fn page(results: &Results, summary: &[SummaryRow], verdict: &[String], plots
         if let Some(clip) = &variant.clip {
             settings.push(format!("clip {clip}"));
         }
-        if variant.schedule != "constant" {
+        if variant.schedule != "constant" && variant.schedules.is_empty() {
             settings.push(format!("schedule {}", variant.schedule));
         }
+        if let Some(epochs) = variant.epochs {
+            settings.push(format!("{epochs} {unit}"));
+        }
         let grid: Vec<String> = variant.lrs.iter().map(|lr| table::number(*lr, 3)).collect();
+        let mut tuned = vec![format!("rates {}", grid.join(", "))];
+        if !variant.momenta.is_empty() {
+            let list: Vec<String> = variant.momenta.iter().map(|m| m.to_string()).collect();
+            tuned.push(format!("momenta {}", list.join(", ")));
+        }
+        if !variant.schedules.is_empty() {
+            tuned.push(format!("schedules {}", variant.schedules.join(", ")));
+        }
+        if !variant.clips.is_empty() {
+            tuned.push(format!("clippings {}", variant.clips.join(", ")));
+        }
         facts.push(format!(
-            "<code>{}</code>: {}{}; rates {}.",
+            "<code>{}</code>: {}{}; tuned over {}.",
             escape(&variant.name),
             escape(&variant.optimizer),
             if settings.is_empty() { String::new() } else { format!(" ({})", escape(&settings.join(", "))) },
-            grid.join(", ")
+            escape(&tuned.join(" × "))
         ));
     }
     for fact in facts {
@@ -170,11 +309,18 @@ pub fn page(results: &Results, summary: &[SummaryRow], verdict: &[String], plots
         }
         html.push_str("</tr>\n");
     }
-    html.push_str(
-        "</tbody>\n</table>\n<p>Sensitivity: how much worse, on average over the grid, the final validation \
-         error was than at the best rate (a diverged rate counts as error 1). Every number is in \
-         <code>summary.csv</code>; every run and epoch in <code>results.json</code>.</p>\n<h2>Plots</h2>\n",
+    let _ = write!(
+        html,
+        "</tbody>\n</table>\n<p>Rate range: how many decades of learning rate keep the final validation error \
+         within {:.0}% of its best, at the chosen values of everything else (the curve is followed out from the \
+         best rate and read linearly in log rate between tried rates; a diverged rate ends it; ≥ where the range \
+         reaches the edge of the grid; ± the spread over tuning seeds). Every number is in \
+         <code>summary.csv</code>; every run and epoch in <code>results.json</code>.</p>\n",
+        100.0 * descent::lab::results::LR_TOLERANCE
     );
+    pairs_table(&mut html, results);
+    clipping_table(&mut html, results, summary);
+    html.push_str("<h2>Plots</h2>\n");
     for plot in plots {
         // Inline SVGs share one id namespace: give each figure's clip path its own id.
         let svg = plot.figure.to_svg().replace("plot-area", &format!("plot-area-{}", plot.name));

@@ -4,6 +4,7 @@
 pub mod diagnose;
 mod figures;
 mod html;
+pub mod side_by_side;
 pub mod suite;
 mod verdict;
 

@@ -275,8 +275,9 @@ fn page(results: &SuiteResults, profile_svg: &str) -> String {
         "</section>\n<h2>Setup</h2>\n<ul id=\"setup\">\n\
          <li>Data: {data}.</li>\n\
          <li>Protocol, on every problem as <code>descent compare</code> runs it: every rate of each grid runs with \
-         seed 1; the rate with the lowest final validation error is chosen (the test set never influences a \
-         choice), then rerun with seeds 2 to {seeds}. Each problem's own report is linked from its name below.</li>\n\
+         the tuning seeds 1 to {tuning}; the rate with the lowest final validation error (their mean) is chosen \
+         (the test set never influences a choice), then rerun with seeds {first_reported} to {last_reported}, \
+         the only ones reported. Each problem's own report is linked from its name below.</li>\n\
          <li>Time to target, AlgoPerf's way: the first epoch at whose end the <em>validation</em> metric is at or \
          below the problem's target, counted in updates, epochs and training seconds (seconds depend on the machine \
          and on what else ran on it; evaluation excluded); per optimizer, the median over its seeds, a seed that \
@@ -287,7 +288,9 @@ fn page(results: &SuiteResults, profile_svg: &str) -> String {
          B<sub>s</sub> = 1/(τ<sub>max</sub> − 1) ∫<sub>1</sub><sup>τ<sub>max</sub></sup> ρ<sub>s</sub>(τ) dτ \
          with τ<sub>max</sub> = {tau_max}.</li>\n\
          <li>Optimizers: {optimizers}, with the {convention} convention's defaults; rate grids: {grid}.</li>\n</ul>\n",
-        seeds = first.seeds,
+        tuning = first.tuning_seeds().len(),
+        first_reported = first.reported_seeds().first().copied().unwrap_or(1),
+        last_reported = first.reported_seeds().last().copied().unwrap_or(1),
         tau_max = results.tau_max,
         optimizers = escape(&results.optimizers.join(", ")),
         convention = first.convention.name(),

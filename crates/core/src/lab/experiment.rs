@@ -15,7 +15,20 @@
 //! beta2 = 0.99
 //! lrs = [1e-3, 3e-3]
 //! clip = "global-norm:1"
+//!
+//! [[variant]]                           # a group tuned over a small space on validation
+//! name = "momentum"
+//! optimizer = "momentum"
+//! momentum = [0.5, 0.9]                 # a list: tuned over; a value: fixed
+//! schedule = ["constant", "cosine"]
+//! clip = ["none", "global-norm:1"]
+//! epochs = 10                           # this variant's own budget
 //! ```
+//!
+//! The protocol ([`PROTOCOL`]): every setting of a variant's space (rates × momenta × schedules ×
+//! clippings) runs with the tuning seeds 1, …, `tuning_seeds`; the setting with the lowest final
+//! validation error, averaged over those seeds, is chosen; the reported numbers come from the
+//! seeds after them (`tuning_seeds + 1`, …, `tuning_seeds + seeds`), which chose nothing.
 
 use std::path::{Path, PathBuf};
 
@@ -40,6 +53,112 @@ pub const AUTO_FACTORS: [f64; 3] = [0.1, 1.0, 10.0];
 /// How many decades an `auto` grid may grow beyond [`AUTO_FACTORS`].
 pub const MAX_EXTENSIONS: usize = 2;
 
+/// The tuning protocol of this descent. 1 (report folders of older versions): the rate was chosen
+/// on seed 1 and seed 1 was then counted among the reported seeds 1, …, `seeds`. 2: the choice is
+/// made on the tuning seeds 1, …, `tuning_seeds` (mean final validation error) and only the seeds
+/// after them are reported.
+pub const PROTOCOL: u32 = 2;
+
+/// The most settings one variant's tuning space may hold (each is a run per tuning seed).
+pub const MAX_SETTINGS: usize = 256;
+
+/// One value, or a list of them to tune over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged, expecting = "a value, or a list of values to tune over")]
+pub enum OneOrList<T> {
+    /// A fixed value.
+    One(T),
+    /// Values tuned over on validation.
+    List(Vec<T>),
+}
+
+impl<T: Clone> OneOrList<T> {
+    /// The fixed value and the list tuned over (one of the two is empty).
+    fn split(&self) -> (Option<T>, Vec<T>) {
+        match self {
+            OneOrList::One(value) => (Some(value.clone()), Vec::new()),
+            OneOrList::List(values) => (None, values.clone()),
+        }
+    }
+}
+
+/// One point of a variant's tuning space: the rate and, where the variant tunes them, the
+/// momentum, schedule and clipping (`None` where the variant's fixed value holds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Setting {
+    /// Learning rate ε₀.
+    pub lr: f64,
+    /// Momentum α, where tuned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub momentum: Option<f64>,
+    /// Schedule, where tuned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// Clipping (`none` for none), where tuned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip: Option<String>,
+}
+
+impl Setting {
+    /// The rate alone (a variant that tunes nothing else).
+    pub fn rate(lr: f64) -> Setting {
+        Setting { lr, momentum: None, schedule: None, clip: None }
+    }
+
+    /// The same setting at another rate.
+    pub fn at(&self, lr: f64) -> Setting {
+        Setting { lr, ..self.clone() }
+    }
+
+    /// Whether the two differ at most in the rate.
+    pub fn same_but_rate(&self, other: &Setting) -> bool {
+        self.momentum == other.momentum && self.schedule == other.schedule && self.clip == other.clip
+    }
+
+    /// How people read it: `lr 0.1, momentum 0.9, schedule cosine` (only what is tuned).
+    pub fn label(&self, rate: impl Fn(f64) -> String) -> String {
+        let mut parts = vec![format!("lr {}", rate(self.lr))];
+        parts.extend(self.others());
+        parts.join(", ")
+    }
+
+    /// What is tuned besides the rate, as `momentum 0.9`, `schedule cosine`, `clip none`.
+    pub fn others(&self) -> Vec<String> {
+        let mut parts = Vec::new();
+        if let Some(momentum) = self.momentum {
+            parts.push(format!("momentum {momentum}"));
+        }
+        if let Some(schedule) = &self.schedule {
+            parts.push(format!("schedule {schedule}"));
+        }
+        if let Some(clip) = &self.clip {
+            parts.push(format!("clip {clip}"));
+        }
+        parts
+    }
+
+    /// The name of its run folder with `seed`: `lr-0.1-seed-2`, with `-momentum-0.9`,
+    /// `-schedule-cosine`, `-clip-global-norm_1` before the seed where tuned (characters other
+    /// than letters, digits, `.` and `-` become `_`).
+    pub fn folder_name(&self, seed: u64) -> String {
+        let safe = |text: &str| -> String {
+            text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect()
+        };
+        let mut name = format!("lr-{:?}", self.lr);
+        if let Some(momentum) = self.momentum {
+            name.push_str(&format!("-momentum-{momentum:?}"));
+        }
+        if let Some(schedule) = &self.schedule {
+            name.push_str(&format!("-schedule-{}", safe(schedule)));
+        }
+        if let Some(clip) = &self.clip {
+            name.push_str(&format!("-clip-{}", safe(clip)));
+        }
+        name.push_str(&format!("-seed-{seed}"));
+        name
+    }
+}
+
 /// A learning-rate grid as written: `"auto"` or a list of rates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -60,8 +179,8 @@ pub struct VariantSpec {
     pub optimizer: String,
     /// This variant's own grid (the experiment's if absent).
     pub lrs: Option<LrGrid>,
-    /// Momentum α.
-    pub momentum: Option<f64>,
+    /// Momentum α, or a list of them to tune over.
+    pub momentum: Option<OneOrList<f64>>,
     /// ρ of RMSProp and AdaDelta.
     pub rho: Option<f64>,
     /// ρ₁ of Adam.
@@ -95,10 +214,12 @@ pub struct VariantSpec {
     pub maximize: bool,
     /// Weight decay λ.
     pub weight_decay: Option<f64>,
-    /// Gradient clipping (`global-norm:1`).
-    pub clip: Option<String>,
-    /// Learning-rate schedule (the experiment's if absent).
-    pub schedule: Option<String>,
+    /// Gradient clipping (`global-norm:1`), or a list to tune over (`none` among them for none).
+    pub clip: Option<OneOrList<String>>,
+    /// Learning-rate schedule (the experiment's if absent), or a list to tune over.
+    pub schedule: Option<OneOrList<String>>,
+    /// This variant's budget in epochs (the experiment's if absent).
+    pub epochs: Option<u32>,
 }
 
 /// An experiment file: every field optional; what is absent takes the problem's defaults.
@@ -116,8 +237,10 @@ pub struct ExperimentSpec {
     pub variants: Vec<VariantSpec>,
     /// The learning-rate grid of every variant without its own.
     pub lrs: Option<LrGrid>,
-    /// Seeds the best rate is run with (1, 2, …, seeds).
+    /// Seeds the chosen setting is reported over (after the tuning seeds).
     pub seeds: Option<u32>,
+    /// Seeds every setting is tuned over (1, …, tuning_seeds; default 1).
+    pub tuning_seeds: Option<u32>,
     /// Budget: epochs (updates for a 2-D function).
     pub epochs: Option<u32>,
     /// Minibatch size.
@@ -128,8 +251,8 @@ pub struct ExperimentSpec {
     pub target: Option<f64>,
     /// `book` or `torch`.
     pub convention: Option<String>,
-    /// Learning-rate schedule of every variant without its own.
-    pub schedule: Option<String>,
+    /// Learning-rate schedule of every variant without its own (a list: tuned over).
+    pub schedule: Option<OneOrList<String>>,
     /// Sequence length T of the adding problem.
     pub length: Option<usize>,
 }
@@ -186,6 +309,53 @@ pub struct Variant {
     pub clip: Option<Clip>,
     /// Schedule.
     pub schedule: String,
+    /// Momenta α tuned over (empty: not tuned).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub momenta: Vec<f64>,
+    /// Schedules tuned over (empty: not tuned).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schedules: Vec<String>,
+    /// Clippings tuned over, `none` for none (empty: not tuned).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clips: Vec<String>,
+    /// This variant's budget, where it differs from the experiment's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<u32>,
+}
+
+impl Variant {
+    /// Every setting of the tuning space at the rates `lrs`, rate by rate, in the order of the
+    /// lists (momenta, then schedules, then clippings).
+    pub fn settings_at(&self, lrs: &[f64]) -> Vec<Setting> {
+        fn options<T: Clone>(list: &[T]) -> Vec<Option<T>> {
+            if list.is_empty() {
+                vec![None]
+            } else {
+                list.iter().cloned().map(Some).collect()
+            }
+        }
+        let mut settings = Vec::new();
+        for &lr in lrs {
+            for momentum in options(&self.momenta) {
+                for schedule in options(&self.schedules) {
+                    for clip in options(&self.clips) {
+                        settings.push(Setting { lr, momentum, schedule: schedule.clone(), clip: clip.clone() });
+                    }
+                }
+            }
+        }
+        settings
+    }
+
+    /// The whole tuning space of the grid.
+    pub fn settings(&self) -> Vec<Setting> {
+        self.settings_at(&self.lrs)
+    }
+
+    /// Whether the variant tunes anything besides the rate.
+    pub fn tunes_more_than_the_rate(&self) -> bool {
+        !(self.momenta.is_empty() && self.schedules.is_empty() && self.clips.is_empty())
+    }
 }
 
 /// A resolved experiment: what `experiment.toml` in a report folder holds.
@@ -198,9 +368,15 @@ pub struct Experiment {
     /// `book` or `torch`.
     #[serde(with = "crate::text")]
     pub convention: Convention,
-    /// Seeds of the final runs.
+    /// The tuning protocol ([`PROTOCOL`]); 1 in the folders of older versions.
+    #[serde(default = "first_protocol")]
+    pub protocol: u32,
+    /// Seeds every setting is tuned over: 1, …, `tuning_seeds`.
+    #[serde(default = "one")]
+    pub tuning_seeds: u32,
+    /// Seeds the chosen setting is reported over (see [`Experiment::reported_seeds`]).
     pub seeds: u32,
-    /// Budget in epochs (updates for a 2-D function).
+    /// Budget in epochs (updates for a 2-D function) of every variant without its own.
     pub epochs: u32,
     /// Minibatch size.
     pub batch: usize,
@@ -240,7 +416,9 @@ impl ExperimentSpec {
             }
             None => Convention::Book,
         };
-        let seeds = if problem.is_deterministic() { 1 } else { self.seeds.unwrap_or(3) };
+        let deterministic = problem.is_deterministic();
+        let seeds = if deterministic { 1 } else { self.seeds.unwrap_or(3) };
+        let tuning_seeds = if deterministic { 1 } else { self.tuning_seeds.unwrap_or(1) };
         let positive = |key: &str, value: u64| {
             if value == 0 {
                 Err(Error::data(at(key), "must be at least 1, got 0"))
@@ -249,11 +427,14 @@ impl ExperimentSpec {
             }
         };
         positive("seeds", self.seeds.unwrap_or(1) as u64)?; // checked even where seeds do not matter
-        if self.seeds.is_some_and(|seeds| seeds > MAX_SEEDS) {
-            return Err(Error::data(
-                at("seeds"),
-                format!("at most {MAX_SEEDS} (each is a run of every variant), got {}", self.seeds.unwrap_or(0)),
-            ));
+        positive("tuning_seeds", self.tuning_seeds.unwrap_or(1) as u64)?;
+        for (key, count) in [("seeds", self.seeds), ("tuning_seeds", self.tuning_seeds)] {
+            if let Some(count) = count.filter(|&count| count > MAX_SEEDS) {
+                return Err(Error::data(
+                    at(key),
+                    format!("at most {MAX_SEEDS} (each is a run of every variant), got {count}"),
+                ));
+            }
         }
         let epochs = self.epochs.unwrap_or(problem.budget);
         positive("epochs", epochs as u64)?;
@@ -264,7 +445,7 @@ impl ExperimentSpec {
         if !target.is_finite() {
             return Err(Error::data(at("target"), format!("must be a finite number, got {target}")));
         }
-        let schedule = self.schedule.clone().unwrap_or_else(|| "constant".into());
+        let schedule = self.schedule.clone().unwrap_or_else(|| OneOrList::One("constant".into()));
         let mut specs: Vec<VariantSpec> = self
             .optimizers
             .clone()
@@ -282,7 +463,20 @@ impl ExperimentSpec {
         if specs.is_empty() {
             return Err(Error::data(at("optimizers"), "the list is empty"));
         }
-        let mut variants: Vec<Variant> = Vec::new();
+        let mut experiment = Experiment {
+            problem: problem.name.into(),
+            data: self.data.clone(),
+            convention,
+            protocol: PROTOCOL,
+            tuning_seeds,
+            seeds,
+            epochs,
+            batch,
+            val_size: self.val_size.unwrap_or(problem.val_size),
+            target,
+            length: self.length,
+            variants: Vec::new(),
+        };
         for (index, spec) in specs.iter().enumerate() {
             let name = spec.name.clone().unwrap_or_else(|| spec.optimizer.clone());
             let key = if index < specs.len() - self.variants.len() {
@@ -293,19 +487,36 @@ impl ExperimentSpec {
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
                 return Err(Error::data(at(&key), "names may hold only letters, digits, '.', '_' and '-'"));
             }
-            if variants.iter().any(|v| v.name == name) {
+            if experiment.variants.iter().any(|v| v.name == name) {
                 return Err(Error::data(at(&key), "is listed twice (give one of them another name)"));
             }
             let grid = spec.lrs.as_ref().or(self.lrs.as_ref());
             let lrs = resolve_grid(grid, &spec.optimizer, convention).map_err(|m| Error::data(at(&key), m))?;
-            let clip = spec.clip.as_deref().map(str::parse).transpose();
+            let (momentum, momenta) = spec.momentum.as_ref().map(OneOrList::split).unwrap_or_default();
+            let (fixed_schedule, schedules) = spec.schedule.as_ref().unwrap_or(&schedule).split();
+            let (clip, clips) = spec.clip.as_ref().map(OneOrList::split).unwrap_or_default();
+            let empty = [
+                ("momentum", matches!(&spec.momentum, Some(OneOrList::List(list)) if list.is_empty())),
+                ("schedule", matches!(spec.schedule.as_ref().unwrap_or(&schedule), OneOrList::List(l) if l.is_empty())),
+                ("clip", matches!(&spec.clip, Some(OneOrList::List(list)) if list.is_empty())),
+            ];
+            if let Some((what, _)) = empty.iter().find(|(_, empty)| *empty) {
+                return Err(Error::data(at(&format!("{key}: {what}")), "the list to tune over is empty"));
+            }
+            for text in clips.iter().filter(|text| *text != "none") {
+                text.parse::<Clip>().map_err(|e| Error::data(at(&format!("{key}: clip")), format!("'{text}': {e}")))?;
+            }
+            let clip = clip.filter(|text| text != "none").map(|text| text.parse()).transpose();
             let clip = clip.map_err(|e: descent_optim::ConfigError| Error::data(at(&key), e.to_string()))?;
+            if let Some(epochs) = spec.epochs {
+                positive(&format!("{key}: epochs"), epochs as u64)?;
+            }
             let variant = Variant {
                 name,
                 optimizer: spec.optimizer.clone(),
                 lrs,
                 extend: !matches!(grid, Some(LrGrid::List(_))),
-                momentum: spec.momentum,
+                momentum,
                 rho: spec.rho,
                 beta1: spec.beta1,
                 beta2: spec.beta2,
@@ -320,39 +531,36 @@ impl ExperimentSpec {
                 maximize: spec.maximize,
                 weight_decay: spec.weight_decay,
                 clip,
-                schedule: spec.schedule.clone().unwrap_or_else(|| schedule.clone()),
+                schedule: fixed_schedule.unwrap_or_else(|| "constant".into()),
+                momenta,
+                schedules,
+                clips,
+                epochs: spec.epochs.filter(|&own| own != epochs),
             };
-            let experiment_stub = Experiment {
-                problem: problem.name.into(),
-                data: self.data.clone(),
-                convention,
-                seeds,
-                epochs,
-                batch,
-                val_size: 0,
-                target,
-                length: self.length,
-                variants: Vec::new(),
-            };
-            experiment_stub
-                .train_config(&variant, variant.lrs[0], 1)
-                .validate()
-                .map_err(|e| Error::data(at(&key), e.to_string()))?;
-            variants.push(variant);
+            let settings = variant.settings();
+            if settings.len() > MAX_SETTINGS {
+                return Err(Error::data(
+                    at(&key),
+                    format!("tunes over {} settings, at most {MAX_SETTINGS}", settings.len()),
+                ));
+            }
+            for setting in &settings {
+                let config = experiment.train_config(&variant, setting, 1);
+                let checked = config.validate().and_then(|()| config.schedule(100).map(drop));
+                checked.map_err(|e| Error::data(at(&key), e.to_string()))?;
+            }
+            experiment.variants.push(variant);
         }
-        Ok(Experiment {
-            problem: problem.name.into(),
-            data: self.data.clone(),
-            convention,
-            seeds,
-            epochs,
-            batch,
-            val_size: self.val_size.unwrap_or(problem.val_size),
-            target,
-            length: self.length,
-            variants,
-        })
+        Ok(experiment)
     }
+}
+
+fn first_protocol() -> u32 {
+    1
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// The rates of `grid` for `optimizer`: the list checked, or `auto` around the default rate.
@@ -389,16 +597,16 @@ impl Experiment {
         problems::named(&self.problem).expect("resolved experiments name a known problem")
     }
 
-    /// The configuration of one run: `variant` at rate `lr` with `seed`, single-threaded.
-    pub fn train_config(&self, variant: &Variant, lr: f64, seed: u64) -> TrainConfig {
+    /// The configuration of one run: `variant` at `setting` with `seed`, single-threaded.
+    pub fn train_config(&self, variant: &Variant, setting: &Setting, seed: u64) -> TrainConfig {
         let problem = problems::named(&self.problem).expect("a known problem");
         let mut config = TrainConfig::defaults(problem);
         config.data = self.data.clone();
         config.optimizer = variant.optimizer.clone();
         config.convention = self.convention;
-        config.lr = lr;
+        config.lr = setting.lr;
         config.set_overrides(&Overrides {
-            momentum: variant.momentum,
+            momentum: setting.momentum.or(variant.momentum),
             rho: variant.rho,
             beta1: variant.beta1,
             beta2: variant.beta2,
@@ -415,10 +623,15 @@ impl Experiment {
         config.weight_decay = variant.weight_decay.unwrap_or_else(|| {
             OptimizerConfig::named(&variant.optimizer, self.convention).map_or(0.0, |c| c.weight_decay)
         });
-        config.schedule = variant.schedule.clone();
-        config.clip = variant.clip;
+        config.schedule = setting.schedule.clone().unwrap_or_else(|| variant.schedule.clone());
+        config.clip = match setting.clip.as_deref() {
+            None => variant.clip,
+            Some("none") => None,
+            // `resolve` parsed every clipping of the space.
+            Some(text) => Some(text.parse().expect("a resolved experiment's clippings parse")),
+        };
         config.batch = self.batch;
-        config.epochs = self.epochs;
+        config.epochs = self.epochs_of(variant);
         config.val_size = self.val_size;
         config.length = self.length;
         config.seed = seed;
@@ -426,9 +639,67 @@ impl Experiment {
         config
     }
 
+    /// The budget of `variant`: its own, or the experiment's.
+    pub fn epochs_of(&self, variant: &Variant) -> u32 {
+        variant.epochs.unwrap_or(self.epochs)
+    }
+
+    /// The seeds every setting of the tuning space runs with.
+    pub fn tuning_seeds(&self) -> Vec<u64> {
+        match self.protocol {
+            1 => vec![1],
+            _ => (1..=self.tuning_seeds as u64).collect(),
+        }
+    }
+
+    /// The seeds the chosen setting is reported over: those after the tuning seeds, so that no
+    /// reported seed chose anything. Older folders (protocol 1) counted seed 1 as well; a
+    /// deterministic problem (a 2-D function) reports its one run, which no seed changes.
+    pub fn reported_seeds(&self) -> Vec<u64> {
+        if self.protocol == 1 || self.problem().is_deterministic() {
+            return (1..=self.seeds as u64).collect();
+        }
+        let first = self.tuning_seeds as u64 + 1;
+        (first..first + self.seeds as u64).collect()
+    }
+
+    /// Runs planned before any grid grows: every setting with every tuning seed, then the
+    /// reported seeds of the chosen setting that are not tuning seeds.
+    pub fn planned_runs(&self) -> usize {
+        let tuning = self.tuning_seeds();
+        let extra = self.reported_seeds().iter().filter(|seed| !tuning.contains(seed)).count();
+        self.variants.iter().map(|v| v.settings().len() * tuning.len() + extra).sum()
+    }
+
     /// What differs between two experiments, as `key: this vs that`, or `None` when they match.
     pub fn difference(&self, other: &Experiment) -> Option<String> {
         difference(self, other)
+    }
+
+    /// What differs between the experiment in a folder (`self`) and `grown`, beyond what a
+    /// folder may grow by: seeds (tuning and reported), rates, and the values tuned over.
+    /// Every run of the folder stays valid then, since a run is named by its setting and seed.
+    pub fn growth_difference(&self, grown: &Experiment) -> Option<String> {
+        let mut this = self.clone();
+        (this.seeds, this.tuning_seeds) = (grown.seeds, grown.tuning_seeds);
+        if this.variants.len() == grown.variants.len() {
+            for (mine, theirs) in this.variants.iter_mut().zip(&grown.variants) {
+                mine.lrs.clone_from(&theirs.lrs);
+                mine.extend = theirs.extend;
+                // A value tuned over may be added; a fixed value becomes tuned only as a list
+                // that names it, since its runs carry no value for it.
+                if !mine.momenta.is_empty() || theirs.momenta.is_empty() {
+                    mine.momenta.clone_from(&theirs.momenta);
+                }
+                if !mine.schedules.is_empty() || theirs.schedules.is_empty() {
+                    mine.schedules.clone_from(&theirs.schedules);
+                }
+                if !mine.clips.is_empty() || theirs.clips.is_empty() {
+                    mine.clips.clone_from(&theirs.clips);
+                }
+            }
+        }
+        difference(&this, grown)
     }
 }
 
@@ -493,7 +764,7 @@ mod tests {
         let configs: Vec<OptimizerConfig> = experiment
             .variants
             .iter()
-            .map(|variant| experiment.train_config(variant, 0.01, 1).optimizer_config().unwrap())
+            .map(|variant| experiment.train_config(variant, &Setting::rate(0.01), 1).optimizer_config().unwrap())
             .collect();
         use descent_optim::Algorithm::{Adagrad, Nadam, Rmsprop};
         assert!(matches!(configs[0].algorithm, Rmsprop(c) if c.centered));
@@ -503,7 +774,10 @@ mod tests {
         // An option no chosen rule has is refused, naming it.
         let message = parse("[[variant]]\noptimizer = \"adam\"\ncentered = true\n").unwrap().resolve(None);
         let message = match message {
-            Ok(experiment) => experiment.train_config(&experiment.variants[0], 0.01, 1).optimizer_config().unwrap_err(),
+            Ok(experiment) => experiment
+                .train_config(&experiment.variants[0], &Setting::rate(0.01), 1)
+                .optimizer_config()
+                .unwrap_err(),
             Err(error) => error,
         };
         assert!(message.to_string().contains("centered"), "{message}");
@@ -517,8 +791,37 @@ mod tests {
         assert_eq!(experiment.variants[0].lrs, vec![0.01, 0.1]);
         assert_eq!(experiment.variants[1].name, "adam-b2-0.99");
         assert_eq!(experiment.variants[1].beta2, Some(0.99));
-        let config = experiment.train_config(&experiment.variants[1], 1e-3, 2);
+        let config = experiment.train_config(&experiment.variants[1], &Setting::rate(1e-3), 2);
         assert_eq!((config.beta2, config.seed, config.threads), (Some(0.99), 2, 1));
+    }
+
+    #[test]
+    fn a_variant_group_lists_what_it_tunes_over() {
+        let text = "seeds = 2\ntuning_seeds = 3\nepochs = 4\n\n[[variant]]\nname = \"m\"\noptimizer = \"momentum\"\n\
+                    lrs = [0.1, 0.01]\nmomentum = [0.5, 0.9]\nschedule = [\"constant\", \"cosine\"]\n\
+                    clip = [\"none\", \"global-norm:1\"]\nepochs = 10\n\n[[variant]]\noptimizer = \"adam\"\n\
+                    clip = \"global-norm:1\"\n";
+        let experiment = parse(text).unwrap().resolve(None).unwrap();
+        let (group, adam) = (&experiment.variants[0], &experiment.variants[1]);
+        assert_eq!((group.momenta.as_slice(), group.momentum), (&[0.5, 0.9][..], None));
+        assert_eq!(group.schedules, ["constant", "cosine"]);
+        assert_eq!(group.clips, ["none", "global-norm:1"]);
+        // 2 rates × 2 momenta × 2 schedules × 2 clippings, each on 3 tuning seeds; the reported
+        // seeds are 4 and 5.
+        assert_eq!(group.settings().len(), 16);
+        assert_eq!(experiment.tuning_seeds(), [1, 2, 3]);
+        assert_eq!(experiment.reported_seeds(), [4, 5]);
+        assert_eq!(experiment.planned_runs(), 16 * 3 + 2 + 3 * 3 + 2);
+        assert_eq!((experiment.epochs_of(group), experiment.epochs_of(adam)), (10, 4));
+        let clipped = Setting { clip: Some("global-norm:1".into()), ..group.settings()[0].clone() };
+        let config = experiment.train_config(group, &clipped, 4);
+        assert_eq!((config.epochs, config.clip.map(|c| c.to_string())), (10, Some("global-norm:1".into())));
+        let unclipped = Setting { clip: Some("none".into()), ..clipped };
+        assert_eq!(experiment.train_config(group, &unclipped, 4).clip, None);
+        assert_eq!(adam.clip.map(|c| c.to_string()), Some("global-norm:1".into()));
+        // The resolved experiment reads back as written.
+        let written = toml::to_string(&experiment).unwrap();
+        assert_eq!(toml::from_str::<Experiment>(&written).unwrap(), experiment);
     }
 
     #[test]
@@ -541,6 +844,13 @@ mod tests {
         let message = resolve("[[variant]]\noptimizer = \"adam\"\nbeta2 = 1.5\n");
         assert!(message.contains("variant 1 ('adam')") && message.contains("1.5"), "{message}");
         assert!(resolve("optimizers = [\"sgd\", \"sgd\"]").contains("listed twice"));
+        let message = resolve("[[variant]]\noptimizer = \"momentum\"\nmomentum = []\n");
+        assert!(message.contains("variant 1 ('momentum'): momentum: the list to tune over is empty"), "{message}");
+        let message = resolve("[[variant]]\noptimizer = \"sgd\"\nclip = [\"none\", \"global-norm:x\"]\n");
+        assert!(message.contains("variant 1 ('sgd')") && message.contains("global-norm:x"), "{message}");
+        let message = resolve("schedule = [\"constant\", \"sideways\"]\n");
+        assert!(message.contains("optimizers: 'sgd'") && message.contains("sideways"), "{message}");
+        assert!(resolve("tuning_seeds = 0").contains("e.toml: tuning_seeds: must be at least 1"));
     }
 
     #[test]

@@ -1,20 +1,26 @@
 //! The lab: optimizers side by side on one problem, tuned honestly (SPEC §6).
 //!
-//! The protocol, after DeepOBS and AlgoPerf:
-//! 1. every variant runs once (seed 1) at every rate of its grid;
-//! 2. the rate with the lowest final **validation** error is chosen (ties to the smaller rate;
-//!    the test set never influences a choice);
-//! 3. the chosen rate runs again with seeds 2, 3, …, so that the report shows a mean and a spread.
+//! The protocol, after DeepOBS and AlgoPerf ([`experiment::PROTOCOL`]):
+//! 1. every setting of each variant's tuning space (its rates, and the momenta, schedules and
+//!    clippings it tunes over) runs with the tuning seeds 1, …, T;
+//! 2. the setting with the lowest final **validation** error averaged over those seeds is chosen
+//!    (ties to the smaller rate; the test set never influences a choice);
+//! 3. the chosen setting runs again with the seeds T + 1, …, T + S, and only those are reported
+//!    (a mean, a spread, and paired differences between variants seed by seed): no reported
+//!    number comes from a seed that took part in the choice.
 //!
 //! Runs go over a pool of workers, one thread each. Every run keeps its folder under
-//! `runs/VARIANT/lr-LR-seed-S/` (config, metrics, and `result.json` once finished), so a
-//! comparison that is stopped continues where it was: finished runs are read back, a run cut
-//! short resumes from its last epoch's checkpoint.
+//! `runs/VARIANT/lr-LR[-momentum-M][-schedule-S][-clip-C]-seed-S/` (config, metrics, and
+//! `result.json` once finished), so a comparison that is stopped continues where it was: finished
+//! runs are read back, a run cut short resumes from its last epoch's checkpoint. Since a run is
+//! named by its setting and seed alone, a report grows by more seeds, rates or tuned values
+//! without running again what it has.
 
 pub mod experiment;
 pub mod lr_find;
 pub mod profile;
 pub mod results;
+pub mod stats;
 pub mod suite;
 
 use std::path::{Path, PathBuf};
@@ -22,8 +28,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-pub use experiment::{Experiment, ExperimentSpec, LrGrid, Variant, VariantSpec};
-pub use results::{choose_lr, Band, Results, RunResult, SummaryRow};
+pub use experiment::{Experiment, ExperimentSpec, LrGrid, OneOrList, Setting, Variant, VariantSpec};
+pub use results::{choose_lr, lr_width, Band, PairRow, Results, RunResult, SummaryRow, Width};
 pub use suite::{Suite, SuiteResults, SuiteSpec};
 
 use crate::checkpoint::{write_atomically, CHECKPOINT_FILE};
@@ -39,6 +45,8 @@ pub const EXPERIMENT_FILE: &str = "experiment.toml";
 pub const RESULTS_FILE: &str = "results.json";
 /// One row per variant.
 pub const SUMMARY_CSV: &str = "summary.csv";
+/// Paired differences: two rows per pair of variants.
+pub const PAIRS_CSV: &str = "pairs.csv";
 /// A finished run's result, inside its run folder.
 pub const RUN_RESULT_FILE: &str = "result.json";
 
@@ -68,16 +76,17 @@ pub enum LabEvent<'a> {
         /// Epochs of its budget it did not run (it diverged), or that were already counted.
         epochs_skipped: u64,
     },
-    /// A variant's rate was chosen on validation error.
+    /// A variant's setting was chosen on validation error.
     Chosen {
         /// The variant.
         variant: &'a str,
-        /// The rate.
-        lr: f64,
+        /// The setting.
+        setting: &'a Setting,
     },
 }
 
-/// Checks that `out` may hold `experiment` (it is new, empty, or holds this same experiment)
+/// Checks that `out` may hold `experiment` (it is new, empty, or holds this same experiment or
+/// one it grows from: fewer seeds, rates or tuned values, see [`Experiment::growth_difference`])
 /// and writes `experiment.toml` into it. Nothing is overwritten otherwise.
 pub fn prepare(experiment: &Experiment, out: &Path) -> Result<(), Error> {
     let marker = out.join(EXPERIMENT_FILE);
@@ -87,13 +96,33 @@ pub fn prepare(experiment: &Experiment, out: &Path) -> Result<(), Error> {
             toml::from_str(&text).map_err(|e| Error::run(&marker, format!("damaged: {}", e.message())))?;
         crate::problems::named(&saved.problem)
             .map_err(|e| Error::run(&marker, format!("names a problem this descent does not know ({e})")))?;
-        return match saved.difference(experiment) {
-            None => Ok(()),
-            Some(difference) => Err(Error::run(
+        if saved.protocol != experiment.protocol {
+            return Err(Error::run(
                 out,
-                format!("holds another experiment ({difference}); choose another folder, or repeat its settings"),
-            )),
-        };
+                format!(
+                    "holds a report made with tuning protocol {} (seed 1 chose the rate and was then counted \
+                     among the reported seeds); this descent uses protocol {} (the reported seeds exclude the \
+                     tuning seeds), so its runs cannot be reused: choose another folder (descent report still \
+                     renders this one)",
+                    saved.protocol, experiment.protocol
+                ),
+            ));
+        }
+        if let Some(difference) = saved.growth_difference(experiment) {
+            return Err(Error::run(
+                out,
+                format!(
+                    "holds another experiment ({difference}); a report grows only by seeds, rates and values \
+                     tuned over: choose another folder, or repeat its other settings"
+                ),
+            ));
+        }
+        if saved == *experiment {
+            return Ok(());
+        }
+        // A grown experiment: the folder's runs stay, the larger experiment is recorded.
+        let text = toml::to_string(experiment).map_err(|e| Error::run(&marker, e.to_string()))?;
+        return write_atomically(&marker, text.as_bytes());
     }
     let occupied = !crate::files::is_free_folder(out);
     if occupied {
@@ -105,16 +134,16 @@ pub fn prepare(experiment: &Experiment, out: &Path) -> Result<(), Error> {
 }
 
 /// One planned run.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 struct RunSpec {
     variant: usize,
-    lr: f64,
+    setting: Setting,
     seed: u64,
 }
 
 /// The folder of one run inside the report folder.
-pub fn run_folder(out: &Path, variant: &str, lr: f64, seed: u64) -> PathBuf {
-    out.join("runs").join(variant).join(format!("lr-{lr:?}-seed-{seed}"))
+pub fn run_folder(out: &Path, variant: &str, setting: &Setting, seed: u64) -> PathBuf {
+    out.join("runs").join(variant).join(setting.folder_name(seed))
 }
 
 /// Runs the comparison into `out` (see [`prepare`]) on `jobs` workers, until done or until
@@ -150,13 +179,28 @@ pub fn run_shared(
     let problem = experiment.problem();
     let data = if problem.is_classifier() {
         let first = &experiment.variants[0];
-        Some(Splits::sources(&experiment.train_config(first, first.lrs[0], 1))?)
+        Some(Splits::sources(&experiment.train_config(first, &first.settings()[0], 1))?)
     } else {
         None
     };
-    let seeds = experiment.seeds as u64;
-    let mut runs: usize = experiment.variants.iter().map(|v| v.lrs.len() + seeds as usize - 1).sum();
-    observe(LabEvent::Planned { runs, epochs: runs as u64 * experiment.epochs as u64 });
+    let epochs_of = |specs: &[RunSpec]| -> u64 {
+        specs.iter().map(|spec| experiment.epochs_of(&experiment.variants[spec.variant]) as u64).sum()
+    };
+    let tuning = experiment.tuning_seeds();
+    let reported: Vec<u64> = experiment.reported_seeds().into_iter().filter(|seed| !tuning.contains(seed)).collect();
+    let each_tuning_seed = |variant: usize, setting: Setting| {
+        tuning.iter().map(move |&seed| RunSpec { variant, setting: setting.clone(), seed })
+    };
+    // Tuning: every setting with every tuning seed, growing auto grids whose best rate lies at an edge.
+    let mut pending: Vec<RunSpec> = (experiment.variants.iter().enumerate())
+        .flat_map(|(variant, v)| v.settings().into_iter().flat_map(move |setting| each_tuning_seed(variant, setting)))
+        .collect();
+    let final_epochs: u64 = experiment.variants.iter().map(|v| experiment.epochs_of(v) as u64).sum();
+    let (mut runs, mut epochs) = (
+        pending.len() + experiment.variants.len() * reported.len(),
+        epochs_of(&pending) + final_epochs * reported.len() as u64,
+    );
+    observe(LabEvent::Planned { runs, epochs });
     let lab = Lab { experiment, out, data: data.as_ref(), stop, observe, collective };
 
     let mut results = Results {
@@ -165,25 +209,22 @@ pub fn run_shared(
         metric: problem.metric.into(),
         runs: Vec::new(),
     };
-    // Tuning: every rate with seed 1, growing auto grids whose best rate lies at an edge.
-    let mut pending: Vec<RunSpec> = (experiment.variants.iter().enumerate())
-        .flat_map(|(variant, v)| v.lrs.iter().map(move |&lr| RunSpec { variant, lr, seed: 1 }))
-        .collect();
     while !pending.is_empty() {
         results.runs.extend(lab.pool(jobs, &pending)?);
         pending = (experiment.variants.iter().enumerate())
-            .filter_map(|(variant, v)| results.extension(v).map(|lr| RunSpec { variant, lr, seed: 1 }))
+            .filter_map(|(variant, v)| results.extension(v).map(|setting| (variant, setting)))
+            .flat_map(|(variant, setting)| each_tuning_seed(variant, setting))
             .collect();
         if !pending.is_empty() {
-            runs += pending.len();
-            observe(LabEvent::Planned { runs, epochs: runs as u64 * experiment.epochs as u64 });
+            (runs, epochs) = (runs + pending.len(), epochs + epochs_of(&pending));
+            observe(LabEvent::Planned { runs, epochs });
         }
     }
     let mut finals = Vec::new();
     for (index, variant) in experiment.variants.iter().enumerate() {
-        let lr = results.chosen_lr(variant).expect("every rate of the grid has run");
-        observe(LabEvent::Chosen { variant: &variant.name, lr });
-        finals.extend((2..=seeds).map(|seed| RunSpec { variant: index, lr, seed }));
+        let setting = results.chosen(variant).expect("every setting of the space has run");
+        observe(LabEvent::Chosen { variant: &variant.name, setting: &setting });
+        finals.extend(reported.iter().map(|&seed| RunSpec { variant: index, setting: setting.clone(), seed }));
     }
     results.runs.extend(lab.pool(jobs, &finals)?);
     agree(collective, if root { results.save(out) } else { Ok(()) })?;
@@ -235,7 +276,7 @@ impl Lab<'_> {
             return self.local_pool(jobs, specs);
         }
         // This rank's share, run here; then every rank's results, in the order of `specs`.
-        let mine: Vec<RunSpec> = specs.iter().skip(rank).step_by(ranks).copied().collect();
+        let mine: Vec<RunSpec> = specs.iter().skip(rank).step_by(ranks).cloned().collect();
         let local = self
             .local_pool(jobs, &mine)
             .and_then(|results| serde_json::to_vec(&results).map_err(|e| Error::run(self.out, e.to_string())));
@@ -265,7 +306,7 @@ impl Lab<'_> {
                     if index >= specs.len() || self.stop.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed) {
                         break;
                     }
-                    let result = self.run_one(specs[index]);
+                    let result = self.run_one(&specs[index]);
                     if result.is_err() {
                         failed.store(true, Ordering::Relaxed);
                     }
@@ -290,11 +331,11 @@ impl Lab<'_> {
     }
 
     /// One run: read back if finished, resumed if cut short, else run from the start.
-    fn run_one(&self, spec: RunSpec) -> Result<RunResult, Error> {
+    fn run_one(&self, spec: &RunSpec) -> Result<RunResult, Error> {
         let variant = &self.experiment.variants[spec.variant];
-        let dir = run_folder(self.out, &variant.name, spec.lr, spec.seed);
+        let dir = run_folder(self.out, &variant.name, &spec.setting, spec.seed);
         let file = dir.join(RUN_RESULT_FILE);
-        let budget = self.experiment.epochs as u64;
+        let budget = self.experiment.epochs_of(variant) as u64;
         if file.is_file() {
             let text = crate::files::read_text(&file, crate::files::TEXT_LIMIT, false)?;
             let result: RunResult =
@@ -320,11 +361,11 @@ impl Lab<'_> {
     fn train(
         &self,
         variant: &Variant,
-        spec: RunSpec,
+        spec: &RunSpec,
         dir: &Path,
         (train, test): &(Dataset, Dataset),
     ) -> Result<(RunResult, u64), Error> {
-        let config = self.experiment.train_config(variant, spec.lr, spec.seed);
+        let config = self.experiment.train_config(variant, &spec.setting, spec.seed);
         let splits = Splits::from_sets(&config, train.clone(), test.clone())?;
         let trainer = if train::holds_a_run(dir) && dir.join(CHECKPOINT_FILE).is_file() {
             Trainer::resume_with(dir, config, splits)?
@@ -347,7 +388,7 @@ impl Lab<'_> {
         };
         let result = RunResult {
             variant: variant.name.clone(),
-            lr: spec.lr,
+            setting: spec.setting.clone(),
             seed: spec.seed,
             diverged,
             epochs: trainer.metrics().to_vec(),
@@ -359,11 +400,11 @@ impl Lab<'_> {
     /// Runs a 2-D function problem: every update is an "epoch" whose losses are f and whose errors
     /// are the problem's metric (f − f*, or f where there is no minimum). The path's time is
     /// spread evenly over its updates (each costs the same).
-    fn minimize(&self, variant: &Variant, spec: RunSpec) -> Result<RunResult, Error> {
+    fn minimize(&self, variant: &Variant, spec: &RunSpec) -> Result<RunResult, Error> {
         let problem = self.experiment.problem();
         let function = problem.function().expect("a 2-D problem has its function");
-        let config = self.experiment.train_config(variant, spec.lr, spec.seed);
-        let steps = self.experiment.epochs as u64;
+        let config = self.experiment.train_config(variant, &spec.setting, spec.seed);
+        let steps = self.experiment.epochs_of(variant) as u64;
         let settings = RunSettings {
             start: function.default_start(),
             steps,
@@ -392,12 +433,14 @@ impl Lab<'_> {
                     val_error: gap,
                     test_loss: point.f,
                     test_error: gap,
+                    grad_norm_median: None,
+                    clipped_fraction: None,
                 }
             })
             .collect();
         Ok(RunResult {
             variant: variant.name.clone(),
-            lr: spec.lr,
+            setting: spec.setting.clone(),
             seed: spec.seed,
             diverged: path.diverged_at.map(|step| format!("non-finite value at step {step}")),
             epochs,

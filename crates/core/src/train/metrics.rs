@@ -1,5 +1,6 @@
 //! What a run reports: a row of `metrics.csv` per epoch, events while it runs, and its summary.
 
+use descent_optim::Clip;
 use serde::{Deserialize, Serialize};
 
 /// One row of `metrics.csv`: where the run stood after an epoch.
@@ -25,16 +26,25 @@ pub struct EpochMetrics {
     pub test_loss: f64,
     /// 0-1 error on the test set.
     pub test_error: f64,
+    /// Median over the epoch's updates of ‖g‖ before clipping, where the run clips by norm (the
+    /// largest group's norm when clipping per group); `None` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grad_norm_median: Option<f64>,
+    /// Fraction of the epoch's updates whose gradient the clipping shrank, where the run clips
+    /// by norm; `None` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clipped_fraction: Option<f64>,
 }
 
-/// The columns of `metrics.csv`, in order.
-pub const METRICS_HEADER: &str = "epoch,step,lr,seconds,train_loss,train_error,val_loss,val_error,test_loss,test_error";
+/// The columns of `metrics.csv`, in order (the last two empty where the run does not clip by norm).
+pub const METRICS_HEADER: &str =
+    "epoch,step,lr,seconds,train_loss,train_error,val_loss,val_error,test_loss,test_error,grad_norm_median,clipped_fraction";
 
 impl EpochMetrics {
     /// The row as CSV (numbers print as the shortest decimal that parses back exactly).
     pub fn csv_row(&self) -> String {
         format!(
-            "{},{},{:?},{:.3},{:?},{:?},{:?},{:?},{:?},{:?}",
+            "{},{},{:?},{:.3},{:?},{:?},{:?},{:?},{:?},{:?},{},{}",
             self.epoch,
             self.step,
             self.lr,
@@ -44,9 +54,31 @@ impl EpochMetrics {
             self.val_loss,
             self.val_error,
             self.test_loss,
-            self.test_error
+            self.test_error,
+            self.grad_norm_median.map_or(String::new(), |v| format!("{v:?}")),
+            self.clipped_fraction.map_or(String::new(), |v| format!("{v:?}"))
         )
     }
+}
+
+/// The clipping telemetry of an epoch from the norms ‖g‖ measured before clipping at each update
+/// (the optimizer measures them where it clips by norm): their median, and the fraction of updates
+/// the clipping shrank (those where max_norm/(‖g‖ + 10⁻⁶) < 1, the scale the update applies).
+/// `(None, None)` where the run does not clip by norm or made no update.
+pub fn clipping_telemetry(norms: &[f64], clip: Option<Clip>) -> (Option<f64>, Option<f64>) {
+    let max_norm = match clip {
+        Some(Clip::GlobalNorm(max_norm) | Clip::Norm(max_norm)) => max_norm,
+        _ => return (None, None),
+    };
+    if norms.is_empty() {
+        return (None, None);
+    }
+    let mut sorted = norms.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    let median = if sorted.len() % 2 == 1 { sorted[middle] } else { 0.5 * (sorted[middle - 1] + sorted[middle]) };
+    let clipped = norms.iter().filter(|&&norm| descent_optim::clip::scale_for_norm(norm, max_norm) < 1.0).count();
+    (Some(median), Some(clipped as f64 / norms.len() as f64))
 }
 
 /// What the trainer reports while it runs.
@@ -121,4 +153,39 @@ pub struct Summary {
     pub stopped_by_observer: bool,
     /// Training examples per second.
     pub examples_per_second: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clipping_telemetry_by_hand() {
+        // Norms 3.0, 0.5, 1.5, 0.9 against max 1: sorted 0.5, 0.9, 1.5, 3.0, median (0.9 + 1.5)/2
+        // = 1.2; clipped: 3.0 and 1.5 (0.9 + 1e-6 < 1), half of them.
+        let norms = [3.0, 0.5, 1.5, 0.9];
+        assert_eq!(clipping_telemetry(&norms, Some(Clip::GlobalNorm(1.0))), (Some(1.2), Some(0.5)));
+        assert_eq!(clipping_telemetry(&norms[..3], Some(Clip::Norm(0.4))), (Some(1.5), Some(1.0)));
+        // A norm equal to the bound is scaled by 1/(1 + 1e-6): clipped, as the update does.
+        assert_eq!(clipping_telemetry(&[1.0], Some(Clip::GlobalNorm(1.0))).1, Some(1.0));
+        assert_eq!(clipping_telemetry(&norms, Some(Clip::Value(1.0))), (None, None));
+        assert_eq!(clipping_telemetry(&norms, None), (None, None));
+        assert_eq!(clipping_telemetry(&[], Some(Clip::GlobalNorm(1.0))), (None, None));
+        let row = EpochMetrics {
+            epoch: 1,
+            step: 4,
+            lr: 0.1,
+            seconds: 1.0,
+            train_loss: 1.0,
+            train_error: 0.5,
+            val_loss: 1.0,
+            val_error: 0.5,
+            test_loss: 1.0,
+            test_error: 0.5,
+            grad_norm_median: Some(1.2),
+            clipped_fraction: Some(0.5),
+        };
+        assert!(row.csv_row().ends_with(",1.2,0.5"), "{}", row.csv_row());
+        assert!(EpochMetrics { grad_norm_median: None, clipped_fraction: None, ..row }.csv_row().ends_with("0.5,,"));
+    }
 }

@@ -487,6 +487,9 @@ impl Trainer {
         // An epoch interrupted before continues where it stopped, with its running sums.
         let partial = self.progress.partial.take().unwrap_or_default();
         let (mut loss_sum, mut error_sum, mut seen) = (partial.loss_sum, partial.error_sum, partial.seen);
+        // ‖g‖ before clipping at each update, for the clipping telemetry.
+        let mut grad_norms = partial.grad_norms;
+        grad_norms.reserve(batches);
         let mut lr = self.lr(self.progress.step);
         let started = Instant::now();
         for index in partial.batches..batches {
@@ -496,11 +499,12 @@ impl Trainer {
             let interrupted = self.stop.as_ref().is_some_and(|flag| flag.load(Ordering::Relaxed));
             // Every rank stops at the same update, or the others would wait for it forever.
             if self.collective.any(interrupted) {
-                self.pause(PartialEpoch { batches: index, loss_sum, error_sum, seen }, started);
+                self.pause(PartialEpoch { batches: index, loss_sum, error_sum, seen, grad_norms }, started);
                 return Err(Error::Interrupted { step: self.progress.step, epoch });
             }
             let (batch_loss, batch_error, size) = self.train_batch(index, epoch)?;
             lr = self.lr(self.progress.step - 1);
+            grad_norms.extend(self.optimizer.last_grad_norm());
             loss_sum += batch_loss;
             error_sum += batch_error;
             seen += size;
@@ -515,7 +519,7 @@ impl Trainer {
             let stop = observe(event) == Control::Stop;
             if self.collective.any(stop) {
                 if index + 1 < batches {
-                    self.pause(PartialEpoch { batches: index + 1, loss_sum, error_sum, seen }, started);
+                    self.pause(PartialEpoch { batches: index + 1, loss_sum, error_sum, seen, grad_norms }, started);
                     return Ok(None);
                 }
                 // At the epoch's last update: evaluate the epoch, then stop.
@@ -531,6 +535,7 @@ impl Trainer {
         self.progress.epoch = epoch;
         self.progress.optimizer_scalars =
             self.optimizer.state_scalars().into_iter().map(|(n, v)| (n.to_string(), v)).collect();
+        let (grad_norm_median, clipped_fraction) = metrics::clipping_telemetry(&grad_norms, self.config.clip);
         Ok(Some(EpochMetrics {
             epoch,
             step: self.progress.step,
@@ -542,6 +547,8 @@ impl Trainer {
             val_error,
             test_loss,
             test_error,
+            grad_norm_median,
+            clipped_fraction,
         }))
     }
 
