@@ -130,19 +130,29 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            // Every rank of a job meets the same bad input; rank 0 says it once.
-            if let Some(bad) = error.downcast_ref::<BadInput>() {
-                if collective.is_root() {
-                    eprintln!("error: {bad}");
-                }
-                ExitCode::from(2)
+            let (code, text) = if let Some(bad) = error.downcast_ref::<BadInput>() {
+                (2, format!("error: {bad}"))
             } else if let Some(stopped) = error.downcast_ref::<Stopped>() {
-                eprintln!("{stopped}");
-                ExitCode::from(130)
+                (130, stopped.to_string())
             } else {
-                eprintln!("error: {error:#}");
-                ExitCode::from(1)
+                (1, format!("error: {error:#}"))
+            };
+            if collective.size() == 1 {
+                eprintln!("{text}");
+                return ExitCode::from(code);
             }
+            // In a job, rank 0 says what went wrong and every other rank says it with its rank
+            // (a reason may be one rank's alone: its data missing, say). The job then ends on
+            // every rank, lest the others wait for this one in their next sum.
+            let line = if collective.is_root() {
+                format!("{text}\n")
+            } else {
+                format!("rank {}: {text}\n", collective.rank())
+            };
+            // One write, so that the ranks' lines do not interleave.
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+            ranks::abort(i32::from(code));
+            ExitCode::from(code)
         }
     }
 }

@@ -9,6 +9,16 @@ use descent::collective::{Collective, SingleProcess};
 
 static JOB: OnceLock<Arc<dyn Collective>> = OnceLock::new();
 
+/// Ends every rank of the job with `code` (MPI_Abort): what a rank that fails alone must do,
+/// since the others would wait for it in their next collective call. Outside MPI: nothing.
+pub fn abort(code: i32) {
+    #[cfg(feature = "mpi")]
+    if let Some(mpi) = mpi_job::WORLD.get() {
+        mpi.abort(code);
+    }
+    let _ = code;
+}
+
 /// The job's collective operations ([`SingleProcess`] outside MPI).
 pub fn collective() -> Arc<dyn Collective> {
     JOB.get().cloned().unwrap_or_else(|| Arc::new(SingleProcess))
@@ -33,9 +43,14 @@ pub fn start() -> Result<Job, String> {
         if launched_ranks().is_none() {
             return Ok(Job { _universe: None });
         }
-        let (universe, _) = mpi::initialize_with_threading(mpi::Threading::Serialized)
+        let (universe, threading) = mpi::initialize_with_threading(mpi::Threading::Serialized)
             .ok_or("MPI could not be initialized (was it already?)")?;
-        let world: Arc<dyn Collective> = Arc::new(mpi_job::Mpi::new(universe.world()));
+        // Calls come from the training thread and the gradient-summing thread, one at a time.
+        if threading < mpi::Threading::Serialized {
+            return Err(format!("this MPI offers threading level {threading:?}; descent needs Serialized"));
+        }
+        let world = Arc::new(mpi_job::Mpi::new(universe.world()));
+        let _ = mpi_job::WORLD.set(world.clone());
         let _ = JOB.set(world);
         Ok(Job { _universe: Some(universe) })
     }
@@ -62,16 +77,23 @@ mod mpi_job {
     use mpi::traits::*;
     use mpi::Count;
 
-    /// `MPI_COMM_WORLD` with send buffers kept between calls (the training step allocates
-    /// nothing). MPI is initialized with `MPI_THREAD_SERIALIZED`: calls may come from any thread,
-    /// one at a time, which `calls` enforces.
+    /// The job's world, for [`abort`](super::abort).
+    pub static WORLD: std::sync::OnceLock<std::sync::Arc<Mpi>> = std::sync::OnceLock::new();
+
+    /// `MPI_COMM_WORLD` with send buffers kept between calls (so that a sum allocates nothing
+    /// once they have grown). MPI is initialized with `MPI_THREAD_SERIALIZED`: calls may come
+    /// from any thread, one at a time, which `calls` enforces; rank and size are read once.
     pub struct Mpi {
         world: SimpleCommunicator,
+        rank: usize,
+        size: usize,
         calls: Mutex<(Vec<f32>, Vec<f64>)>,
     }
 
     // SAFETY: the communicator is a handle that MPI lets any thread use when calls are
-    // serialized (MPI_THREAD_SERIALIZED); every call goes through the `calls` mutex.
+    // serialized; `start` refuses an MPI that does not provide MPI_THREAD_SERIALIZED, and every
+    // call but abort goes through the `calls` mutex (abort may come from any thread at any time,
+    // which MPI allows: it ends the job).
     #[allow(unsafe_code)]
     unsafe impl Send for Mpi {}
     #[allow(unsafe_code)]
@@ -79,17 +101,23 @@ mod mpi_job {
 
     impl Mpi {
         pub fn new(world: SimpleCommunicator) -> Self {
-            Mpi { world, calls: Mutex::new((Vec::new(), Vec::new())) }
+            let (rank, size) = (world.rank() as usize, world.size() as usize);
+            Mpi { world, rank, size, calls: Mutex::new((Vec::new(), Vec::new())) }
+        }
+
+        /// MPI_Abort on the world: every rank ends with `code`.
+        pub fn abort(&self, code: i32) {
+            self.world.abort(code)
         }
     }
 
     impl Collective for Mpi {
         fn rank(&self) -> usize {
-            self.world.rank() as usize
+            self.rank
         }
 
         fn size(&self) -> usize {
-            self.world.size() as usize
+            self.size
         }
 
         fn all_reduce_sum_f32(&self, values: &mut [f32]) {

@@ -106,7 +106,9 @@ fn ranks_that_disagree_or_a_batch_they_do_not_divide_are_refused() {
     let stderr = text(&job.stderr);
     assert_eq!(job.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("batch must be a multiple of the ranks") && stderr.contains("128 over 3"), "{stderr}");
-    assert_eq!(stderr.matches("error:").count(), 1, "said once, by rank 0: {stderr}");
+    // Rank 0 says it plainly; the others with their rank.
+    assert_eq!(stderr.lines().filter(|line| line.starts_with("error:")).count(), 1, "{stderr}");
+    assert!(stderr.contains("rank 1: error: batch must be a multiple"), "{stderr}");
 }
 
 #[test]
@@ -182,4 +184,28 @@ fn a_comparison_spread_over_ranks_finds_what_one_process_finds() {
     };
     assert_eq!(results("one"), results("two"));
     assert!(dir.path().join("two/report.html").is_file());
+}
+
+#[test]
+fn a_rank_left_without_examples_still_takes_part_in_every_sum() {
+    // 5,000 training images in batches of 6 leave a last batch of 2: over 3 ranks the third gets
+    // none, yet it must make the same all-reduce calls (per layer, last first) as the others.
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["train", "--problem", "mnist-mlp", "--batch", "6", "--epochs", "1", "--threads", "1"];
+    let single = descent(&[&args[..], &["--out", "one"]].concat(), dir.path());
+    assert!(single.status.success(), "{}", text(&single.stderr));
+    let started = Instant::now();
+    let job = mpirun(3, &[&args[..], &["--out", "three"]].concat(), dir.path());
+    assert!(job.status.success(), "{}", text(&job.stderr));
+    assert!(started.elapsed() < Duration::from_secs(120));
+    // 834 updates of 6 examples drift apart in the last bits and Adam amplifies that (5.5%
+    // relative in the parameters on 2 ranks, where no rank is empty), so the check is on what
+    // the run learned, and that the ranks ended alike (the trainer's own end-of-run check).
+    let test_error = |name: &str| {
+        let summary = std::fs::read_to_string(dir.path().join(name).join("summary.json")).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&summary).unwrap();
+        value["final_metrics"]["test_error"].as_f64().unwrap()
+    };
+    let (one, three) = (test_error("one"), test_error("three"));
+    assert!((one - three).abs() < 0.02 && three < 0.15, "test error {three} on 3 ranks, {one} alone");
 }

@@ -137,6 +137,13 @@ pub trait Model: Send {
         self.tensors().iter().map(|(_, range)| (1, range.len())).collect()
     }
 
+    /// The parts [`gradients_streamed`](Self::gradients_streamed) hands to its sink, in the
+    /// order it hands them: what a rank with no examples sums instead, so that every rank makes
+    /// the same calls. By default the whole gradient at once.
+    fn streamed_parts(&self) -> Vec<Range<usize>> {
+        std::iter::once(0..self.grads().len()).collect()
+    }
+
     /// The layers by name and range, what per-layer statistics and error messages name (the
     /// tensors, unless the model groups them).
     fn layers(&self) -> Vec<(String, Range<usize>)> {
@@ -217,6 +224,11 @@ impl Model for Network<f32> {
         sink: &(dyn Fn(&mut [f32]) + Sync),
     ) -> (f64, f64) {
         Network::gradients_streamed(self, inputs, targets, batch, sink)
+    }
+
+    fn streamed_parts(&self) -> Vec<Range<usize>> {
+        // Each layer with parameters, last first, as backward makes them.
+        Network::layers(self).into_iter().map(|(_, range)| range).filter(|range| !range.is_empty()).rev().collect()
     }
 
     fn layers(&self) -> Vec<(String, Range<usize>)> {

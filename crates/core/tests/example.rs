@@ -42,7 +42,7 @@ fn a_model_of_ones_own_layers_and_loss_trains_stops_resumes_exactly_and_predicts
 #[test]
 fn optimizers_on_plain_vectors_save_and_resume_their_state_exactly() {
     let dir = tempfile::tempdir().unwrap();
-    for name in ["adam", "nesterov", "rmsprop"] {
+    for name in ["adam", "nesterov", "rmsprop", "sgd", "lion"] {
         let (straight, resumed) = optimizer_on_vectors::fit(name, &dir.path().join(format!("{name}.json"))).unwrap();
         assert_eq!(
             straight.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
@@ -59,4 +59,12 @@ fn an_observer_stops_the_trainer_and_the_run_resumes_from_its_folder() {
     assert!(stopped.stopped_by_observer && !finished.stopped_by_observer);
     assert!(stopped.steps < finished.steps);
     assert_eq!(finished.epochs, 3);
+    // And the resumed run is the run that was never stopped.
+    let mut config = descent::TrainConfig::for_problem("mnist-logreg").unwrap();
+    (config.epochs, config.threads, config.clip) = (3, 1, Some(descent::optim::Clip::GlobalNorm(5.0)));
+    let splits = descent::Splits::load(&config).unwrap();
+    let mut straight = descent::Trainer::new(config, splits).unwrap();
+    straight.run(None, &mut |_| {}).unwrap();
+    let resumed = descent::Trainer::resume(dir.path(), None).unwrap();
+    assert_eq!(bits(resumed.model()), bits(straight.model()));
 }

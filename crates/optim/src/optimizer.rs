@@ -223,6 +223,11 @@ impl<F: Float> Optimizer<F> {
         self.len = None;
     }
 
+    /// The parameters the state was allocated for (`None` before the first step).
+    pub fn parameter_count(&self) -> Option<usize> {
+        self.len
+    }
+
     /// The update rule.
     pub fn algorithm(&self) -> &Algorithm {
         &self.algorithm

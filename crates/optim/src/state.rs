@@ -34,6 +34,9 @@ pub struct OptimizerState {
     /// defaults).
     #[serde(default, with = "convention_text", skip_serializing_if = "Option::is_none")]
     pub convention: Option<Convention>,
+    /// The parameters the state is for (0 before the first step).
+    #[serde(default)]
+    pub params: usize,
     /// Scalars by name, the step count first.
     pub scalars: Vec<(String, f64)>,
     /// Per-parameter buffers by name (empty before the first step).
@@ -46,6 +49,7 @@ impl<F: Float> Optimizer<F> {
         OptimizerState {
             algorithm: self.algorithm().name().to_string(),
             convention: self.algorithm().convention(),
+            params: self.parameter_count().unwrap_or(0),
             scalars: self.state_scalars().into_iter().map(|(name, value)| (name.to_string(), value)).collect(),
             buffers: self
                 .state_buffers()
@@ -69,12 +73,13 @@ impl<F: Float> Optimizer<F> {
             });
         }
         let steps = state.scalars.iter().find(|(name, _)| name == crate::STEP_STATE_NAME).map(|(_, v)| *v);
-        if state.buffers.is_empty() && steps == Some(0.0) {
+        if state.params == 0 && steps == Some(0.0) {
             // Saved before the first step: nothing is allocated yet.
             self.reset_state();
             return Ok(());
         }
-        let len = state.buffers.first().map_or(0, |(_, values)| values.len());
+        // Not a buffer's length: plain SGD keeps none, Adafactor's are row and column factors.
+        let len = state.params;
         let buffers: Vec<(&str, Vec<F>)> = state
             .buffers
             .iter()
@@ -120,7 +125,8 @@ mod tests {
     #[test]
     fn a_state_saved_as_json_and_loaded_continues_bit_for_bit() {
         // NAdam keeps a scalar (the running μ product) beside its buffers; Adam only buffers.
-        for name in ["adam", "nadam", "momentum", "adadelta"] {
+        // Plain SGD keeps no buffer at all; Lion one; Adafactor factors, not per-parameter values.
+        for name in ["adam", "nadam", "momentum", "adadelta", "sgd", "lion", "adafactor", "muon"] {
             let config = OptimizerConfig::named(name, Convention::Torch).unwrap();
             let mut straight = Optimizer::<f32>::from_config(&config).unwrap();
             let mut params = vec![1.0f32, -0.5, 2.0, 0.25];
@@ -143,7 +149,7 @@ mod tests {
     fn a_state_from_before_the_first_step_loads_as_fresh() {
         let config = OptimizerConfig::named("adam", Convention::Book).unwrap();
         let fresh = Optimizer::<f64>::from_config(&config).unwrap().state();
-        assert!(fresh.buffers.is_empty());
+        assert!(fresh.buffers.is_empty() && fresh.params == 0);
         let mut used = Optimizer::<f64>::from_config(&config).unwrap();
         used.step(&mut [1.0, 2.0], &[0.5, 0.5], 0.1).unwrap();
         used.load(&fresh).unwrap();

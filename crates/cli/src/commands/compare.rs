@@ -77,7 +77,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let out =
         args.out.clone().unwrap_or_else(|| PathBuf::from("reports").join(format!("compare-{}", experiment.problem)));
     let job = crate::ranks::collective();
-    if job.is_root() {
+    if job.size() == 1 {
         lab::prepare(&experiment, &out).map_err(crate::core_error)?;
     }
 

@@ -57,7 +57,7 @@ pub fn run(args: SuiteArgs) -> Result<()> {
     };
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("reports").join("suite"));
     let job = crate::ranks::collective();
-    if job.is_root() {
+    if job.size() == 1 {
         suite::prepare(&suite, &out).map_err(crate::core_error)?;
     }
     let optimizers = &suite.problems[0].variants;
@@ -170,7 +170,7 @@ fn suite_spec(args: &SuiteArgs) -> Result<SuiteSpec> {
         // Each problem's data, named with the flag before the suite is resolved.
         let names: Vec<String> = match &spec.problems {
             Some(names) => names.clone(),
-            None => QUICK_SUITE.iter().map(|(name, _)| name.to_string()).collect(),
+            None => QUICK_SUITE.iter().map(|(name, ..)| name.to_string()).collect(),
         };
         for name in &names {
             let Ok(problem) = problems::named(name) else { continue };

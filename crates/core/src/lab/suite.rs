@@ -48,15 +48,21 @@ pub const SUITE_FILE: &str = "suite.toml";
 pub const SUITE_CSV: &str = "suite.csv";
 
 /// The quick suite on the bundled data: each problem with a budget (epochs) small enough that the
-/// whole suite, four optimizers with two seeds, takes about 20 minutes on 2 cores.
-pub const QUICK_SUITE: &[(&str, u32)] = &[
-    ("mnist-logreg", 5),
-    ("mnist-mlp", 3),
-    ("mnist-2c2d", 2),
-    ("fmnist-2c2d", 2),
-    ("mnist-autoencoder", 5),
-    ("quadratic-deep", 100),
-    ("mnist-rnn", 5),
+/// whole suite, four optimizers with two seeds, takes about 15 minutes on 2 cores (889 s here),
+/// and where the registry's target (set for longer runs) is out of reach of every tuned baseline
+/// in that budget, a target of its own on the validation metric, set AlgoPerf's way from a
+/// baseline run of this suite: the best tuned optimizer's worst seed (mnist-mlp: Adam 7.7–8.0%;
+/// mnist-2c2d: momentum and Adam 4.1–6.1%), loosened by a quarter. The autoencoder keeps its 48:
+/// in 5 epochs of the bundled data no optimizer leaves the mean-image plateau (52.6), which is a
+/// finding, not a target to move.
+pub const QUICK_SUITE: &[(&str, u32, Option<f64>)] = &[
+    ("mnist-logreg", 5, None),
+    ("mnist-mlp", 3, Some(0.10)),
+    ("mnist-2c2d", 2, Some(0.075)),
+    ("fmnist-2c2d", 2, None),
+    ("mnist-autoencoder", 5, None),
+    ("quadratic-deep", 100, None),
+    ("mnist-rnn", 5, None),
 ];
 
 /// The optimizers of a suite without its own list.
@@ -127,7 +133,7 @@ impl SuiteSpec {
         };
         let names: Vec<String> = match &self.problems {
             Some(list) => list.clone(),
-            None => QUICK_SUITE.iter().map(|(name, _)| name.to_string()).collect(),
+            None => QUICK_SUITE.iter().map(|(name, ..)| name.to_string()).collect(),
         };
         if names.is_empty() {
             return Err(Error::data(at("problems"), "the list is empty"));
@@ -168,15 +174,18 @@ impl SuiteSpec {
                 },
                 None => None,
             };
-            let quick = QUICK_SUITE.iter().find(|(quick, _)| quick == name).map(|(_, epochs)| *epochs);
+            let quick = QUICK_SUITE.iter().find(|(quick, ..)| quick == name);
+            let epochs = self.budgets.get(name).copied().or(self.epochs);
+            // The quick target belongs to the quick budget on the bundled data.
+            let quick_target = quick.and_then(|q| q.2).filter(|_| epochs.is_none() && self.data_root.is_none());
             let spec = ExperimentSpec {
                 problem: Some(name.clone()),
                 data,
                 optimizers: Some(optimizers.clone()),
                 lrs: self.lrs.clone(),
                 seeds: Some(self.seeds.unwrap_or(SUITE_SEEDS)),
-                epochs: self.budgets.get(name).copied().or(self.epochs).or(quick),
-                target: self.targets.get(name).copied(),
+                epochs: epochs.or(quick.map(|q| q.1)),
+                target: self.targets.get(name).copied().or(quick_target),
                 ..ExperimentSpec::default()
             };
             experiments.push(spec.resolve(None).map_err(|e| Error::data(at(name), e.to_string()))?);
@@ -624,13 +633,22 @@ mod tests {
     }
 
     #[test]
+    fn quick_targets_belong_to_the_quick_budget_on_the_bundled_data() {
+        let target = |text: &str| parse(text).unwrap().problems[0].target;
+        assert_eq!(target("problems = [\"mnist-mlp\"]"), 0.10);
+        // Another budget, or the full data, is judged by the registry's target.
+        assert_eq!(target("problems = [\"mnist-mlp\"]\nepochs = 10"), problems::named("mnist-mlp").unwrap().target);
+    }
+
+    #[test]
     fn the_default_is_the_quick_suite() {
         let suite = parse("").unwrap();
         let names: Vec<&str> = suite.problems.iter().map(|e| e.problem.as_str()).collect();
-        assert_eq!(names, QUICK_SUITE.iter().map(|(name, _)| *name).collect::<Vec<_>>());
-        for (experiment, (_, epochs)) in suite.problems.iter().zip(QUICK_SUITE) {
+        assert_eq!(names, QUICK_SUITE.iter().map(|(name, ..)| *name).collect::<Vec<_>>());
+        for (experiment, (_, epochs, quick_target)) in suite.problems.iter().zip(QUICK_SUITE) {
             assert_eq!((experiment.epochs, experiment.seeds), (*epochs, SUITE_SEEDS));
-            assert_eq!(experiment.target, problems::named(&experiment.problem).unwrap().target);
+            let registry = problems::named(&experiment.problem).unwrap().target;
+            assert_eq!(experiment.target, quick_target.unwrap_or(registry));
             let optimizers: Vec<&str> = experiment.variants.iter().map(|v| v.name.as_str()).collect();
             assert_eq!(optimizers, SUITE_OPTIMIZERS);
         }

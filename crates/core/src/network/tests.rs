@@ -251,4 +251,8 @@ fn streamed_gradients_hand_over_each_layer_once_last_first_and_change_nothing() 
     let ranges: Vec<(usize, usize)> =
         streamed.tensors().chunks(2).map(|t| (t[0].range.start, t[1].range.end - t[0].range.start)).collect();
     assert_eq!(parts, ranges.into_iter().rev().collect::<Vec<_>>());
+    // What a rank with no rows sums instead must be the same parts in the same order.
+    let declared: Vec<(usize, usize)> =
+        crate::model::Model::streamed_parts(&streamed).iter().map(|r| (r.start, r.len())).collect();
+    assert_eq!(parts, declared);
 }

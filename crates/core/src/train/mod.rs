@@ -109,7 +109,7 @@ impl Trainer {
             ModelRecord::Custom { description } => {
                 return Err(Error::Invalid {
                     field: "model",
-                    message: "is the caller's own: build it again and resume with Trainer::resume_with_model",
+                    message: "is the caller's own: start it with Trainer::with_model (or with_layers), resume it with Trainer::resume_with_model",
                     value: description.clone(),
                 })
             }
@@ -241,13 +241,23 @@ impl Trainer {
     pub fn with_collective(mut self, collective: Arc<dyn Collective>) -> Result<Self, Error> {
         let ranks = collective.size();
         if ranks > 1 {
-            if self.monitor.is_some() {
+            // First the agreement, so that every rank goes on to the same checks below, which
+            // then give every rank the same answer.
+            let fingerprint = self.fingerprint();
+            let all = collective.all_gather_bytes(fingerprint.as_bytes());
+            if let Some(rank) = all.iter().position(|other| *other != all[0]) {
                 return Err(Error::Invalid {
-                    field: "diagnose-every",
-                    message: "is for one process (diagnose a data-parallel run's folder, or run it alone)",
-                    value: format!("{ranks} ranks"),
+                    field: "ranks",
+                    message: "disagree on the configuration or data: start every rank with the same command",
+                    value: format!(
+                        "rank {rank} has {}, rank 0 has {}",
+                        String::from_utf8_lossy(&all[rank]),
+                        String::from_utf8_lossy(&all[0])
+                    ),
                 });
             }
+            self.collective = collective.clone();
+            self.refuse_in_a_job()?;
             if !self.config.batch.is_multiple_of(ranks) {
                 return Err(Error::Invalid {
                     field: "batch",
@@ -255,19 +265,23 @@ impl Trainer {
                     value: format!("{} over {ranks} ranks", self.config.batch),
                 });
             }
-            let fingerprint = self.fingerprint();
-            let all = collective.all_gather_bytes(fingerprint.as_bytes());
-            if let Some(rank) = all.iter().position(|other| *other != all[0]) {
-                return Err(Error::Invalid {
-                    field: "ranks",
-                    message: "disagree on the configuration or data: start every rank with the same command",
-                    value: format!("rank {rank} has {}, rank 0 has {fingerprint}", String::from_utf8_lossy(&all[rank])),
-                });
-            }
             collective.broadcast_f32(self.model.params_mut(), 0);
         }
         self.collective = collective;
         Ok(self)
+    }
+
+    /// The diagnostics are for one process (their extra passes are not shared over ranks).
+    fn refuse_in_a_job(&self) -> Result<(), Error> {
+        let ranks = self.collective.size();
+        if ranks > 1 && (self.monitor.is_some() || self.config.diagnostics.is_some()) {
+            return Err(Error::Invalid {
+                field: "diagnose-every",
+                message: "is for one process (diagnose a data-parallel run's folder, or run it alone)",
+                value: format!("{ranks} ranks"),
+            });
+        }
+        Ok(())
     }
 
     /// Checks that every rank of a job ends with the same parameters (the same updates, summed
@@ -297,20 +311,27 @@ impl Trainer {
     /// What the ranks of a job must agree on: the configuration (but threads) and the data's
     /// sizes, as a short text.
     fn fingerprint(&self) -> String {
+        let fnv =
+            |hash: u64, bytes: &[u8]| bytes.iter().fold(hash, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
         let mut config = self.config.clone();
         config.threads = 0;
-        let text = toml::to_string(&config).unwrap_or_default();
-        let hash = text.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
+        let config_hash = fnv(0xcbf29ce484222325, toml::to_string(&config).unwrap_or_default().as_bytes());
+        // The examples themselves, not only their number: ranks reading different files differ.
         let (train, val, test) = (&self.splits.train, &self.splits.val, &self.splits.test);
+        let data_hash = [train, val, test].iter().fold(0xcbf29ce484222325, |hash, set| {
+            let hash = set.inputs.iter().chain(&set.values).fold(hash, |h, v| fnv(h, &v.to_bits().to_le_bytes()));
+            set.labels.iter().fold(hash, |h, l| fnv(h, &l.to_le_bytes()))
+        });
         format!(
-            "problem {}, seed {}, config {hash:016x}, data {}+{}+{} of {} values, {} parameters",
+            "problem {}, seed {}, config {config_hash:016x}, data {}+{}+{} of {} values ({data_hash:016x}), {} parameters, at update {}",
             config.problem,
             config.seed,
             train.len(),
             val.len(),
             test.len(),
             train.dim,
-            self.model.params().len()
+            self.model.params().len(),
+            self.progress.step
         )
     }
 
@@ -329,18 +350,21 @@ impl Trainer {
         self.model.as_mut()
     }
 
-    /// The trained model, for predictions after the run.
-    pub fn into_model(self) -> Box<dyn Model> {
+    /// The trained model, for predictions after the run, at the point the run evaluates (for
+    /// schedule-free AdamW its average x, not the iterate y that [`model`](Self::model) holds).
+    pub fn into_model(mut self) -> Box<dyn Model> {
+        self.optimizer.swap_evaluation_point(self.model.params_mut());
         self.model
     }
 
     /// The model's outputs (class scores, or values) for every row of `inputs`, as rows of
-    /// [`Model::output_width`] values.
+    /// [`Model::output_width`] values, at the point the run evaluates.
     pub fn predict(&mut self, inputs: &[f32]) -> Result<Vec<f32>, Error> {
-        predict(self.model.as_mut(), inputs)
+        at_evaluation_point(&mut self.optimizer, self.model.as_mut(), |model| predict(model, inputs))
     }
 
-    /// Mean loss and mean error of the model on `data` (another test set, say).
+    /// Mean loss and mean error of the model on `data` (another test set, say), at the point the
+    /// run evaluates, as its metrics are.
     pub fn evaluate(&mut self, data: &Dataset) -> Result<(f64, f64), Error> {
         if data.dim != self.model.input_width() {
             return Err(Error::Invalid {
@@ -349,7 +373,7 @@ impl Trainer {
                 value: format!("{} for {}", data.dim, self.model.input_width()),
             });
         }
-        Ok(evaluate(self.model.as_mut(), data))
+        Ok(at_evaluation_point(&mut self.optimizer, self.model.as_mut(), |model| evaluate(model, data)))
     }
 
     /// Metrics of the epochs completed so far.
@@ -482,10 +506,14 @@ impl Trainer {
         let epoch = self.progress.epoch + 1;
         self.sampler.shuffle(self.config.seed, epoch);
         let batches = self.sampler.batches();
-        // A stop asked for at the start of an epoch takes effect after its first update.
-        observe(Event::EpochStart { epoch, batches, examples: self.splits.train.len() });
+        let control = observe(Event::EpochStart { epoch, batches, examples: self.splits.train.len() });
         // An epoch interrupted before continues where it stopped, with its running sums.
         let partial = self.progress.partial.take().unwrap_or_default();
+        if self.collective.any(control == Control::Stop) {
+            // Stopped before the epoch's first update: nothing of it is done yet.
+            self.progress.partial = (partial.batches > 0).then_some(partial);
+            return Ok(None);
+        }
         let (mut loss_sum, mut error_sum, mut seen) = (partial.loss_sum, partial.error_sum, partial.seen);
         // ‖g‖ before clipping at each update, for the clipping telemetry.
         let mut grad_norms = partial.grad_norms;
@@ -606,8 +634,16 @@ impl Trainer {
                 part.chunks_mut(crate::collective::BUCKET_VALUES).for_each(|b| collective.all_reduce_sum_f32(b));
             };
             if rows == 0 {
-                self.model.grads_mut().fill(0.0);
-                sum(self.model.grads_mut());
+                // A rank with no rows (an epoch's short last batch) still takes part in every
+                // sum, with zeros, in the parts and order the others stream them.
+                let parts = if self.overlap {
+                    self.model.streamed_parts()
+                } else {
+                    std::iter::once(0..self.model.grads().len()).collect()
+                };
+                let grads = self.model.grads_mut();
+                grads.fill(0.0);
+                parts.into_iter().for_each(|part| sum(&mut grads[part]));
                 (0.0, 0.0)
             } else if self.overlap {
                 self.model.gradients_streamed(inputs, targets, rows, &sum)

@@ -34,6 +34,7 @@ impl Trainer {
     /// [`TrainConfig::diagnostics`](crate::config::TrainConfig::diagnostics) before [`new`](Self::new).
     pub fn with_diagnostics(mut self, config: DiagnosticsConfig) -> Result<Self, Error> {
         config.validate()?;
+        self.refuse_in_a_job()?;
         let train = &self.splits.train;
         let examples = config.examples.min(train.len()).min(self.model.max_batch());
         let mut order: Vec<usize> = (0..train.len()).collect();
