@@ -141,12 +141,14 @@ fn main() -> ExitCode {
                 eprintln!("{text}");
                 return ExitCode::from(code);
             }
-            // In a job, rank 0 says what went wrong and every other rank says it with its rank
-            // (a reason may be one rank's alone: its data missing, say). The job then ends on
-            // every rank, lest the others wait for this one in their next sum.
+            // In a job, the job ends on every rank (MPI_Abort), lest the others wait for this
+            // one in their next sum. Rank 0 says what went wrong and ends it at once; another
+            // rank first gives rank 0 a second to do so, since most failures are every rank's
+            // (bad input), and then says its own (its data missing, say) with its rank.
             let line = if collective.is_root() {
                 format!("{text}\n")
             } else {
+                std::thread::sleep(std::time::Duration::from_secs(1));
                 format!("rank {}: {text}\n", collective.rank())
             };
             // One write, so that the ranks' lines do not interleave.

@@ -106,9 +106,8 @@ fn ranks_that_disagree_or_a_batch_they_do_not_divide_are_refused() {
     let stderr = text(&job.stderr);
     assert_eq!(job.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("batch must be a multiple of the ranks") && stderr.contains("128 over 3"), "{stderr}");
-    // Rank 0 says it plainly; the others with their rank.
-    assert_eq!(stderr.lines().filter(|line| line.starts_with("error:")).count(), 1, "{stderr}");
-    assert!(stderr.contains("rank 1: error: batch must be a multiple"), "{stderr}");
+    // Said once, by rank 0, whose abort ends the others before they repeat it.
+    assert_eq!(stderr.matches("batch must be a multiple").count(), 1, "{stderr}");
 }
 
 #[test]
