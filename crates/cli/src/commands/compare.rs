@@ -227,7 +227,7 @@ pub(crate) fn parse_lrs(text: &str) -> Result<LrGrid> {
     let rates: Option<Vec<f64>> = rates.into_iter().collect();
     rates
         .map(LrGrid::List)
-        .ok_or_else(|| bad_input(format!("--lrs {text}: expected positive numbers, comma-separated, or auto")))
+        .ok_or_else(|| bad_input(format!("--lrs {text}: expected positive numbers, comma-separated, or auto, or find")))
 }
 
 /// `--lrs find`: each variant's grid becomes a decade either side of the rate `descent lr-find`
