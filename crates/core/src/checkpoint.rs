@@ -203,19 +203,39 @@ impl Checkpoint {
 fn checksum(tensors: &[(&str, &[u8])], progress: &str) -> String {
     let mut sorted: Vec<&(&str, &[u8])> = tensors.iter().collect();
     sorted.sort_by_key(|(name, _)| *name);
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        for &byte in bytes {
-            hash = (hash ^ byte as u64).wrapping_mul(0x0100_0000_01b3);
-        }
-    };
+    let mut hash = Fnv1a::new();
     for (name, bytes) in sorted {
-        feed(name.as_bytes());
-        feed(&(bytes.len() as u64).to_le_bytes());
-        feed(bytes);
+        hash.feed(name.as_bytes());
+        hash.feed(&(bytes.len() as u64).to_le_bytes());
+        hash.feed(bytes);
     }
-    feed(progress.as_bytes());
-    format!("{hash:016x}")
+    hash.feed(progress.as_bytes());
+    format!("{:016x}", hash.finish())
+}
+
+/// FNV-1a, 64 bits: a fast checksum of bytes (not a defence against deliberate forgery), for
+/// checkpoints and for the ranks of a job to compare what they hold.
+pub(crate) struct Fnv1a(u64);
+
+impl Fnv1a {
+    pub(crate) fn new() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+
+    pub(crate) fn feed(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    /// Feeds each value's little-endian bits.
+    pub(crate) fn feed_f32s(&mut self, values: &[f32]) {
+        values.iter().for_each(|v| self.feed(&v.to_bits().to_le_bytes()));
+    }
+
+    pub(crate) fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// The little-endian bytes of `values` (safetensors stores little-endian). A copy, made once an

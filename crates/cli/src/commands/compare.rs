@@ -105,17 +105,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let progress = LabProgress::new(problem.is_classifier(), problem.metric.starts_with("0-1 error"));
     let outcome = lab::run_shared(&experiment, &out, jobs, &stop, &|event| progress.show(event), job.as_ref());
     progress.bar.finish_and_clear();
-    let results = match outcome {
-        Ok(results) => results,
-        Err(descent::Error::Interrupted { .. }) => {
-            return Err(Stopped(format!(
-                "stopped; finished runs are kept in {0}. Run the same command again to continue.",
-                out.display()
-            ))
-            .into())
-        }
-        Err(error) => return Err(crate::core_error(error)),
-    };
+    let results = lab_outcome(outcome, &out)?;
     if !job.is_root() {
         return Ok(());
     }
@@ -134,6 +124,19 @@ fn seed_range(seeds: &[u64]) -> String {
         [] => "none".into(),
         [one] => one.to_string(),
         [first, .., last] => format!("{first}-{last}"),
+    }
+}
+
+/// What the lab returned, as the user should see it: a stop asked for (Ctrl-C) says where the
+/// finished runs are and how to continue.
+pub(crate) fn lab_outcome<T>(outcome: Result<T, descent::Error>, out: &std::path::Path) -> Result<T> {
+    match outcome {
+        Err(descent::Error::Interrupted { .. }) => Err(Stopped(format!(
+            "stopped; finished runs are kept in {0}. Run the same command again to continue.",
+            out.display()
+        ))
+        .into()),
+        other => other.map_err(crate::core_error),
     }
 }
 

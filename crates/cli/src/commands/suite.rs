@@ -11,7 +11,7 @@ use descent::problems;
 
 use super::compare::{parse_lrs, parse_optimizers, LabProgress};
 use crate::flags::{positive, reason};
-use crate::{bad_input, report, Stopped};
+use crate::{bad_input, report};
 
 #[derive(Debug, Args)]
 pub struct SuiteArgs {
@@ -105,17 +105,7 @@ pub fn run(args: SuiteArgs) -> Result<()> {
         job.as_ref(),
     );
     progress.iter().for_each(|p| p.bar.finish_and_clear());
-    let (all, results) = match outcome {
-        Ok(done) => done,
-        Err(descent::Error::Interrupted { .. }) => {
-            return Err(Stopped(format!(
-                "stopped; finished runs are kept in {0}. Run the same command again to continue.",
-                out.display()
-            ))
-            .into())
-        }
-        Err(error) => return Err(crate::core_error(error)),
-    };
+    let (all, results) = super::compare::lab_outcome(outcome, &out)?;
     if !job.is_root() {
         return Ok(());
     }

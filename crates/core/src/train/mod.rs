@@ -26,7 +26,7 @@ use std::time::Instant;
 use descent_optim::parallel::all_finite;
 use descent_optim::{Optimizer, ParamGroup, Schedule};
 
-use crate::checkpoint::{PartialEpoch, PlateauState, Progress};
+use crate::checkpoint::{Fnv1a, PartialEpoch, PlateauState, Progress};
 use crate::collective::{Collective, SingleProcess};
 use crate::config::{ModelRecord, TrainConfig, Watched};
 use crate::data::Targets;
@@ -288,9 +288,9 @@ impl Trainer {
     /// by MPI to the same bits on every rank): a difference would mean a rank computed something
     /// else, and the run folder (rank 0's) would not be the job's result.
     fn check_ranks_agree(&self) -> Result<(), Error> {
-        let hash = self.model.params().iter().fold(0xcbf29ce484222325u64, |h, v| {
-            v.to_bits().to_le_bytes().iter().fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3))
-        });
+        let mut hash = Fnv1a::new();
+        hash.feed_f32s(self.model.params());
+        let hash = hash.finish();
         let all = self.collective.all_gather_bytes(&hash.to_le_bytes());
         match all.iter().position(|other| *other != all[0]) {
             None => Ok(()),
@@ -311,17 +311,19 @@ impl Trainer {
     /// What the ranks of a job must agree on: the configuration (but threads) and the data's
     /// sizes, as a short text.
     fn fingerprint(&self) -> String {
-        let fnv =
-            |hash: u64, bytes: &[u8]| bytes.iter().fold(hash, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
         let mut config = self.config.clone();
         config.threads = 0;
-        let config_hash = fnv(0xcbf29ce484222325, toml::to_string(&config).unwrap_or_default().as_bytes());
+        let mut config_hash = Fnv1a::new();
+        config_hash.feed(toml::to_string(&config).unwrap_or_default().as_bytes());
         // The examples themselves, not only their number: ranks reading different files differ.
         let (train, val, test) = (&self.splits.train, &self.splits.val, &self.splits.test);
-        let data_hash = [train, val, test].iter().fold(0xcbf29ce484222325, |hash, set| {
-            let hash = set.inputs.iter().chain(&set.values).fold(hash, |h, v| fnv(h, &v.to_bits().to_le_bytes()));
-            set.labels.iter().fold(hash, |h, l| fnv(h, &l.to_le_bytes()))
-        });
+        let mut data_hash = Fnv1a::new();
+        for set in [train, val, test] {
+            data_hash.feed_f32s(&set.inputs);
+            data_hash.feed_f32s(&set.values);
+            set.labels.iter().for_each(|label| data_hash.feed(&label.to_le_bytes()));
+        }
+        let (config_hash, data_hash) = (config_hash.finish(), data_hash.finish());
         format!(
             "problem {}, seed {}, config {config_hash:016x}, data {}+{}+{} of {} values ({data_hash:016x}), {} parameters, at update {}",
             config.problem,
