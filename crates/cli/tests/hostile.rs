@@ -189,3 +189,12 @@ fn a_binary_without_mpi_launched_as_ranks_says_how_to_build_one() {
     refused(output, "cargo build --release -p descent-cli --features mpi");
     assert!(!dir.path().join("run").exists());
 }
+
+#[test]
+#[cfg(not(feature = "mpi"))]
+fn bench_allreduce_refuses_one_process_and_messages_beyond_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    refused(descent(&["bench", "allreduce"], dir.path()), "mpirun -n 2 descent bench allreduce");
+    refused(descent(&["bench", "allreduce", "--max-mib", "100000000"], dir.path()), "max-mib is too large");
+    refused(descent(&["bench", "allreduce", "--max-mib", "18446744073709551615"], dir.path()), "max-mib asks for more");
+}

@@ -24,7 +24,7 @@ pub enum BenchCommand {
     /// MLP's and the conv net's layers, with 1 and 2 threads.
     Gemm(GemmBenchArgs),
     /// All-reduce bandwidth of the job's ranks against message size, as nccl-tests reports it
-    /// (run under `mpirun -n N` with the MPI build; one process measures a plain copy).
+    /// (run under `mpirun -n N` with the MPI build: one process has nothing to sum over).
     Allreduce(AllreduceBenchArgs),
 }
 
@@ -164,12 +164,23 @@ fn bench_allreduce(args: AllreduceBenchArgs) -> Result<()> {
     if args.max_mib == 0 || args.repeats == 0 {
         return Err(bad_input("--max-mib and --repeats must be at least 1"));
     }
+    // The message and MPI's copy of it, on every rank of this machine.
+    let largest = (args.max_mib as u64).checked_mul(1 << 20);
+    descent::files::check_memory(largest.and_then(|b| b.checked_mul(2)), "max-mib", &format!("{} MiB", args.max_mib))
+        .map_err(crate::core_error)?;
+    let largest = largest.unwrap_or(u64::MAX) as usize;
     let job = crate::ranks::collective();
     let ranks = job.size();
-    println!("all-reduce (sum, f32) over {ranks} rank{}", if ranks == 1 { "" } else { "s" });
+    if ranks == 1 {
+        return Err(bad_input(
+            "bench allreduce measures a job of several ranks: run it as `mpirun -n 2 descent bench allreduce` \
+             with the MPI build (--features mpi)",
+        ));
+    }
+    println!("all-reduce (sum, f32) over {ranks} ranks");
     println!("{:>10}  {:>12}  {:>14}  {:>14}", "bytes", "time (µs)", "algbw (GB/s)", "busbw (GB/s)");
     let mut bytes = 4096;
-    while bytes <= args.max_mib << 20 {
+    while bytes <= largest {
         let mut values = vec![1.0f32; bytes / 4];
         let mut times = Vec::with_capacity(args.repeats);
         for call in 0..args.repeats + 2 {
@@ -181,9 +192,9 @@ fn bench_allreduce(args: AllreduceBenchArgs) -> Result<()> {
             }
         }
         // Every rank timed its own calls (each waits for the slowest): the mean of their medians.
-        let mut slowest = [median(&times)];
-        job.all_reduce_sum_f64(&mut slowest);
-        let seconds = if ranks == 1 { slowest[0] } else { slowest[0] / ranks as f64 };
+        let mut medians = [median(&times)];
+        job.all_reduce_sum_f64(&mut medians);
+        let seconds = medians[0] / ranks as f64;
         let algbw = bytes as f64 / seconds / 1e9;
         let busbw = algbw * 2.0 * (ranks as f64 - 1.0) / ranks as f64;
         println!("{bytes:>10}  {:>12.1}  {algbw:>14.2}  {busbw:>14.2}", seconds * 1e6);
