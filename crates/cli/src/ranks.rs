@@ -171,6 +171,16 @@ mod mpi_job {
                 .collect()
         }
 
+        fn all_gather_f32(&self, values: &[f32], out: &mut [f32]) {
+            let _calls = self.calls.lock().expect("no MPI call panics");
+            self.world.all_gather_into(values, out);
+        }
+
+        fn all_gather_f64(&self, values: &[f64], out: &mut [f64]) {
+            let _calls = self.calls.lock().expect("no MPI call panics");
+            self.world.all_gather_into(values, out);
+        }
+
         fn barrier(&self) {
             let _calls = self.calls.lock().expect("no MPI call panics");
             self.world.barrier();

@@ -76,6 +76,46 @@ fn n_ranks_with_global_batch_b_make_the_updates_of_one_process_with_batch_b() {
 }
 
 #[test]
+fn with_shards_n_ranks_compute_the_bits_of_one_process_with_as_many_shards() {
+    // `--shards N`: rank r computes shard r and the ranks add theirs in rank order, as one process
+    // adds its N shards. The MLP over 3 ranks (whose unordered sum drifts 7e-3 by update 100), and
+    // logistic regression in batches of 6 over 3 ranks for a whole epoch, whose last batch of 2
+    // leaves the third rank with no rows (it adds zeros, as the one process does).
+    let dir = tempfile::tempdir().unwrap();
+    let mlp = ["train", "--problem", "mnist-mlp", "--steps", "100", "--batch", "120", "--shards", "3"];
+    let logreg = ["train", "--problem", "mnist-logreg", "--batch", "6", "--epochs", "1", "--shards", "3"];
+    for (name, args) in [("mlp", &mlp[..]), ("logreg", &logreg[..])] {
+        let (one, job) = (format!("{name}-one"), format!("{name}-job"));
+        // One process on 2 threads, the ranks on 1 each: the products do not depend on the count.
+        let single = descent(&[args, &["--threads", "2", "--out", &one]].concat(), dir.path());
+        assert!(single.status.success(), "{}", text(&single.stderr));
+        let ranks = mpirun(3, &[args, &["--threads", "1", "--out", &job]].concat(), dir.path());
+        assert!(ranks.status.success(), "{}", text(&ranks.stderr));
+        let load = |folder: &str| Checkpoint::load(&dir.path().join(folder)).unwrap();
+        let (a, b) = (load(&one), load(&job));
+        for name in ["params", "optimizer.exp_avg", "optimizer.exp_avg_sq"] {
+            let bits = |c: &Checkpoint| c.tensor(name).unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert!(bits(&a) == bits(&b), "{name} of {job} differs from one process with 3 shards");
+        }
+        // The evaluations too: every column of metrics.csv but the seconds.
+        let metrics = |folder: &str| {
+            let csv = std::fs::read_to_string(dir.path().join(folder).join("metrics.csv")).unwrap();
+            csv.lines()
+                .map(|line| line.split(',').enumerate().filter(|(i, _)| *i != 3).map(|(_, v)| v.to_string()).collect())
+                .collect::<Vec<Vec<String>>>()
+        };
+        assert_eq!(metrics(&one)[0][3], "train_loss");
+        assert_eq!(metrics(&one), metrics(&job));
+    }
+    // Shards other than the ranks are refused, on the one rank that says so.
+    let job =
+        mpirun(3, &["train", "--problem", "mnist-logreg", "--batch", "6", "--shards", "2", "--out", "x"], dir.path());
+    let stderr = text(&job.stderr);
+    assert_eq!(job.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("shards must equal the ranks") && stderr.contains("2 shards over 3 ranks"), "{stderr}");
+}
+
+#[test]
 fn a_job_resumed_under_the_same_ranks_continues_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let common = ["train", "--problem", "mnist-logreg", "--batch", "64", "--threads", "1"];

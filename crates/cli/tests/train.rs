@@ -115,6 +115,8 @@ fn bad_input_names_the_file_or_flag_and_exits_2() {
     expect(run(&["--data", "cell.csv"]), "cell.csv: line 2, column 2: 'x' is not a number");
 
     expect(run(&["--batch", "0"]), "--batch 0: must be at least 1");
+    expect(run(&["--shards", "0"]), "--shards 0: must be at least 1");
+    expect(run(&["--shards", "5", "--batch", "128"]), "shards must divide the batch");
     expect(
         run(&["--batch", "9000", "--problem", "mnist-logreg"]),
         "batch must not exceed the training examples, got 9000 > 5000",

@@ -26,12 +26,39 @@ pub trait Collective: Send + Sync {
     /// Every rank's `bytes`, in rank order, on every rank.
     fn all_gather_bytes(&self, bytes: &[u8]) -> Vec<Vec<u8>>;
 
+    /// Every rank's `values` (of one length on every rank), one after another in rank order,
+    /// into `out` (`size() × values.len()` long).
+    fn all_gather_f32(&self, values: &[f32], out: &mut [f32]);
+
+    /// As [`all_gather_f32`](Self::all_gather_f32), for f64.
+    fn all_gather_f64(&self, values: &[f64], out: &mut [f64]);
+
     /// Returns once every rank has called it.
     fn barrier(&self);
 
     /// Whether this is rank 0, the one that prints and writes files.
     fn is_root(&self) -> bool {
         self.rank() == 0
+    }
+
+    /// Replaces `values` by their sum over ranks added in rank order, ((r₀ + r₁) + r₂) + …: the
+    /// same bits whatever the transport, and the bits of one process adding the same shards in
+    /// that order (see [`add_in_order`]). `scratch` holds `size() × values.len()` values. It moves
+    /// `size() − 1` copies to each rank where MPI's all-reduce moves about two, so it is the
+    /// exact mode, not the fast one.
+    fn ordered_sum_f32(&self, values: &mut [f32], scratch: &mut [f32]) {
+        if self.size() > 1 {
+            self.all_gather_f32(values, scratch);
+            add_in_order(scratch.chunks_exact(values.len()), values);
+        }
+    }
+
+    /// As [`ordered_sum_f32`](Self::ordered_sum_f32), for f64.
+    fn ordered_sum_f64(&self, values: &mut [f64], scratch: &mut [f64]) {
+        if self.size() > 1 {
+            self.all_gather_f64(values, scratch);
+            add_in_order(scratch.chunks_exact(values.len()), values);
+        }
     }
 
     /// True on every rank when `flag` is true on any.
@@ -68,6 +95,14 @@ impl Collective for SingleProcess {
         vec![bytes.to_vec()]
     }
 
+    fn all_gather_f32(&self, values: &[f32], out: &mut [f32]) {
+        out.copy_from_slice(values);
+    }
+
+    fn all_gather_f64(&self, values: &[f64], out: &mut [f64]) {
+        out.copy_from_slice(values);
+    }
+
     fn barrier(&self) {}
 }
 
@@ -77,6 +112,20 @@ pub fn shard(len: usize, rank: usize, size: usize) -> std::ops::Range<usize> {
     let (base, extra) = (len / size, len % size);
     let start = rank * base + rank.min(extra);
     start..start + base + usize::from(rank < extra)
+}
+
+/// `out` = the first part, then each later part added to it elementwise, in order: the one
+/// association every exact sum over shards uses, on one process or over ranks.
+pub fn add_in_order<'a, T>(mut parts: impl Iterator<Item = &'a [T]>, out: &mut [T])
+where
+    T: Copy + std::ops::AddAssign + 'a,
+{
+    if let Some(first) = parts.next() {
+        out.copy_from_slice(first);
+    }
+    for part in parts {
+        out.iter_mut().zip(part).for_each(|(sum, &value)| *sum += value);
+    }
 }
 
 /// The bytes of a gradient bucket: what one all-reduce call carries (4 MiB of f32).

@@ -107,6 +107,12 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Worker threads.
     pub threads: usize,
+    /// Cut each batch into this many equal shards and add their gradients in shard order: what
+    /// `mpirun -n N` with the same `shards = N` computes, rank r taking shard r, so the two runs
+    /// agree to the bit. Absent: one piece on one process, MPI's own (fast, unordered) sum
+    /// over ranks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<usize>,
     /// Reduce the rate when the validation loss stops improving (PyTorch's `ReduceLROnPlateau`),
     /// on top of the schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -279,6 +285,7 @@ impl TrainConfig {
             standardize: false,
             seed: 1,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            shards: None,
             plateau: None,
             diagnostics: None,
             model: ModelRecord::Problem,
@@ -473,6 +480,15 @@ impl TrainConfig {
         }
         if self.threads == 0 {
             return Err(Error::Invalid { field: "threads", message: "must be at least 1", value: "0".into() });
+        }
+        if let Some(shards) = self.shards {
+            if shards == 0 || !self.batch.is_multiple_of(shards) {
+                return Err(Error::Invalid {
+                    field: "shards",
+                    message: "must divide the batch (each shard takes an equal part of it)",
+                    value: format!("{shards} shards of a batch of {}", self.batch),
+                });
+            }
         }
         if self.early_stop == Some(0) {
             return Err(Error::Invalid {

@@ -397,3 +397,32 @@ fn clipping_telemetry_counts_the_norms_the_updates_saw() {
         |t: &Trainer| -> Vec<_> { t.metrics().iter().map(|m| (m.grad_norm_median, m.clipped_fraction)).collect() };
     assert_eq!(telemetry(&resumed), telemetry(&trainer));
 }
+
+#[test]
+fn shards_add_up_to_the_batch_gradient() {
+    // `shards = N` computes each batch's gradient as N shard means weighted by their share and
+    // added in order: the batch mean's gradient up to rounding. Logistic regression (convex, so
+    // rounding does not grow) over one epoch of batches of 32 whose last batch of 24 leaves 8 of
+    // 32 one-example shards empty. Relative to the plain run: measured 1.4e-7 for both; 1e-6 is f32
+    // rounding over 94 updates, while a shard counted twice or a weight off by one row is 1.4e-3.
+    let (mut config, splits) = small(vec![], 1);
+    config.lr = 0.01;
+    let params = |shards: Option<usize>| {
+        let config = TrainConfig { shards, ..config.clone() };
+        let mut trainer = Trainer::new(config, splits.clone()).unwrap();
+        trainer.run(None, &mut no_events()).unwrap();
+        trainer.model().params().to_vec()
+    };
+    let plain = params(None);
+    for shards in [4, 32] {
+        let sharded = params(Some(shards));
+        let diff: f64 = sharded.iter().zip(&plain).map(|(a, b)| f64::from(a - b).powi(2)).sum();
+        let norm: f64 = plain.iter().map(|b| f64::from(*b).powi(2)).sum();
+        let relative = (diff / norm).sqrt();
+        assert!(relative < 1e-6 && relative > 0.0, "{shards} shards: {relative:e} from one piece");
+    }
+    // Shards must divide the batch.
+    let config = TrainConfig { shards: Some(5), ..config };
+    let error = Trainer::new(config, splits).err().expect("5 shards of 32 refused").to_string();
+    assert!(error.contains("shards must divide the batch") && error.contains("5 shards of a batch of 32"), "{error}");
+}

@@ -69,6 +69,11 @@ pub struct TrainArgs {
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Cut each batch into N equal shards whose gradients are added in shard order: one process
+    /// then computes the bits of `mpirun -n N descent train … --shards N` (default: one piece;
+    /// under mpirun, MPI's faster sum in its own order).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub shards: Option<i64>,
     /// Run folder (default: runs/train-PROBLEM, or runs/diagnose-PROBLEM for diagnose).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -347,6 +352,7 @@ pub fn build_config(args: &TrainArgs, epochs: Option<u32>) -> Result<TrainConfig
     if let Some(threads) = args.threads {
         config.threads = crate::flags::threads("--threads", threads as i64)?;
     }
+    config.shards = args.shards.map(|n| positive("--shards", n)).transpose()?.map(|n| n as usize);
     Ok(config)
 }
 

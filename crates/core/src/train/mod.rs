@@ -91,6 +91,11 @@ pub struct Trainer {
     /// Whether a job sums each layer's gradient over ranks while backward computes the layers
     /// before it (else after the whole pass).
     overlap: bool,
+    /// The running sum over shards of `config.shards`, and the gathered shards of a job: sized
+    /// once, at the start.
+    shard_sum: Vec<f32>,
+    shard_scratch: Vec<f32>,
+    shard_scratch_f64: Vec<f64>,
     monitor: Option<Box<Monitor>>,
 }
 
@@ -209,6 +214,13 @@ impl Trainer {
             stop_after_epoch: false,
             collective: Arc::new(SingleProcess),
             overlap: true,
+            shard_sum: if config.shards.is_some_and(|shards| shards > 1) {
+                vec![0.0; model.grads().len()]
+            } else {
+                Vec::new()
+            },
+            shard_scratch: Vec::new(),
+            shard_scratch_f64: Vec::new(),
             monitor: None,
             config,
             model,
@@ -237,7 +249,8 @@ impl Trainer {
     /// update; evaluation is shared too. Only rank 0 writes the run folder. The ranks must agree
     /// on the configuration and data (checked here: a rank that differs is refused on every
     /// rank), and the batch must be a multiple of the ranks; every rank starts from rank 0's
-    /// parameters.
+    /// parameters. With [`TrainConfig::shards`] equal to the ranks, the sums are added in rank
+    /// order, and the job computes the bits of one process run with the same `shards`.
     pub fn with_collective(mut self, collective: Arc<dyn Collective>) -> Result<Self, Error> {
         let ranks = collective.size();
         if ranks > 1 {
@@ -264,6 +277,18 @@ impl Trainer {
                     message: "must be a multiple of the ranks (the global batch is cut into equal shards)",
                     value: format!("{} over {ranks} ranks", self.config.batch),
                 });
+            }
+            if let Some(shards) = self.config.shards.filter(|&shards| shards != ranks) {
+                return Err(Error::Invalid {
+                    field: "shards",
+                    message: "must equal the ranks of the job (rank r sums shard r in order)",
+                    value: format!("{shards} shards over {ranks} ranks"),
+                });
+            }
+            if self.config.shards.is_some() {
+                let bucket = self.model.grads().len().min(crate::collective::BUCKET_VALUES);
+                self.shard_scratch = vec![0.0; bucket * ranks];
+                self.shard_scratch_f64 = vec![0.0; 2 * ranks];
             }
             collective.broadcast_f32(self.model.params_mut(), 0);
         }
@@ -557,10 +582,13 @@ impl Trainer {
             }
         }
         self.progress.seconds += started.elapsed().as_secs_f64();
-        let (splits, collective) = (&self.splits, self.collective.as_ref());
+        let (splits, collective, shards) = (&self.splits, self.collective.as_ref(), self.config.shards);
         let ((val_loss, val_error), (test_loss, test_error)) =
             at_evaluation_point(&mut self.optimizer, self.model.as_mut(), |model| {
-                (evaluate_shared(model, &splits.val, collective), evaluate_shared(model, &splits.test, collective))
+                (
+                    evaluate_in_shards(model, &splits.val, collective, shards),
+                    evaluate_in_shards(model, &splits.test, collective, shards),
+                )
             });
         self.progress.epoch = epoch;
         self.progress.optimizer_scalars =
@@ -590,6 +618,87 @@ impl Trainer {
             self.optimizer.state_scalars().into_iter().map(|(n, v)| (n.to_string(), v)).collect();
     }
 
+    /// The gradient of the batch's mean loss over the ranks of a job, summed by MPI's all-reduce
+    /// (fast; the order of the sum is MPI's): this rank's gradient of the mean over its `rows`
+    /// of the batch's `size`, weighted by its share. Returns the batch's (Σ loss, Σ error).
+    fn all_reduced_gradients(&mut self, size: usize, rows: usize) -> (f64, f64) {
+        let (weight, collective) = (rows as f32 / size as f32, self.collective.as_ref());
+        let sum = |part: &mut [f32]| {
+            part.iter_mut().for_each(|g| *g *= weight);
+            part.chunks_mut(crate::collective::BUCKET_VALUES).for_each(|b| collective.all_reduce_sum_f32(b));
+        };
+        let (inputs, targets) =
+            batch_rows(&self.batch_inputs, &self.batch_labels, &self.batch_values, &self.splits.train, 0..rows);
+        let (loss, error) = if rows == 0 {
+            // A rank with no rows (an epoch's short last batch) still takes part in every
+            // sum, with zeros, in the parts and order the others stream them.
+            let parts = if self.overlap {
+                self.model.streamed_parts()
+            } else {
+                std::iter::once(0..self.model.grads().len()).collect()
+            };
+            let grads = self.model.grads_mut();
+            grads.fill(0.0);
+            parts.into_iter().for_each(|part| sum(&mut grads[part]));
+            (0.0, 0.0)
+        } else if self.overlap {
+            self.model.gradients_streamed(inputs, targets, rows, &sum)
+        } else {
+            let result = self.model.gradients(inputs, targets, rows);
+            sum(self.model.grads_mut());
+            result
+        };
+        let mut sums = [loss, error];
+        self.collective.all_reduce_sum_f64(&mut sums);
+        (sums[0], sums[1])
+    }
+
+    /// The gradient of the batch's mean loss as the sum, in shard order, of each shard's
+    /// gradient of its mean weighted by its share of the batch (`config.shards` equal shards).
+    /// On one process it computes every shard; in a job of as many ranks, rank r computes
+    /// shard r (its `rows`) and the ranks add theirs in rank order: the same operations on the
+    /// same values, so the same bits. Returns the batch's (Σ loss, Σ error).
+    fn sharded_gradients(&mut self, size: usize, rows: usize) -> (f64, f64) {
+        let shards = self.config.shards.unwrap_or(1);
+        let ranks = self.collective.size();
+        let mut sums = [0.0f64; 2];
+        // One process computes every shard; a rank its own, which it holds as rows 0..rows.
+        for index in 0..if ranks == 1 { shards } else { 1 } {
+            let range = if ranks == 1 { crate::collective::shard(size, index, shards) } else { 0..rows };
+            let rows = range.len();
+            let weight = rows as f32 / size as f32;
+            let (loss, error) = if rows == 0 {
+                self.model.grads_mut().fill(0.0);
+                (0.0, 0.0)
+            } else {
+                let (inputs, targets) =
+                    batch_rows(&self.batch_inputs, &self.batch_labels, &self.batch_values, &self.splits.train, range);
+                self.model.gradients(inputs, targets, rows)
+            };
+            let grads = self.model.grads_mut();
+            grads.iter_mut().for_each(|g| *g *= weight);
+            // The operations of `add_in_order` over ranks: the first shard copied, each next one added.
+            if index == 0 {
+                self.shard_sum.copy_from_slice(grads);
+                sums = [loss, error];
+            } else {
+                self.shard_sum.iter_mut().zip(grads.iter()).for_each(|(sum, &g)| *sum += g);
+                sums[0] += loss;
+                sums[1] += error;
+            }
+        }
+        let grads = self.model.grads_mut();
+        grads.copy_from_slice(&self.shard_sum);
+        if ranks > 1 {
+            let collective = self.collective.as_ref();
+            for bucket in grads.chunks_mut(crate::collective::BUCKET_VALUES) {
+                collective.ordered_sum_f32(bucket, &mut self.shard_scratch[..bucket.len() * ranks]);
+            }
+            collective.ordered_sum_f64(&mut sums, &mut self.shard_scratch_f64);
+        }
+        (sums[0], sums[1])
+    }
+
     /// One update on batch `index` of the current permutation: gather, forward, loss, backward,
     /// check, optimizer step. Returns (Σ loss, Σ error, batch size).
     fn train_batch(&mut self, index: usize, epoch: u32) -> Result<(f64, f64, usize), Error> {
@@ -617,49 +726,15 @@ impl Trainer {
         if diagnosed {
             self.measure_curvature(lr);
         }
-        let inputs = &self.batch_inputs[..rows * dim];
-        let targets = if self.splits.train.reconstruct {
-            Targets::Values(inputs)
-        } else if regression {
-            Targets::Values(&self.batch_values)
-        } else {
-            Targets::Classes(&self.batch_labels)
-        };
-        let (mut batch_loss, mut batch_error) = if ranks == 1 {
+        let (batch_loss, batch_error) = if self.config.shards.is_some_and(|shards| shards > 1) {
+            self.sharded_gradients(size, rows)
+        } else if ranks == 1 {
+            let (inputs, targets) =
+                batch_rows(&self.batch_inputs, &self.batch_labels, &self.batch_values, &self.splits.train, 0..rows);
             self.model.gradients(inputs, targets, rows)
         } else {
-            // This rank's gradient of the mean over its rows, weighted by its share of the batch
-            // and summed over ranks: the gradient of the batch's mean.
-            let (weight, collective) = (rows as f32 / size as f32, self.collective.as_ref());
-            let sum = |part: &mut [f32]| {
-                part.iter_mut().for_each(|g| *g *= weight);
-                part.chunks_mut(crate::collective::BUCKET_VALUES).for_each(|b| collective.all_reduce_sum_f32(b));
-            };
-            if rows == 0 {
-                // A rank with no rows (an epoch's short last batch) still takes part in every
-                // sum, with zeros, in the parts and order the others stream them.
-                let parts = if self.overlap {
-                    self.model.streamed_parts()
-                } else {
-                    std::iter::once(0..self.model.grads().len()).collect()
-                };
-                let grads = self.model.grads_mut();
-                grads.fill(0.0);
-                parts.into_iter().for_each(|part| sum(&mut grads[part]));
-                (0.0, 0.0)
-            } else if self.overlap {
-                self.model.gradients_streamed(inputs, targets, rows, &sum)
-            } else {
-                let result = self.model.gradients(inputs, targets, rows);
-                sum(self.model.grads_mut());
-                result
-            }
+            self.all_reduced_gradients(size, rows)
         };
-        if ranks > 1 {
-            let mut sums = [batch_loss, batch_error];
-            self.collective.all_reduce_sum_f64(&mut sums);
-            [batch_loss, batch_error] = sums;
-        }
         let step = self.progress.step + 1;
         if !batch_loss.is_finite() {
             return Err(Error::NonFinite { what: "loss", step, epoch, layer: String::new() });
@@ -793,6 +868,26 @@ fn at_evaluation_point<R>(
     result
 }
 
+/// Rows `range` of the gathered batch (`inputs`, with its `labels` or target `values`) as a
+/// model's inputs and targets: the inputs themselves for a reconstruction problem.
+fn batch_rows<'a>(
+    inputs: &'a [f32],
+    labels: &'a [u32],
+    values: &'a [f32],
+    train: &Dataset,
+    range: std::ops::Range<usize>,
+) -> (&'a [f32], Targets<'a, f32>) {
+    let inputs = &inputs[range.start * train.dim..range.end * train.dim];
+    let targets = if train.reconstruct {
+        Targets::Values(inputs)
+    } else if train.is_regression() {
+        Targets::Values(&values[range.start * train.classes..range.end * train.classes])
+    } else {
+        Targets::Classes(&labels[range])
+    };
+    (inputs, targets)
+}
+
 /// Mean loss and mean error (the problem's metric) of `model` on `data`.
 pub fn evaluate(model: &mut dyn Model, data: &Dataset) -> (f64, f64) {
     evaluate_shared(model, data, &SingleProcess)
@@ -800,17 +895,50 @@ pub fn evaluate(model: &mut dyn Model, data: &Dataset) -> (f64, f64) {
 
 /// [`evaluate`] with the rows shared among the ranks of `collective`, each evaluating its shard.
 pub fn evaluate_shared(model: &mut dyn Model, data: &Dataset, collective: &dyn Collective) -> (f64, f64) {
+    evaluate_in_shards(model, data, collective, None)
+}
+
+/// [`evaluate_shared`], and with `shards` the sums of that many shards added in shard order
+/// (see [`TrainConfig::shards`]): one process evaluates every shard, a job of as many ranks one
+/// shard a rank, and the two give the same bits.
+fn evaluate_in_shards(
+    model: &mut dyn Model,
+    data: &Dataset,
+    collective: &dyn Collective,
+    shards: Option<usize>,
+) -> (f64, f64) {
     let chunk = model.max_batch();
-    let mut sums = [0.0, 0.0];
-    let mine = crate::collective::shard(data.len(), collective.rank(), collective.size());
-    for start in mine.clone().step_by(chunk) {
-        let end = (start + chunk).min(mine.end);
-        let (l, c) =
-            model.evaluate(&data.inputs[start * data.dim..end * data.dim], data.targets(start..end), end - start);
-        sums[0] += l;
-        sums[1] += c;
-    }
-    collective.all_reduce_sum_f64(&mut sums);
+    let mut sum_over = |rows: std::ops::Range<usize>| {
+        let mut sums = [0.0, 0.0];
+        for start in rows.clone().step_by(chunk) {
+            let end = (start + chunk).min(rows.end);
+            let (l, c) =
+                model.evaluate(&data.inputs[start * data.dim..end * data.dim], data.targets(start..end), end - start);
+            sums[0] += l;
+            sums[1] += c;
+        }
+        sums
+    };
+    let (rank, ranks) = (collective.rank(), collective.size());
+    let sums = match shards.filter(|&shards| shards > 1) {
+        None => {
+            let mut sums = sum_over(crate::collective::shard(data.len(), rank, ranks));
+            collective.all_reduce_sum_f64(&mut sums);
+            sums
+        }
+        Some(shards) if ranks == 1 => {
+            let parts: Vec<[f64; 2]> =
+                (0..shards).map(|index| sum_over(crate::collective::shard(data.len(), index, shards))).collect();
+            let mut sums = [0.0, 0.0];
+            crate::collective::add_in_order(parts.iter().map(|part| &part[..]), &mut sums);
+            sums
+        }
+        Some(_) => {
+            let mut sums = sum_over(crate::collective::shard(data.len(), rank, ranks));
+            collective.ordered_sum_f64(&mut sums, &mut vec![0.0; 2 * ranks]);
+            sums
+        }
+    };
     let n = data.len().max(1) as f64;
     (sums[0] / n, sums[1] / n)
 }
