@@ -32,7 +32,7 @@ pub enum Error {
         message: String,
     },
     /// Training stopped on a value that is not finite.
-    #[error("non-finite {what} at step {step} (epoch {epoch}){layer}; the last good checkpoint is kept")]
+    #[error("non-finite {what} at step {step} (epoch {epoch}){layer}")]
     NonFinite {
         /// "loss" or "gradient".
         what: &'static str,

@@ -86,7 +86,8 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let tuning = experiment.tuning_seeds();
     let reported = experiment.reported_seeds();
     println!(
-        "{}: {} optimizers, {} runs of {} {} on {} worker{}; tuned on seed{} {}, reported on seed{} {}; report in {}",
+        "{}: {} optimizers, {} runs of {} {} planned (more where a grid's best rate lies at its edge) on {} worker{}; \
+         tuned on seed{} {}, reported on seed{} {}; report in {}",
         problem.name,
         experiment.variants.len(),
         runs,
@@ -102,7 +103,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
     );
     // The first Ctrl-C stops cleanly (finished runs and each run's last epoch are kept).
     let stop = crate::stop_on_ctrl_c("stopping: finishing nothing new");
-    let progress = LabProgress::new(problem.is_classifier(), problem.metric.starts_with("0-1 error"));
+    let progress = LabProgress::new(problem);
     let outcome = lab::run_shared(&experiment, &out, jobs, &stop, &|event| progress.show(event), job.as_ref());
     progress.bar.finish_and_clear();
     let results = lab_outcome(outcome, &out)?;
@@ -110,6 +111,10 @@ pub fn run(args: CompareArgs) -> Result<()> {
         return Ok(());
     }
     println!();
+    let added = results.runs.len().saturating_sub(runs);
+    if added > 0 {
+        println!("{} runs in all: {added} added where a grid's best rate lay at its edge.", results.runs.len());
+    }
     print!("{}", report::text_summary(&results));
     let page = report::write(&results, &out)?;
     println!();
@@ -267,17 +272,27 @@ pub(crate) struct LabProgress {
     classifier: bool,
     /// Whether the problem's error is the 0-1 error, shown in percent.
     percent: bool,
+    /// What a setting is chosen on: "validation error", "validation loss", "final f − f*".
+    chosen_on: String,
+    /// The runs first planned, to tell a grid's growth when more are planned later.
+    first_planned: std::sync::atomic::AtomicUsize,
 }
 
 impl LabProgress {
-    pub(crate) fn new(classifier: bool, percent: bool) -> Self {
+    pub(crate) fn new(problem: &descent::problems::Problem) -> Self {
+        let (classifier, percent) = (problem.is_classifier(), problem.metric.starts_with("0-1 error"));
+        let chosen_on = match (classifier, percent) {
+            (true, true) => "validation error".to_string(),
+            (true, false) => format!("validation {}", problem.metric),
+            (false, _) => format!("final {}", problem.metric),
+        };
         let bar = ProgressBar::new(0);
         bar.set_style(
             ProgressStyle::with_template("[{bar:30}] {pos}/{len} epochs, {msg} ({elapsed} elapsed, {eta} left)")
                 .expect("valid template")
                 .progress_chars("=> "),
         );
-        LabProgress { bar, classifier, percent }
+        LabProgress { bar, classifier, percent, chosen_on, first_planned: Default::default() }
     }
 
     fn line(&self, text: String) {
@@ -291,8 +306,16 @@ impl LabProgress {
     pub(crate) fn show(&self, event: LabEvent<'_>) {
         match event {
             LabEvent::Planned { runs, epochs } => {
+                use std::sync::atomic::Ordering::Relaxed;
                 self.bar.set_length(epochs);
-                self.bar.set_message(format!("{runs} runs"));
+                let first = match self.first_planned.compare_exchange(0, runs, Relaxed, Relaxed) {
+                    Ok(_) => runs,
+                    Err(first) => first,
+                };
+                self.bar.set_message(match runs - first {
+                    0 => format!("{runs} runs"),
+                    added => format!("{runs} runs: {added} added where a grid's best rate lay at its edge"),
+                });
             }
             LabEvent::Epoch { .. } => self.bar.inc(1),
             LabEvent::Finished { result, from_disk, epochs_skipped } => {
@@ -324,7 +347,7 @@ impl LabProgress {
             }
             LabEvent::Chosen { variant, setting } => {
                 let chosen = setting.label(|lr| table::number(lr, 3)).replacen("lr ", "rate ", 1);
-                self.line(format!("{variant}: {chosen} chosen on validation error"));
+                self.line(format!("{variant}: {chosen} chosen on {}", self.chosen_on));
             }
         }
     }

@@ -72,9 +72,7 @@ pub fn run(args: SuiteArgs) -> Result<()> {
         out.display()
     );
     let stop = crate::stop_on_ctrl_c("stopping: finishing nothing new");
-    let progress: Vec<LabProgress> = (suite.problems.iter())
-        .map(|e| LabProgress::new(e.problem().is_classifier(), e.problem().metric.starts_with("0-1 error")))
-        .collect();
+    let progress: Vec<LabProgress> = (suite.problems.iter()).map(|e| LabProgress::new(e.problem())).collect();
     let announced = std::sync::Mutex::new(None::<String>);
     let outcome = suite::run_shared(
         &suite,

@@ -193,7 +193,13 @@ pub fn train_into(mut trainer: Trainer, out: &std::path::Path) -> Result<Trainer
     println!(
         "{} on {}: {} ({} convention), lr {}, batch {}, {} epoch{}, seed {}, {} threads",
         config.problem,
-        config.data.as_ref().map_or("the bundled data".to_string(), |d| d.display().to_string()),
+        match (&config.data, descent::problems::named(&config.problem).map(|p| p.data)) {
+            (Some(data), _) => data.display().to_string(),
+            (None, Ok(descent::problems::Source::Adding)) => "adding-problem sequences drawn from a fixed seed".into(),
+            (None, Ok(descent::problems::Source::Quadratic)) => "Gaussian points drawn from a fixed seed".into(),
+            (None, Ok(descent::problems::Source::FashionMnist)) => "the bundled Fashion-MNIST subset".into(),
+            (None, _) => "the bundled MNIST subset".into(),
+        },
         config.optimizer,
         config.convention,
         config.lr,
@@ -205,7 +211,18 @@ pub fn train_into(mut trainer: Trainer, out: &std::path::Path) -> Result<Trainer
     );
     let metric = Metric::of(&config.problem);
     let mut progress = Progress::new(config.epochs, metric, config.early_stop_on);
-    let summary = trainer.run(Some(out), &mut |event| progress.show(event)).map_err(crate::core_error)?;
+    let summary = trainer.run(Some(out), &mut |event| progress.show(event)).map_err(|error| match error {
+        descent::Error::NonFinite { .. } => {
+            // Say what the folder holds: the checkpoint of the last finished epoch, or nothing yet.
+            let kept = if out.join("checkpoint.safetensors").is_file() {
+                format!("{} keeps the checkpoint of the last finished epoch", out.display())
+            } else {
+                format!("no epoch had finished, so {} holds no checkpoint", out.display())
+            };
+            anyhow::anyhow!("{error}; {kept}")
+        }
+        other => crate::core_error(other),
+    })?;
     if !crate::ranks::collective().is_root() {
         return Ok(trainer);
     }

@@ -28,7 +28,8 @@ pub fn columns(results: &Results) -> Vec<&'static str> {
             "final val",
             "best val",
             "epochs to target",
-            "seconds to target",
+            "updates to target",
+            "seconds to target (this machine)",
             "rate range (decades)",
             "diverged runs",
         ]
@@ -40,7 +41,7 @@ pub fn columns(results: &Results) -> Vec<&'static str> {
             "final (no held-out set)",
             "lowest on the path",
             "updates to target",
-            "seconds to target",
+            "seconds to target (this machine)",
             "rate range (decades)",
             "diverged runs",
         ]
@@ -49,6 +50,7 @@ pub fn columns(results: &Results) -> Vec<&'static str> {
 
 /// The summary table's cells, as text (shared by the terminal table and the page).
 pub fn rows(results: &Results, summary: &[SummaryRow]) -> Vec<Vec<String>> {
+    let classifier = results.experiment.problem().is_classifier();
     summary
         .iter()
         .map(|row| {
@@ -62,7 +64,7 @@ pub fn rows(results: &Results, summary: &[SummaryRow]) -> Vec<Vec<String>> {
                 ),
                 None => "all diverged".into(),
             };
-            vec![
+            let mut cells = vec![
                 row.variant.clone(),
                 format!(
                     "lr {}{}{others}",
@@ -73,10 +75,16 @@ pub fn rows(results: &Results, summary: &[SummaryRow]) -> Vec<Vec<String>> {
                 metric_value(results, row.val_error_mean),
                 metric_value(results, row.best_val_error),
                 row.epochs_to_target.map_or("not reached".into(), |e| e.to_string()),
+            ];
+            if classifier {
+                cells.push(row.updates_to_target.map_or("not reached".into(), |u| u.to_string()));
+            }
+            cells.extend([
                 row.seconds_to_target.map_or("not reached".into(), |s| format!("{s:.1}")),
                 width,
                 row.diverged_runs.to_string(),
-            ]
+            ]);
+            cells
         })
         .collect()
 }
@@ -272,8 +280,21 @@ pub fn page(results: &Results, summary: &[SummaryRow], verdict: &[String], plots
         if let Some(epochs) = variant.epochs {
             settings.push(format!("{epochs} {unit}"));
         }
-        let grid: Vec<String> = variant.lrs.iter().map(|lr| table::number(*lr, 3)).collect();
-        let mut tuned = vec![format!("rates {}", grid.join(", "))];
+        // Every rate that ran, the grid's growth at an edge included.
+        let mut ran: Vec<f64> =
+            results.runs.iter().filter(|r| r.variant == variant.name).map(|r| r.setting.lr).collect();
+        ran.extend(&variant.lrs);
+        ran.sort_by(f64::total_cmp);
+        ran.dedup();
+        let grown: Vec<String> =
+            ran.iter().filter(|lr| !variant.lrs.contains(lr)).map(|lr| table::number(*lr, 3)).collect();
+        let grid: Vec<String> = ran.iter().map(|lr| table::number(*lr, 3)).collect();
+        let mut tuned = vec![match grown.len() {
+            0 => format!("rates {}", grid.join(", ")),
+            _ => {
+                format!("rates {} ({} added where the best lay at the grid's edge)", grid.join(", "), grown.join(", "))
+            }
+        }];
         if !variant.momenta.is_empty() {
             let list: Vec<String> = variant.momenta.iter().map(|m| m.to_string()).collect();
             tuned.push(format!("momenta {}", list.join(", ")));

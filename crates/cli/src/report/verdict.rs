@@ -127,15 +127,21 @@ pub fn verdict(results: &Results, rows: &[SummaryRow]) -> Vec<String> {
             }
         }
         let seeds = results.pairs().first().map_or(0, |p| p.test.n);
+        // "Test error" for a 0-1 error, "Test loss", "Test reconstruction error", "f − f*".
+        let compared = match (classifier, results.metric.starts_with("0-1 error")) {
+            (true, true) => "Test error".to_string(),
+            (true, false) => format!("Test {}", results.metric),
+            (false, _) => results.metric.clone(),
+        };
         if seeds < 2 {
             sentences.push(format!(
-                "Test error against {}, seed by seed: {}; with one seed, how much of this is chance cannot be told.",
+                "{compared} against {}, seed by seed: {}; with one seed, how much of this is chance cannot be told.",
                 winner.variant,
                 judged.join("; ")
             ));
         } else {
             sentences.push(format!(
-                "Test error against {}, paired over the {seeds} seeds (same initialization and split), with 95% \
+                "{compared} against {}, paired over the {seeds} seeds (same initialization and split), with 95% \
                  intervals: {}.",
                 winner.variant,
                 judged.join("; ")
@@ -224,8 +230,11 @@ pub fn verdict(results: &Results, rows: &[SummaryRow]) -> Vec<String> {
             first.variant,
             if classifier { "epoch" } else { "update" },
             first.epochs_to_target.unwrap_or(0),
-            match first.seconds_to_target {
-                Some(seconds) if classifier => format!(" ({seconds:.1} s of training)"),
+            match (first.updates_to_target, first.seconds_to_target) {
+                (Some(updates), Some(seconds)) if classifier => format!(
+                    " ({updates} updates; {seconds:.1} s of training on this machine, a figure that varies from \
+                     run to run, unlike the epochs and updates)"
+                ),
                 _ => String::new(),
             }
         ),

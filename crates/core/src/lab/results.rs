@@ -151,6 +151,8 @@ pub struct SummaryRow {
     pub best_val_error: f64,
     /// First epoch at which the mean test error over seeds reaches the target.
     pub epochs_to_target: Option<u32>,
+    /// Updates made by the end of that epoch (the same on every seed and machine).
+    pub updates_to_target: Option<u64>,
     /// Mean training seconds to that epoch.
     pub seconds_to_target: Option<f64>,
     /// Sensitivity to the rate: [`lr_width`] on each tuning seed's curve at the chosen setting,
@@ -194,8 +196,8 @@ pub struct Band {
 
 /// The columns of `summary.csv`.
 pub const SUMMARY_HEADER: &str = "optimizer,algorithm,best_lr,best_setting,best_at_edge,tuning_seeds,seeds,\
-test_error_mean,test_error_std,val_error_mean,best_val_error,epochs_to_target,seconds_to_target,lr_width_decades,\
-lr_width_std,lr_width_open,diverged_runs";
+test_error_mean,test_error_std,val_error_mean,best_val_error,epochs_to_target,updates_to_target,seconds_to_target,\
+lr_width_decades,lr_width_std,lr_width_open,diverged_runs";
 
 /// The columns of `pairs.csv`.
 pub const PAIRS_HEADER: &str = "optimizer_a,optimizer_b,metric,seeds,mean_difference,std_difference,ci95_low,\
@@ -394,6 +396,8 @@ impl Results {
                     val_error_mean: mean(&finals.iter().map(|m| m.val_error).collect::<Vec<_>>()),
                     best_val_error: mean(&best_val),
                     epochs_to_target: reached.map(|b| b.epoch),
+                    updates_to_target: reached
+                        .and_then(|b| runs.iter().flat_map(|r| &r.epochs).find(|m| m.epoch == b.epoch).map(|m| m.step)),
                     seconds_to_target: reached.map(|b| b.seconds),
                     lr_width: (!decades.is_empty()).then(|| mean(&decades)),
                     lr_width_std: sample_std(&decades),
@@ -460,7 +464,7 @@ impl Results {
         for row in self.summary() {
             let reached = |value: Option<String>| value.unwrap_or_else(|| "not reached".into());
             csv.push_str(&format!(
-                "{},{},{:?},{},{},{},{},{:?},{},{:?},{:?},{},{},{},{},{},{}\n",
+                "{},{},{:?},{},{},{},{},{:?},{},{:?},{:?},{},{},{},{},{},{},{}\n",
                 row.variant,
                 row.optimizer,
                 row.best_lr,
@@ -473,6 +477,7 @@ impl Results {
                 row.val_error_mean,
                 row.best_val_error,
                 reached(row.epochs_to_target.map(|e| e.to_string())),
+                reached(row.updates_to_target.map(|u| u.to_string())),
                 reached(row.seconds_to_target.map(|s| format!("{s:.3}"))),
                 optional(row.lr_width),
                 optional(row.lr_width_std),
@@ -637,6 +642,7 @@ mod tests {
         assert!((row.best_val_error - 0.1).abs() < 1e-12);
         // Mean test error by epoch: (0.25 + 0.05 + 0.20)/3 = 0.167 at epoch 1, under the target 0.21.
         assert_eq!(row.epochs_to_target, Some(1));
+        assert_eq!(row.updates_to_target, Some(10)); // 10 updates an epoch in these runs
         assert_eq!(row.seconds_to_target, Some(2.0));
         // Seed 1's curve: 0.30, 0.10, diverged; within 25% of 0.10 means ≤ 0.125. Towards 0.01
         // the line from (−1, 0.10) to (−2, 0.30) crosses 0.125 an eighth of a decade out; towards
