@@ -13,7 +13,7 @@
 //!   data marked "≤ 0", with a note saying so, never dropped;
 //! - the legend sits to the right of the plot area, outside the data.
 //!
-//! In the SVG, the drawing is grouped for checking: `<g class="axes" data-plot-area="x0 y0 x1
+//! In the SVG, the drawing is grouped for checking: `<g class="axes" data-frame="x0 y0 x1
 //! y1">` (frame, ticks, labels, notes), `<g class="data">` (lines, bands, contours),
 //! `<g class="markers">` and `<g class="legend">`.
 
@@ -231,8 +231,11 @@ impl Figure {
 
     /// The finished SVG document.
     pub fn to_svg(&self) -> String {
+        self.svg(&self.layout())
+    }
+
+    fn svg(&self, layout: &Layout) -> String {
         register_font();
-        let layout = self.layout();
         let (width, height) = (self.width.round() as u32, self.total_height().round() as u32);
         let mut groups = String::new();
         let mut plot_area = (0, 0, 0, 0);
@@ -242,8 +245,7 @@ impl Figure {
             let mut svg = String::new();
             {
                 let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
-                match self.draw(&root, &layout, 1.0, layer).and_then(|area| root.present().map(|_| area).map_err(text))
-                {
+                match self.draw(&root, layout, 1.0, layer).and_then(|area| root.present().map(|_| area).map_err(text)) {
                     Ok(area) => plot_area = area,
                     // Drawing into a string has no way to fail; say so in the picture if it did.
                     Err(error) => groups.push_str(&format!("<!-- {} -->", escape(&error))),
@@ -253,7 +255,7 @@ impl Figure {
             let inner = inner.trim_end().strip_suffix("</svg>").unwrap_or(inner);
             if class == "axes" {
                 let (x0, y0, x1, y1) = plot_area;
-                let _ = write!(groups, r#"<g class="axes" data-plot-area="{x0} {y0} {x1} {y1}">"#);
+                let _ = write!(groups, r#"<g class="axes" data-frame="{x0} {y0} {x1} {y1}">"#);
             } else {
                 let _ = write!(groups, r#"<g class="{class}">"#);
             }
@@ -335,6 +337,10 @@ struct Layout {
     /// The strip for values ≤ 0 on a log y axis: (bottom, centre, top) in axis values.
     floor: Option<(f64, f64, f64)>,
     notes: Vec<String>,
+    /// The widths of the legend's column and of the y tick labels, in pixels: in a stack, the
+    /// widest of its figures', so that the plot areas line up.
+    legend: f64,
+    gutter: f64,
 }
 
 impl Figure {
@@ -432,7 +438,12 @@ impl Figure {
                 plural(unplaceable)
             ));
         }
-        Layout { x, y, floor, notes }
+        register_font();
+        let width =
+            |text: &str, size: f64| ("sans-serif", size).into_font().box_size(text).map_or(0.0, |(w, _)| w as f64);
+        let legend = self.legend.iter().map(|(label, _)| width(label, 13.0) + 44.0).fold(0.0, f64::max);
+        let gutter = y.ticks.iter().map(|(_, label)| width(label, 12.0)).fold(0.0, f64::max);
+        Layout { x, y, floor, notes, legend, gutter }
     }
 
     /// Draws `layer` of the figure on `root` at `zoom` pixels per unit; returns the plot area
@@ -453,16 +464,7 @@ impl Figure {
         if wants(Layer::Axes) {
             root.fill(&WHITE).map_err(text)?;
         }
-        let text_width =
-            |label: &str, size: f64| root.estimate_text_size(label, &font(size).into()).map(|(w, _)| w as i32);
-        let mut legend_width = 0;
-        for (label, _) in &self.legend {
-            legend_width = legend_width.max(text_width(label, 13.0).map_err(text)? + px(44.0));
-        }
-        let mut y_tick_width = 0;
-        for (_, label) in &layout.y.ticks {
-            y_tick_width = y_tick_width.max(text_width(label, 12.0).map_err(text)?);
-        }
+        let (legend_width, y_tick_width) = (px(layout.legend), px(layout.gutter));
         let notes_height = px(NOTE_LINE) * layout.notes.len() as i32;
         let title_height = px(34.0);
         let chart_area = root.margin(title_height, notes_height, 0, legend_width);
@@ -686,7 +688,13 @@ fn clip_segment(a: (f64, f64), b: (f64, f64), ((x0, x1), (y0, y1)): Bounds) -> O
             }
         }
     }
-    (enter <= leave).then_some(((a.0 + enter * dx, a.1 + enter * dy), (a.0 + leave * dx, a.1 + leave * dy)))
+    // Ends inside stay exactly as given, so that consecutive segments still join.
+    let at = |t: f64| match t {
+        0.0 => a,
+        1.0 => b,
+        _ => (a.0 + t * dx, a.1 + t * dy),
+    };
+    (enter <= leave).then(|| (at(enter), at(leave)))
 }
 
 /// The visible pieces of a polyline (`None` points break it) cut at `bounds`.
@@ -733,12 +741,24 @@ pub fn stack(figures: &[Figure]) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">"#
     );
     let mut top = 0.0;
-    for figure in figures {
-        let _ = write!(svg, r#"<g transform="translate(0 {top})">{}</g>"#, figure.to_svg());
+    for (figure, layout) in figures.iter().zip(aligned(figures)) {
+        let _ = write!(svg, r#"<g transform="translate(0 {top})">{}</g>"#, figure.svg(&layout));
         top += figure.total_height().round();
     }
     svg.push_str("</svg>\n");
     svg
+}
+
+/// The layouts of `figures` with one legend column and one y label gutter, the widest, so that
+/// their plot areas line up.
+fn aligned(figures: &[Figure]) -> Vec<Layout> {
+    let mut layouts: Vec<Layout> = figures.iter().map(Figure::layout).collect();
+    let legend = layouts.iter().map(|l| l.legend).fold(0.0, f64::max);
+    let gutter = layouts.iter().map(|l| l.gutter).fold(0.0, f64::max);
+    for layout in &mut layouts {
+        (layout.legend, layout.gutter) = (legend, gutter);
+    }
+    layouts
 }
 
 /// The PNG file's bytes for `figures` one above the other, at `zoom` pixels per SVG pixel.
@@ -751,9 +771,9 @@ pub fn png(figures: &[Figure], zoom: f64) -> Result<Vec<u8>> {
     {
         let root = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
         let mut top = 0;
-        for (figure, figure_height) in figures.iter().zip(&heights) {
+        for ((figure, figure_height), layout) in figures.iter().zip(&heights).zip(aligned(figures)) {
             let area = root.clone().shrink((0, top), (width, *figure_height));
-            figure.draw(&area, &figure.layout(), zoom, Layer::All).map_err(|e| anyhow!("cannot draw the plot: {e}"))?;
+            figure.draw(&area, &layout, zoom, Layer::All).map_err(|e| anyhow!("cannot draw the plot: {e}"))?;
             top += figure_height;
         }
         root.present().map_err(|e| anyhow!("cannot draw the plot: {e}"))?;
@@ -861,6 +881,26 @@ mod tests {
         // Out and back in: two pieces, the first ending and the second starting on the frame.
         let pieces = clip_polyline([(0.5, 0.5), (0.5, 1.5), (0.7, 0.5)].into_iter().map(Some), unit);
         assert_eq!(pieces, vec![vec![(0.5, 0.5), (0.5, 1.0)], vec![(0.6, 1.0), (0.7, 0.5)]]);
+        // Inside, one piece however the arithmetic rounds (0.2 + (0.9 − 0.2) ≠ 0.9 in f64).
+        let inside = [(0.2, 0.2), (0.9, 0.3), (0.3, 0.9), (0.6, 0.5)];
+        assert_eq!(clip_polyline(inside.into_iter().map(Some), unit), vec![inside.to_vec()]);
+    }
+
+    #[test]
+    fn a_stack_lines_up_its_plot_areas() {
+        let mut short = Figure::new(700.0, 300.0, (0.0, 1.0), (0.0, 1.0));
+        short.line(&[(0.0, 0.0), (1.0, 1.0)], PALETTE[0], Some("a"));
+        let mut long = Figure::new(700.0, 300.0, (0.0, 1.0), (0.0, 100000.0));
+        long.line(&[(0.0, 0.0), (1.0, 1.0)], PALETTE[0], Some("a much longer legend entry"));
+        let svg = stack(&[short, long]);
+        let frames: Vec<Vec<&str>> = svg
+            .split("data-frame=\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().split(' ').collect())
+            .collect();
+        assert_eq!(frames.len(), 2);
+        // Same left (x0) and right (x1) edges.
+        assert_eq!((frames[0][0], frames[0][2]), (frames[1][0], frames[1][2]), "{frames:?}");
     }
 
     #[test]

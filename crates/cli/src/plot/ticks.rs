@@ -4,7 +4,7 @@
 //! - Linear axes step by 1, 2 or 5 times a power of ten; a label has the decimals of the step
 //!   and no exponent ("15000", or "150k" from 100 000 up), never "2e4".
 //! - Log axes (values are log₁₀ of the data) tick at whole decades labelled "10ⁿ", or, when the
-//!   interval holds fewer than two, at 1, 2 and 5 times a power of ten labelled plainly ("20"),
+//!   interval holds fewer than three, at 1, 2 and 5 times a power of ten labelled plainly ("20"),
 //!   or where even those are fewer than three, at a linear 1-2-5 step.
 //! - Percent axes are linear axes whose labels end in "%".
 
@@ -70,12 +70,12 @@ pub fn log((low, high): (f64, f64), count: usize) -> Vec<(f64, String)> {
         return Vec::new();
     }
     let (first, last) = ((low - 1e-9).ceil() as i64, (high + 1e-9).floor() as i64);
-    if last - first >= 1 {
+    if last - first >= 2 {
         // Whole decades, every one or every 2nd, 5th, 10th... so that at most count + 1 show.
         let stride = step_125((last - first) as f64, count).max(1.0) as i64;
         return (first..=last).filter(|d| d.rem_euclid(stride) == 0).map(|d| (d as f64, power_of_ten(d))).collect();
     }
-    // Less than two decades: 1, 2 and 5 times a power of ten, plainly, then a linear step.
+    // Fewer than three decades: 1, 2 and 5 times a power of ten, plainly, then a linear step.
     let mut ticks = Vec::new();
     for decade in (low.floor() as i64)..=(high.ceil() as i64) {
         for mantissa in [1.0, 2.0, 5.0] {
@@ -90,7 +90,7 @@ pub fn log((low, high): (f64, f64), count: usize) -> Vec<(f64, String)> {
         return ticks;
     }
     let (a, b) = (10f64.powf(low), 10f64.powf(high));
-    let step = step_125(b - a, count.min(5));
+    let step = step_125(b - a, count.max(6));
     let first = (a / step - 1e-9).ceil() as i64;
     let last = (b / step + 1e-9).floor() as i64;
     (first..=last).filter(|i| *i > 0).map(|i| ((i as f64 * step).log10(), plain(i as f64 * step, step))).collect()
@@ -210,7 +210,14 @@ mod tests {
         let narrow = log((3.0f64.log10(), 60f64.log10()), 6);
         assert_eq!(labels(&narrow), vec!["5", "10", "20", "50"]);
         assert!((narrow[2].0 - 20f64.log10()).abs() < 1e-12);
-        // 6.3 to 16 holds only 10 of those: a linear step of 2 (raw 9.7 / 5), at its logarithm.
+        // Two decades (0.0025 to 0.11, time_grads' range): 1-2-5 ticks, plainly.
+        let two = log((0.0025f64.log10(), 0.11f64.log10()), 4);
+        assert_eq!(labels(&two), vec!["0.005", "0.01", "0.02", "0.05", "0.1"]);
+        // 0.305 to 1.343 (diagnose's ‖g‖ panel) holds only 0.5 and 1: a linear step of 0.2
+        // (raw 1.04 / 6 = 0.17).
+        let short = log((0.305f64.log10(), 1.343f64.log10()), 4);
+        assert_eq!(labels(&short), vec!["0.4", "0.6", "0.8", "1", "1.2"]);
+        // 6.3 to 16 holds only 10 of those: a linear step of 2 (raw 9.7 / 6 = 1.6), at its logarithm.
         let narrower = log((6.3f64.log10(), 16f64.log10()), 6);
         assert_eq!(labels(&narrower), vec!["8", "10", "12", "14", "16"]);
         assert!((narrower[0].0 - 8f64.log10()).abs() < 1e-12);
