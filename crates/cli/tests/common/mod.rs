@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 /// `target/SCREENSHOT`; returns the script's output, or `None` (after saying so) where no browser
 /// is installed. With DESCENT_BROWSER_TESTS=require (as `tools/test.sh` sets it), a missing
 /// browser fails instead.
+#[allow(dead_code)] // Each test binary compiles this module; not every one checks a report.
 pub fn check_in_browser(page: &Path, screenshot: &str) -> Option<(Output, PathBuf)> {
     check_page(page, screenshot, &[])
 }
