@@ -173,11 +173,13 @@ mod tests {
     fn linear_steps_are_one_two_or_five_times_a_power_of_ten() {
         // Span 4 over 6: raw 0.67, the next of {1, 2, 5}·10⁻¹·… at or above it is 1.
         assert_eq!(values(&linear((-2.0, 2.0), 6, "")), vec![-2.0, -1.0, 0.0, 1.0, 2.0]);
-        // Span 95 over 5: raw 19 → 20 (2.5 is no longer a step).
+        // Span 95 over 5: raw 19 → 20.
         assert_eq!(values(&linear((0.0, 95.0), 5, "")), vec![0.0, 20.0, 40.0, 60.0, 80.0]);
         // Span 0.28 over 6: raw 0.047 → 0.05, labels with two decimals and no trailing zeros.
         assert_eq!(labels(&linear((0.1, 0.38), 6, "")), vec!["0.1", "0.15", "0.2", "0.25", "0.3", "0.35"]);
-        for (span, count) in [(7.3, 6), (0.013, 5), (123456.0, 7), (3e-5, 4)] {
+        // Span 11 over 5: raw 2.2 → 5 (a 2.5 step would have come first).
+        assert_eq!(values(&linear((0.0, 11.0), 5, "")), vec![0.0, 5.0, 10.0]);
+        for (span, count) in [(7.3, 6), (0.013, 5), (123456.0, 7), (3e-5, 4), (11.0, 5), (0.22, 5)] {
             let step = step_125(span, count);
             let mantissa = step / 10f64.powf(step.log10().floor());
             assert!([1.0, 2.0, 5.0].iter().any(|m| (mantissa - m).abs() < 1e-9), "{span}: step {step}");
