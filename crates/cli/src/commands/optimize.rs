@@ -272,7 +272,9 @@ fn valley_notes(
 pub fn contour_figure(function: &Function2d, paths: &[Trajectory], schedule: &str) -> Figure {
     let view = plot_view(function, paths);
     let grid = Grid::sample(|x, y| function.value(x, y), view.x, view.y, 241, 181);
-    let mut figure = Figure::new(820.0, 560.0, view.x, view.y).labels(
+    // The view grows with the paths up to twice the function's own; a path beyond (diverging)
+    // is cut at the frame, and the note under the plot counts its points there.
+    let mut figure = Figure::new(820.0, 560.0, view.x, view.y).keep_view(true, true).labels(
         &format!("{function}: {} steps, schedule {schedule}", paths.first().map_or(0, |p| p.points.len() - 1)),
         "x",
         "y",

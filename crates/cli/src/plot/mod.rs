@@ -344,6 +344,8 @@ struct Layout {
 }
 
 impl Figure {
+    /// Where every data point (line points, band edges, markers) falls on x and on y, as two
+    /// lists of the same length.
     fn places(&self) -> (Vec<Place>, Vec<Place>) {
         let (mut xs, mut ys) = (Vec::new(), Vec::new());
         let (kx, ky) = self.kinds;
@@ -356,10 +358,10 @@ impl Figure {
                     }
                 }
                 Item::Band { points, .. } => {
+                    // Each edge of a band is a point of its own: xs and ys stay pairs.
                     for &(x, low, high) in points {
-                        xs.push(kx.place(x));
-                        ys.push(ky.place(low));
-                        ys.push(ky.place(high));
+                        xs.extend([kx.place(x), kx.place(x)]);
+                        ys.extend([ky.place(low), ky.place(high)]);
                     }
                 }
                 Item::Marker { at: (x, y), .. } => {
@@ -420,10 +422,8 @@ impl Figure {
                 if floored == 1 { "is" } else { "are" }
             ));
         }
-        let outside = |places: &[Place], axis: &Axis| {
-            places.iter().filter(|p| matches!(p, Place::At(v) if !axis.contains(*v))).count()
-        };
-        let beyond = outside(&xs, &x) + outside(&ys, &y);
+        let outside = |place: &Place, axis: &Axis| matches!(place, Place::At(v) if !axis.contains(*v));
+        let beyond = xs.iter().zip(&ys).filter(|(px, py)| outside(px, &x) || outside(py, &y)).count();
         if beyond > 0 {
             notes.push(format!(
                 "{beyond} point{} beyond the frame {} cut off at its edge.",
@@ -837,9 +837,9 @@ mod tests {
 
     #[test]
     fn a_kept_view_says_how_many_points_it_cuts_off() {
-        let mut figure = Figure::new(720.0, 400.0, (0.0, 1.0), (0.0, 1.0)).keep_view(false, true);
-        // Two of the four points lie above y = 1.
-        figure.line(&[(0.0, 0.5), (0.3, 3.0), (0.6, 2.0), (1.0, 0.1)], PALETTE[0], None);
+        let mut figure = Figure::new(720.0, 400.0, (0.0, 1.0), (0.0, 1.0)).keep_view(true, true);
+        // Two of the five points lie above y = 1, one of them also right of x = 1: two points.
+        figure.line(&[(0.0, 0.5), (0.3, 3.0), (1.5, 2.0), (1.0, 0.1), (0.5, 0.5)], PALETTE[0], None);
         let layout = figure.layout();
         assert_eq!((layout.y.low, layout.y.high), (0.0, 1.0));
         assert_eq!(layout.notes, vec!["2 points beyond the frame are cut off at its edge.".to_string()]);

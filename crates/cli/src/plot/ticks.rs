@@ -9,7 +9,8 @@
 //! - Percent axes are linear axes whose labels end in "%".
 
 /// An axis interval taking in `view` and every value of `data` (non-finite ones ignored),
-/// widened by `pad` of its span on each side so that no line runs along the frame.
+/// widened by `pad` of its span on each side that data reach, so that no line runs into the
+/// frame; a view's lower end that no value passes is kept (an error axis starting at 0).
 pub fn cover(view: (f64, f64), data: impl IntoIterator<Item = f64>, pad: f64) -> (f64, f64) {
     let (mut low, mut high) = if view.0.is_finite() && view.1.is_finite() && view.1 >= view.0 {
         (view.0, view.1)
@@ -22,7 +23,7 @@ pub fn cover(view: (f64, f64), data: impl IntoIterator<Item = f64>, pad: f64) ->
             low = value;
             extended.0 = true;
         }
-        if value > high {
+        if value >= high {
             high = value;
             extended.1 = true;
         }
@@ -34,7 +35,7 @@ pub fn cover(view: (f64, f64), data: impl IntoIterator<Item = f64>, pad: f64) ->
         let half = 0.5 * low.abs().max(1e-3);
         return (low - half, high + half);
     }
-    // Only the sides the data pushed out get the pad: the caller's view is kept as given.
+    // Only the sides the data reach get the pad: the caller's view is kept as given.
     let span = high - low;
     (if extended.0 { low - pad * span } else { low }, if extended.1 { high + pad * span } else { high })
 }
@@ -238,6 +239,8 @@ mod tests {
         assert!((high - (2.28 + 0.05 * 2.28)).abs() < 1e-12);
         // Inside the view: the view as given.
         assert_eq!(cover((-1.0, 1.0), [0.5, -0.5], 0.05), (-1.0, 1.0));
+        // A curve ending at the view's right end (x_max taken from the data) gets the pad there.
+        assert_eq!(cover((0.0, 2.0), [0.0, 2.0], 0.05), (0.0, 2.1));
         // No view and one value: an interval around it.
         let (low, high) = cover((f64::NAN, f64::NAN), [3.0], 0.05);
         assert!(low < 3.0 && high > 3.0);
