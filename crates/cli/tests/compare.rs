@@ -147,6 +147,8 @@ fn the_report_opens_in_a_headless_browser() {
     for plot in PLOTS {
         assert!(found.contains(&format!("\"id\":\"plot-{plot}\"")), "{plot} not on the page: {found}");
     }
+    // Every plot's panel was checked for data inside its plot area and a legend outside it.
+    assert!(found.contains(&format!("\"panels\":{}", PLOTS.len())), "{found}");
     assert!(std::fs::metadata(&screenshot).unwrap().len() > 50_000, "a real screenshot");
 }
 

@@ -165,5 +165,6 @@ fn the_suite_report_opens_in_a_headless_browser() {
     assert!(output.status.success(), "{found}\n{}", text(&output.stderr));
     assert!(found.contains("\"problems\":[]") && found.contains("\"rows\":2"), "{found}");
     assert!(found.contains("\"id\":\"plot-profile\""), "{found}");
+    assert!(found.contains("\"panels\":1"), "the profile's data inside its plot area: {found}");
     assert!(std::fs::metadata(&screenshot).unwrap().len() > 30_000, "a real screenshot");
 }

@@ -15,7 +15,7 @@ use super::optimize::contour_figure;
 use super::train::{build_config, train_into, TrainArgs};
 use crate::bad_input;
 use crate::flags::{positive, reason};
-use crate::plot::{self, png};
+use crate::plot;
 use crate::report::diagnose::{self as pictures, findings};
 
 #[derive(Debug, Args)]
@@ -91,12 +91,11 @@ fn diagnose_network(args: &TrainArgs, monitors: DiagnosticsConfig, out: &std::pa
             .into(),
         pictures::layers_svg(trainer.layer_rows()),
     ));
-    for (name, svg) in [("diagnostics", &sections[0].2), ("layer_stats", &sections[sections.len() - 1].2)] {
-        png::write_png(svg, &out.join(format!("{name}.png")))?;
-    }
+    plot::save_stack(&pictures::curvature_figures(rows), &out.join("diagnostics.png"))?;
+    plot::save_stack(&pictures::layer_figures(trainer.layer_rows()), &out.join("layer_stats.png"))?;
     if !trainer.time_rows().is_empty() {
         let svg = pictures::time_svg(trainer.time_rows());
-        png::write_png(&svg, &out.join("time_grads.png"))?;
+        plot::save_stack(&pictures::time_figures(trainer.time_rows()), &out.join("time_grads.png"))?;
         sections.push((
             "Gradients across time",
             "Top: how much of the minibatch loss's gradient reaches each time step h_t, at diagnosed updates; a \
@@ -156,7 +155,7 @@ fn diagnose_function(
         contour,
     ));
     plot::save_svg(&sections[0].2, &out.join("diagnostics.svg"))?;
-    png::write_png(&sections[0].2, &out.join("diagnostics.png"))?;
+    plot::save_stack(&pictures::curvature_figures(&rows), &out.join("diagnostics.png"))?;
     let mut facts = vec![format!(
         "{} on {function} from ({}, {}) at rate {} for {steps} updates{}; the Hessian-vector products are \
          central differences of the exact gradient.",

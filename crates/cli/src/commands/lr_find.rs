@@ -120,30 +120,33 @@ pub fn run(args: LrFindArgs) -> Result<()> {
 /// The smoothed loss (and the raw one, faint) against log₁₀ rate, the suggestion marked.
 fn figure(result: &RangeResult, optimizer: &str) -> Figure {
     let finite: Vec<_> = result.points.iter().filter(|p| p.smoothed.is_finite() && p.loss.is_finite()).collect();
-    let x = |lr: f64| lr.log10();
     let (low, high) = finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| (l.min(p.lr), h.max(p.lr)));
-    let span = if high > low { (x(low), x(high)) } else { (-7.0, 1.0) };
+    let span = if high > low { (low, high) } else { (1e-7, 10.0) };
     // The y range from the smoothed curve: the raw loss of a diverging step would flatten it.
     let (bottom, top) =
         finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(b, t), p| (b.min(p.smoothed), t.max(p.smoothed)));
     let (bottom, top) = if top > bottom { (bottom, top) } else { (0.0, 1.0) };
     let margin = 0.1 * (top - bottom);
-    let mut figure = Figure::new(720.0, 400.0, span, (bottom - margin, top + margin)).log_ticks(true, false).labels(
-        &format!(
-            "lr-find: {optimizer}, smoothed training loss (EMA β = {SMOOTHING}, stop at {DIVERGENCE}× its minimum)"
-        ),
-        "learning rate",
-        "training loss",
-    );
-    let clamp = |v: f64| v.clamp(bottom - margin, top + margin);
-    let raw: Vec<(f64, f64)> = finite.iter().map(|p| (x(p.lr), clamp(p.loss))).collect();
-    let smoothed: Vec<(f64, f64)> = finite.iter().map(|p| (x(p.lr), p.smoothed)).collect();
+    // The view follows the smoothed curve; the raw loss of a diverging step beyond it is cut at
+    // the frame (and counted under the plot).
+    let mut figure = Figure::new(720.0, 400.0, span, (bottom - margin, top + margin))
+        .log_scale(true, false)
+        .keep_view(false, true)
+        .labels(
+            &format!(
+                "lr-find: {optimizer}, smoothed training loss (EMA β = {SMOOTHING}, stop at {DIVERGENCE}× its minimum)"
+            ),
+            "learning rate",
+            "training loss",
+        );
+    let raw: Vec<(f64, f64)> = finite.iter().map(|p| (p.lr, p.loss)).collect();
+    let smoothed: Vec<(f64, f64)> = finite.iter().map(|p| (p.lr, p.smoothed)).collect();
     figure.line(&raw, PALETTE[1], Some("minibatch loss"));
     figure.line(&smoothed, PALETTE[0], Some("smoothed"));
     if let Some(lr) = result.suggestion {
-        let at = finite.iter().min_by(|a, b| (x(a.lr) - x(lr)).abs().total_cmp(&(x(b.lr) - x(lr)).abs()));
+        let at = finite.iter().min_by(|a, b| (a.lr / lr).ln().abs().total_cmp(&(b.lr / lr).ln().abs()));
         if let Some(point) = at {
-            figure.marker((x(lr), point.smoothed), "circle", PALETTE[2], 5.0);
+            figure.marker((lr, point.smoothed), "circle", PALETTE[2], 5.0);
         }
     }
     figure

@@ -191,14 +191,21 @@ fn parse_sizes(text: &str) -> Result<Vec<usize>> {
 /// The columns of `sweep.csv`.
 const CSV_HEADER: &str = "batch,lr,examples_per_second,activation_mib,val_error,train_seconds";
 
-/// Throughput, activation memory and validation error against log₂ batch size.
+/// Throughput, activation memory and validation error (in percent) against batch size on a log₂
+/// axis.
 fn figure(rows: &[Row], rule: &str, epochs: u32) -> String {
     let x: Vec<f64> = rows.iter().map(|r| (r.batch as f64).log2()).collect();
     let span = (x.iter().copied().fold(f64::INFINITY, f64::min), x.iter().copied().fold(f64::NEG_INFINITY, f64::max));
     let span = if span.1 > span.0 { (span.0 - 0.2, span.1 + 0.2) } else { (span.0 - 1.0, span.0 + 1.0) };
-    let panel = |title: &str, y_label: &str, values: Vec<f64>, colour: &str| {
+    let panel = |title: &str, y_label: &str, values: Vec<f64>, colour: &str, percent: bool| {
         let top = values.iter().copied().filter(|v| v.is_finite()).fold(0.0, f64::max).max(1e-9) * 1.1;
-        let mut figure = Figure::new(720.0, 280.0, span, (0.0, top)).labels(title, "log₂ batch size", y_label);
+        // On a log₂ axis, ticked at the batch sizes themselves.
+        let ticks = rows.iter().map(|r| ((r.batch as f64).log2(), r.batch.to_string())).collect();
+        let mut figure =
+            Figure::new(720.0, 280.0, span, (0.0, top)).labels(title, "batch size (log scale)", y_label).x_ticks(ticks);
+        if percent {
+            figure = figure.percent_y();
+        }
         let points: Vec<(f64, f64)> = x.iter().copied().zip(values).collect();
         figure.line(&points, colour, None);
         for &point in &points {
@@ -207,13 +214,20 @@ fn figure(rows: &[Row], rule: &str, epochs: u32) -> String {
         figure
     };
     plot::stack(&[
-        panel("training throughput", "examples/s", rows.iter().map(|r| r.examples_per_second).collect(), PALETTE[0]),
-        panel("activation buffers", "MiB", rows.iter().map(|r| r.activation_mib).collect(), PALETTE[1]),
+        panel(
+            "training throughput",
+            "examples/s",
+            rows.iter().map(|r| r.examples_per_second).collect(),
+            PALETTE[0],
+            false,
+        ),
+        panel("activation buffers", "MiB", rows.iter().map(|r| r.activation_mib).collect(), PALETTE[1], false),
         panel(
             &format!("validation error after {epochs} epochs (rate rule: {rule})"),
-            "error",
+            "error (%)",
             rows.iter().map(|r| r.val_error).collect(),
             PALETTE[2],
+            true,
         ),
     ])
 }

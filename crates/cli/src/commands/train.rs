@@ -467,9 +467,9 @@ fn curves(metrics: &[EpochMetrics], metric: Metric) -> String {
         }
         out
     };
-    let panel = |title: &str, y_label: &str, lines: [Vec<(f64, f64)>; 3]| {
-        let top = lines.iter().flatten().map(|p| p.1).filter(|v| v.is_finite()).fold(0.0, f64::max) * 1.05;
-        let mut figure = Figure::new(720.0, 320.0, (1.0, epochs), (0.0, top.max(1e-6))).labels(title, "epoch", y_label);
+    let panel = |title: &str, y_label: &str, lines: [Vec<(f64, f64)>; 3], percent: bool| {
+        let figure = Figure::new(720.0, 320.0, (1.0, epochs), (0.0, 0.0)).labels(title, "epoch", y_label);
+        let mut figure = if percent { figure.percent_y() } else { figure };
         for ((line, name), colour) in lines.iter().zip(["train", "validation", "test"]).zip(PALETTE) {
             figure.line(line, colour, Some(name));
             for &point in line {
@@ -479,7 +479,7 @@ fn curves(metrics: &[EpochMetrics], metric: Metric) -> String {
         figure
     };
     plot::stack(&[
-        panel("surrogate loss", "loss", series(&|m| [m.train_loss, m.val_loss, m.test_loss])),
-        panel(metric.name, "error", series(&|m| [m.train_error, m.val_error, m.test_error])),
+        panel("surrogate loss", "loss", series(&|m| [m.train_loss, m.val_loss, m.test_loss]), false),
+        panel(metric.name, "error (%)", series(&|m| [m.train_error, m.val_error, m.test_error]), true),
     ])
 }

@@ -10,28 +10,12 @@ use crate::plot::{self, escape, Figure, PALETTE};
 const WIDTH: f64 = 760.0;
 const HEIGHT: f64 = 300.0;
 
-/// One panel: named series against x, on a log₁₀ y axis when `log` (non-positive values are
-/// left out there).
+/// One panel: named series against x, on a log₁₀ y axis when `log` (values ≤ 0 are drawn in
+/// the figure's strip for them, with a note).
 fn panel(title: &str, x_label: &str, y_label: &str, series: &[(&str, Vec<(f64, f64)>)], log: bool) -> Figure {
-    let transform = |(x, y): (f64, f64)| -> (f64, f64) {
-        if log {
-            (x, if y > 0.0 { y.log10() } else { f64::NAN })
-        } else {
-            (x, y)
-        }
-    };
-    let lines: Vec<(&str, Vec<(f64, f64)>)> =
-        series.iter().map(|(name, points)| (*name, points.iter().copied().map(transform).collect())).collect();
-    let finite = || lines.iter().flat_map(|(_, p)| p.iter()).filter(|(x, y)| x.is_finite() && y.is_finite());
-    let (x_low, x_high) = finite().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), (x, _)| (l.min(*x), h.max(*x)));
-    let (y_low, y_high) = finite().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), (_, y)| (l.min(*y), h.max(*y)));
-    let (x_low, x_high) = if x_low.is_finite() { (x_low, x_high.max(x_low + 1.0)) } else { (0.0, 1.0) };
-    let (y_low, y_high) = if y_low.is_finite() { (y_low, y_high) } else { (0.0, 1.0) };
-    let pad = ((y_high - y_low) * 0.06).max(if log { 0.1 } else { 1e-9 });
-    let mut figure = Figure::new(WIDTH, HEIGHT, (x_low, x_high), (y_low - pad, y_high + pad))
-        .labels(title, x_label, y_label)
-        .log_ticks(false, log);
-    for (index, (name, points)) in lines.iter().enumerate() {
+    let none = (f64::NAN, f64::NAN);
+    let mut figure = Figure::new(WIDTH, HEIGHT, none, none).labels(title, x_label, y_label).log_scale(false, log);
+    for (index, (name, points)) in series.iter().enumerate() {
         let colour = PALETTE[index % PALETTE.len()];
         figure.line(points, colour, Some(name));
         if points.len() <= 60 {

@@ -40,18 +40,20 @@ fn classifier_plots(results: &Results) -> Vec<Plot> {
     for (time, axis) in [(false, "epochs"), (true, "seconds")] {
         let x_label = if time { "training seconds (evaluation excluded)" } else { "epoch" };
         let suffix = if time { "seconds" } else { "epochs" };
-        for (name, title, pick, what) in [
+        for (name, title, pick, y_axis, what) in [
             (
                 "val-error",
                 "validation error",
                 &error as &dyn Fn(&EpochMetrics) -> f64,
+                Axis::Percent,
                 "the error the rates were chosen on",
             ),
-            ("test-error", "test error", &test, "never used for any choice"),
+            ("test-error", "test error", &test, Axis::Percent, "never used for any choice"),
             (
                 "train-loss",
                 "training loss (NLL, running mean over each epoch)",
                 &loss,
+                Axis::Log,
                 "the surrogate the optimizers minimize",
             ),
         ] {
@@ -61,7 +63,7 @@ fn classifier_plots(results: &Results) -> Vec<Plot> {
                     "{} against {axis} at each optimizer's chosen rate: {what}{spread}.",
                     capitalize(title)
                 ),
-                figure: curves(results, pick, time, &format!("{title} against {axis}"), x_label, title),
+                figure: curves(results, pick, y_axis, time, &format!("{title} against {axis}"), x_label, title),
             });
         }
     }
@@ -94,12 +96,14 @@ fn function_plots(results: &Results) -> Vec<Plot> {
         })
         .collect();
     let log = results.metric != "f";
-    let metric = if log { "f − f* (log scale)" } else { "f" };
-    let pick = move |m: &EpochMetrics| if log { m.val_error.max(1e-300).log10() } else { m.val_error };
-    let mut gap = curves(results, &pick, false, &format!("{} against updates", results.metric), "update", metric);
-    if log {
-        gap = gap.log_ticks(false, true);
-    }
+    let metric = if log { "f − f*" } else { "f" };
+    let pick = |m: &EpochMetrics| m.val_error;
+    let title = format!("{} against updates", results.metric);
+    let gap = if log {
+        curves(results, &pick, Axis::Log, false, &title, "update", metric)
+    } else {
+        curves(results, &pick, Axis::Linear, false, &title, "update", metric)
+    };
     vec![
         Plot {
             name: "contour".into(),
@@ -122,10 +126,22 @@ fn function_plots(results: &Results) -> Vec<Plot> {
     ]
 }
 
+/// How a curve's values are shown.
+#[derive(Clone, Copy)]
+enum Axis {
+    /// Fractions as percent, from 0.
+    Percent,
+    /// Positive values on a log axis.
+    Log,
+    /// As they are.
+    Linear,
+}
+
 /// Mean curves with bands, one per variant, against epoch or seconds.
 fn curves(
     results: &Results,
     pick: &dyn Fn(&EpochMetrics) -> f64,
+    axis: Axis,
     against_time: bool,
     title: &str,
     x_label: &str,
@@ -137,23 +153,24 @@ fn curves(
     let all = || bands.iter().flat_map(|(_, b)| b.iter());
     let x_max = all().map(x_of).fold(0.0, f64::max);
     let x_min = if against_time { 0.0 } else { 1.0 };
-    let finite = |v: f64| v.is_finite();
-    let y_low = all().map(|b| b.low).filter(|v| finite(*v)).fold(f64::INFINITY, f64::min);
-    let mut y_high = all().map(|b| b.high).filter(|v| finite(*v)).fold(f64::NEG_INFINITY, f64::max);
-    // A loss that starts far above where it ends would flatten every curve: cap the view at
-    // three times the highest final mean.
-    let finals = bands.iter().filter_map(|(_, b)| b.last()).map(|b| b.mean).fold(f64::NEG_INFINITY, f64::max);
-    if finals.is_finite() && y_high > 3.0 * finals && finals > 0.0 {
-        y_high = 3.0 * finals;
-    }
-    let (y_low, y_high) = if y_low.is_finite() && y_high.is_finite() { (y_low, y_high) } else { (0.0, 1.0) };
-    let pad = ((y_high - y_low) * 0.05).max(1e-9);
-    let y_floor = if y_low >= 0.0 && y_low - pad < 0.0 { 0.0 } else { y_low - pad };
-    let mut figure = Figure::new(WIDTH, HEIGHT, (x_min, x_max.max(x_min + 1e-9)), (y_floor, y_high + pad))
-        .labels(title, x_label, y_label);
+    // The axes take in every band: errors from 0 in percent, losses on a log axis so that a
+    // first epoch far above the rest does not flatten every curve.
+    let x_domain = (x_min, x_max.max(x_min + 1e-9));
+    let mut figure = match axis {
+        Axis::Percent => Figure::new(WIDTH, HEIGHT, x_domain, (0.0, 0.0))
+            .labels(title, x_label, &format!("{y_label} (%)"))
+            .percent_y(),
+        Axis::Log => Figure::new(WIDTH, HEIGHT, x_domain, (f64::NAN, f64::NAN))
+            .labels(title, x_label, &format!("{y_label} (log scale)"))
+            .log_scale(false, true),
+        Axis::Linear => Figure::new(WIDTH, HEIGHT, x_domain, (f64::NAN, f64::NAN)).labels(title, x_label, y_label),
+    };
+    // Seven translucent bands over each other turn to mud: fainter fills past three, with
+    // each band's edges drawn in its colour.
+    let opacity = if bands.len() > 3 { 0.07 } else { 0.15 };
     for (index, (variant, band)) in bands.iter().enumerate() {
         let colour = PALETTE[index % PALETTE.len()];
-        figure.band(&band.iter().map(|b| (x_of(b), b.low, b.high)).collect::<Vec<_>>(), colour, 0.15);
+        figure.band(&band.iter().map(|b| (x_of(b), b.low, b.high)).collect::<Vec<_>>(), colour, opacity);
         figure.line(&band.iter().map(|b| (x_of(b), b.mean)).collect::<Vec<_>>(), colour, Some(&variant.name));
     }
     figure
@@ -163,31 +180,37 @@ fn curves(
 fn sensitivity(results: &Results, y_label: &str) -> Figure {
     let variants = &results.experiment.variants;
     let curves: Vec<Vec<(f64, Option<f64>)>> = variants.iter().map(|v| results.sensitivity_curve(v)).collect();
-    let points = || curves.iter().flatten();
-    let x_low = points().map(|(lr, _)| lr.log10()).fold(f64::INFINITY, f64::min);
-    let x_high = points().map(|(lr, _)| lr.log10()).fold(f64::NEG_INFINITY, f64::max);
-    let values: Vec<f64> = points().filter_map(|(_, e)| *e).filter(|e| e.is_finite()).collect();
-    let log = !results.metric.starts_with("0-1 error") && results.metric != "f" && values.iter().all(|v| *v > 0.0);
-    let y_label = if log { format!("{y_label} (log scale)") } else { y_label.to_string() };
-    let transform = |v: f64| if log { v.max(1e-300).log10() } else { v };
-    let y_low = values.iter().map(|v| transform(*v)).fold(f64::INFINITY, f64::min);
-    let y_high = values.iter().map(|v| transform(*v)).fold(f64::NEG_INFINITY, f64::max);
-    let (y_low, y_high) = if y_low.is_finite() { (y_low, y_high) } else { (0.0, 1.0) };
-    let pad = ((y_high - y_low) * 0.08).max(1e-6);
-    let (x_low, x_high) = if x_low.is_finite() { (x_low - 0.25, x_high + 0.25) } else { (-3.0, 0.0) };
-    let y_floor = if !log && y_low >= 0.0 && y_low - pad < 0.0 { 0.0 } else { y_low - pad };
-    let top = y_high + pad;
-    let mut figure = Figure::new(WIDTH, HEIGHT, (x_low, x_high), (y_floor, top + pad))
-        .labels("sensitivity to the learning rate", "learning rate (log scale)", &y_label)
-        .log_ticks(true, log);
+    let values: Vec<f64> = curves.iter().flatten().filter_map(|(_, e)| *e).filter(|e| e.is_finite()).collect();
+    let percent = results.metric.starts_with("0-1 error");
+    let log = !percent && results.metric != "f" && values.iter().all(|v| *v > 0.0);
+    let y_label = match (log, percent) {
+        (true, _) => format!("{y_label} (log scale)"),
+        (_, true) => format!("{y_label} (%)"),
+        _ => y_label.to_string(),
+    };
+    // A diverged rate has no final value: its cross sits a little above the highest one.
+    let highest = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let lowest = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let top = match (highest.is_finite(), log) {
+        (false, _) => 1.0,
+        (true, true) => highest * 2.0,
+        (true, false) => highest + 0.1 * (highest - lowest).max(highest.abs() * 0.1).max(1e-9),
+    };
+    let mut figure =
+        Figure::new(WIDTH, HEIGHT, (f64::NAN, f64::NAN), if percent { (0.0, 0.0) } else { (f64::NAN, f64::NAN) })
+            .labels("sensitivity to the learning rate", "learning rate (log scale)", &y_label)
+            .log_scale(true, log);
+    if percent {
+        figure = figure.percent_y();
+    }
     for (index, (variant, curve)) in variants.iter().zip(&curves).enumerate() {
         let colour = PALETTE[index % PALETTE.len()];
-        let line: Vec<(f64, f64)> = curve.iter().map(|(lr, e)| (lr.log10(), e.map_or(f64::NAN, transform))).collect();
+        let line: Vec<(f64, f64)> = curve.iter().map(|(lr, e)| (*lr, e.unwrap_or(f64::NAN))).collect();
         figure.line(&line, colour, Some(&variant.name));
         for (lr, error) in curve {
             match error {
-                Some(e) => figure.marker((lr.log10(), transform(*e)), "circle", colour, 3.5),
-                None => figure.marker((lr.log10(), top), "cross", colour, 5.0),
+                Some(e) => figure.marker((*lr, *e), "circle", colour, 3.5),
+                None => figure.marker((*lr, top), "cross", colour, 5.0),
             }
         }
     }

@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use descent::lab::Results;
 
-use crate::plot::png;
 use crate::table;
 
 /// The page, in the report folder.
@@ -28,10 +27,9 @@ pub fn write(results: &Results, dir: &Path) -> Result<PathBuf> {
     let plot_dir = dir.join("plots");
     std::fs::create_dir_all(&plot_dir).with_context(|| format!("{}: cannot create folder", plot_dir.display()))?;
     for plot in &plots {
-        let svg = plot.figure.to_svg();
-        let path = plot_dir.join(format!("{}.svg", plot.name));
-        crate::plot::write_file(&path, svg.as_bytes())?;
-        png::write_png(&svg, &plot_dir.join(format!("{}.png", plot.name)))?;
+        for extension in ["svg", "png"] {
+            crate::plot::save(&plot.figure, &plot_dir.join(format!("{}.{extension}", plot.name)))?;
+        }
     }
     let sentences = verdict::verdict(results, &summary);
     let page = html::page(results, &summary, &sentences, &plots);

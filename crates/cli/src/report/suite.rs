@@ -13,7 +13,7 @@ use descent::lab::SuiteResults;
 use super::html::STYLE;
 use super::verdict::metric_text;
 use super::REPORT_FILE;
-use crate::plot::{escape, png, Figure, PALETTE};
+use crate::plot::{escape, Figure, PALETTE};
 use crate::table;
 
 /// Writes `plots/profile.svg|png` and the page into the suite folder `dir`; returns the page.
@@ -23,7 +23,7 @@ pub fn write(results: &SuiteResults, dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(&plot_dir).with_context(|| format!("{}: cannot create folder", plot_dir.display()))?;
     let svg = figure.to_svg();
     crate::plot::write_file(&plot_dir.join("profile.svg"), svg.as_bytes())?;
-    png::write_png(&svg, &plot_dir.join("profile.png"))?;
+    crate::plot::save(&figure, &plot_dir.join("profile.png"))?;
     let path = dir.join(REPORT_FILE);
     crate::plot::write_file(&path, page(results, &svg).as_bytes())?;
     Ok(path)

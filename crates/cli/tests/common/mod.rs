@@ -7,7 +7,18 @@ use std::process::{Command, Output};
 /// `target/SCREENSHOT`; returns the script's output, or `None` (after saying so) where no browser
 /// is installed. With DESCENT_BROWSER_TESTS=require (as `tools/test.sh` sets it), a missing
 /// browser fails instead.
+#[allow(dead_code)] // Each test binary compiles this module; not every one checks a report.
 pub fn check_in_browser(page: &Path, screenshot: &str) -> Option<(Output, PathBuf)> {
+    check_page(page, screenshot, &[])
+}
+
+/// [`check_in_browser`] for a page of plots alone: no summary table or verdict asked for.
+#[allow(dead_code)] // Each test binary compiles this module; not every one checks plots alone.
+pub fn check_plots_in_browser(page: &Path, screenshot: &str) -> Option<(Output, PathBuf)> {
+    check_page(page, screenshot, &["--plots-only"])
+}
+
+fn check_page(page: &Path, screenshot: &str, options: &[&str]) -> Option<(Output, PathBuf)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let ready = root.join("tests/browser/node_modules/playwright-core").is_dir()
         && Path::new("/usr/bin/chromium").exists()
@@ -23,6 +34,7 @@ pub fn check_in_browser(page: &Path, screenshot: &str) -> Option<(Output, PathBu
         .arg(root.join("tests/browser/check_report.mjs"))
         .arg(page)
         .arg(&screenshot)
+        .args(options)
         .output()
         .expect("node runs");
     Some((output, screenshot))
