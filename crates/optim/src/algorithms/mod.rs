@@ -619,12 +619,33 @@ impl OptimizerConfig {
         if let (Algorithm::Adafactor(c), Hyperparameter::Eps) = (&self.algorithm, parameter) {
             return c.eps1; // unset means Adafactor's own default, which no value states
         }
-        match self.clone().place(parameter)? {
+        match self.algorithm.clone().place(parameter)? {
             Place::Value(value) => Some(*value),
             Place::Switch(on) => Some(if *on { 1.0 } else { 0.0 }),
         }
     }
 
+    /// Sets `parameter` if this rule has it (a switch is on for any value but 0); returns whether
+    /// it did. Call [`Self::validate`] after.
+    pub fn set(&mut self, parameter: Hyperparameter, value: f64) -> bool {
+        self.algorithm.set(parameter, value)
+    }
+
+    /// Sets every given override this rule has; returns, in the order of [`Overrides::pairs`],
+    /// whether each given value was used (false for values not given).
+    pub fn apply(&mut self, overrides: &Overrides) -> [bool; OVERRIDE_COUNT] {
+        overrides.pairs().map(|(parameter, value)| value.is_some_and(|value| self.set(parameter, value)))
+    }
+
+    /// Checks the learning rate, the weight decay and the rule's hyperparameters.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_non_negative("lr", self.lr)?;
+        check_non_negative("weight_decay", self.weight_decay)?;
+        self.algorithm.validate()
+    }
+}
+
+impl Algorithm {
     /// Sets `parameter` if this rule has it (a switch is on for any value but 0); returns whether
     /// it did. Call [`Self::validate`] after.
     pub fn set(&mut self, parameter: Hyperparameter, value: f64) -> bool {
@@ -639,7 +660,7 @@ impl OptimizerConfig {
     /// Where this rule keeps `parameter`, if it has it.
     fn place(&mut self, parameter: Hyperparameter) -> Option<Place<'_>> {
         use Hyperparameter::*;
-        let slot: Option<&mut f64> = match (&mut self.algorithm, parameter) {
+        let slot: Option<&mut f64> = match (self, parameter) {
             (Algorithm::Rmsprop(c), Centered) => return Some(Place::Switch(&mut c.centered)),
             (Algorithm::Adam(c), DecoupledWeightDecay) => return Some(Place::Switch(&mut c.decoupled_weight_decay)),
             (Algorithm::Nadam(c), DecoupledWeightDecay) => return Some(Place::Switch(&mut c.decoupled_weight_decay)),
@@ -683,19 +704,6 @@ impl OptimizerConfig {
             _ => None,
         };
         slot.map(Place::Value)
-    }
-
-    /// Sets every given override this rule has; returns, in the order of [`Overrides::pairs`],
-    /// whether each given value was used (false for values not given).
-    pub fn apply(&mut self, overrides: &Overrides) -> [bool; OVERRIDE_COUNT] {
-        overrides.pairs().map(|(parameter, value)| value.is_some_and(|value| self.set(parameter, value)))
-    }
-
-    /// Checks the learning rate, the weight decay and the rule's hyperparameters.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        check_non_negative("lr", self.lr)?;
-        check_non_negative("weight_decay", self.weight_decay)?;
-        self.algorithm.validate()
     }
 }
 
