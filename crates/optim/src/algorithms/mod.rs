@@ -573,10 +573,12 @@ impl OptimizerConfig {
     /// The optimizer `name` with the defaults of `convention`.
     pub fn named(name: &str, convention: Convention) -> Result<Self, ConfigError> {
         use Convention::{Book, Torch};
+        let sgd_lr = if convention == Torch { 1e-3 } else { 0.01 };
         let (name, algorithm, lr, weight_decay): (&'static str, Algorithm, f64, f64) = match name {
-            "sgd" => ("sgd", SgdConfig::plain(convention).into(), 0.01, 0.0),
-            "momentum" => ("momentum", SgdConfig::momentum(convention).into(), 0.01, 0.0),
-            "nesterov" => ("nesterov", SgdConfig::nesterov(convention).into(), 0.01, 0.0),
+            // torch.optim.SGD's default rate is 1e-3 (with or without momentum).
+            "sgd" => ("sgd", SgdConfig::plain(convention).into(), sgd_lr, 0.0),
+            "momentum" => ("momentum", SgdConfig::momentum(convention).into(), sgd_lr, 0.0),
+            "nesterov" => ("nesterov", SgdConfig::nesterov(convention).into(), sgd_lr, 0.0),
             "adagrad" => ("adagrad", AdagradConfig::new(convention).into(), 0.01, 0.0),
             "rmsprop" => {
                 let lr = if convention == Book { 1e-3 } else { 1e-2 };
@@ -720,6 +722,27 @@ mod config_tests {
                 config.validate().unwrap();
             }
         }
+    }
+
+    #[test]
+    fn torch_defaults_are_torch_optims() {
+        // The signatures of torch.optim in PyTorch 2.15: SGD(lr=1e-3), RMSprop(lr=1e-2),
+        // NAdam(lr=2e-3), Adamax(lr=2e-3), Adam(lr=1e-3), Adagrad(lr=1e-2), Adadelta(lr=1.0).
+        let expected = [
+            ("sgd", 1e-3),
+            ("momentum", 1e-3),
+            ("nesterov", 1e-3),
+            ("rmsprop", 1e-2),
+            ("nadam", 2e-3),
+            ("adamax", 2e-3),
+            ("adam", 1e-3),
+            ("adagrad", 1e-2),
+            ("adadelta", 1.0),
+        ];
+        for (name, lr) in expected {
+            assert_eq!(OptimizerConfig::named(name, Convention::Torch).unwrap().lr, lr, "{name}");
+        }
+        assert_eq!(OptimizerConfig::named("sgd", Convention::Book).unwrap().lr, 0.01);
     }
 
     #[test]
