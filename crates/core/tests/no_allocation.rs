@@ -26,23 +26,27 @@ static GLOBAL: Counting = Counting;
 
 /// Every model in one test, so that no other test's allocations are counted meanwhile: dense
 /// (mnist-mlp, with clipping), convolutional (mnist-2c2d), the autoencoder (sigmoid
-/// cross-entropy against the inputs), the noisy quadratic (a layer of its own) and the RNN.
+/// cross-entropy against the inputs), the noisy quadratic (a layer of its own) and the RNN; and the
+/// averages of the iterates (Polyak's and the EMA), updated after every step.
 #[test]
 fn a_training_step_allocates_nothing_after_warm_up() {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     let runs = [
-        ("mnist-mlp", "adam"),
-        ("mnist-2c2d", "adam"),
-        ("mnist-autoencoder", "adam"),
-        ("quadratic-deep", "adam"),
-        ("mnist-rnn", "adam"),
-        ("mnist-mlp", "adafactor"),
-        ("mnist-mlp", "muon"),
-        ("mnist-rnn", "muon"),
+        ("mnist-mlp", "adam", None),
+        ("mnist-2c2d", "adam", None),
+        ("mnist-autoencoder", "adam", None),
+        ("quadratic-deep", "adam", None),
+        ("mnist-rnn", "adam", None),
+        ("mnist-mlp", "adafactor", None),
+        ("mnist-mlp", "muon", None),
+        ("mnist-rnn", "muon", None),
+        ("mnist-mlp", "momentum", Some("polyak")),
+        ("quadratic-deep", "adam", Some("ema:0.999")),
     ];
-    for (problem, optimizer) in runs {
+    for (problem, optimizer, average) in runs {
         let mut config = TrainConfig::for_problem(problem).unwrap();
         config.optimizer = optimizer.into();
+        config.average = average.map(|text| text.parse().unwrap());
         if optimizer == "muon" && problem == "mnist-mlp" {
             // Matrices still (784 → 64 → 32 → 10), but Newton–Schulz on the default 1000 × 784
             // layer would cost seconds per step.
@@ -62,7 +66,10 @@ fn a_training_step_allocates_nothing_after_warm_up() {
                 index += 1;
             })
         });
-        assert_eq!(during, 0, "{problem} with {optimizer}: {during} allocations in 10 steady-state steps");
+        assert_eq!(
+            during, 0,
+            "{problem} with {optimizer} ({average:?}): {during} allocations in 10 steady-state steps"
+        );
     }
 }
 
