@@ -41,10 +41,9 @@ impl Averaging {
         }
     }
 
-    /// The weight w of the new iterate at update `t` (1 for the first): θ̄ ← θ̄ + w(θ − θ̄).
-    pub fn weight(&self, t: u64) -> f64 {
+    /// The weight w of the new iterate at update `t` ≥ 2: θ̄ ← θ̄ + w(θ − θ̄) (the first copies).
+    fn weight(&self, t: u64) -> f64 {
         match *self {
-            _ if t <= 1 => 1.0,
             Averaging::Polyak => 1.0 / t as f64,
             Averaging::Ema { decay } => 1.0 - decay,
         }
