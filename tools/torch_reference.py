@@ -16,6 +16,11 @@ documentation advises. Regenerate with:
 
     python3 tools/torch_reference.py   # needs `pip install torch` (measured with 2.15.0)
 
+Also writes crates/core/tests/data/torch_group_trajectories.csv (columns as the first file):
+parameter groups, PyTorch's `param_groups` with values of their own. x and y are two tensors,
+x in group 0 and y in group 1, each group setting hyperparameters that override the
+optimizer's (the variant names them, group by group; see GROUP_VARIANTS).
+
 The rows of the first 14 variants were recorded earlier; the later variants were appended from
 a run of this script with torch 2.15.0+cu132 on CPU, whose rows for the first 14 differ from the
 recorded ones by at most 1.1e-16 relative (the last bit of some Adam, NAdam and AdaDelta steps).
@@ -137,8 +142,73 @@ def record_matrices(path):
                     writer.writerow([variant, repr(lr), step, index, repr(value)])
 
 
+# variant "NAME/GROUP0/GROUP1" (each group's options as descent names them, joined by "+"; "-"
+# for none) -> (constructor, lr on rosenbrock, lr on the quadratic). The options given to the
+# constructor are the optimizer's defaults, which the groups' values override.
+GROUP_VARIANTS = {
+    "momentum/momentum=0.5/-": (lambda g, lr: O.SGD(g, lr=lr, momentum=0.9), 5e-4, 0.019),
+    "momentum/lr_scale=2+weight_decay=0.1/momentum=0.5+dampening=0.25": (
+        lambda g, lr: O.SGD(g, lr=lr, momentum=0.9), 5e-4, 0.019),
+    "adam/beta1=0.8+beta2=0.99/eps=0.001": (lambda g, lr: O.Adam(g, lr=lr), 0.05, 0.05),
+    "adamw/beta2=0.9+weight_decay=0.1/beta1=0.5+eps=1e-06": (lambda g, lr: O.AdamW(g, lr=lr), 0.05, 0.05),
+    "rmsprop/rho=0.9+eps=0.01/momentum=0.5": (lambda g, lr: O.RMSprop(g, lr=lr, momentum=0.2), 0.005, 0.005),
+    # (A group's initial_accumulator_value is not used: Adagrad fills every group's sum from the
+    # constructor's value, so descent refuses it per group.)
+    "adagrad/eps=0.1/lr_decay=0.01": (lambda g, lr: O.Adagrad(g, lr=lr), 0.1, 0.1),
+    "nadam/beta2=0.99+eps=0.001/-": (lambda g, lr: O.NAdam(g, lr=lr), 0.05, 0.05),
+    "adamax/beta1=0.5/beta2=0.9+eps=0.01": (lambda g, lr: O.Adamax(g, lr=lr), 0.05, 0.05),
+    "radam/beta1=0.8/beta2=0.99": (lambda g, lr: O.RAdam(g, lr=lr), 5e-4, 0.019),
+    "adadelta/rho=0.5/eps=0.0001": (lambda g, lr: O.Adadelta(g, lr=lr), 1.0, 1.0),
+}
+
+
+def torch_group_options(name, text, lr):
+    """descent's names of a group's options -> the keys of a PyTorch param group."""
+    options = {}
+    for option in [] if text == "-" else text.split("+"):
+        key, value = option.split("=")
+        value = float(value)
+        if key == "lr_scale":
+            options["lr"] = lr * value
+        elif key in ("beta1", "beta2"):
+            options[key] = value
+        elif key == "rho":
+            options["alpha" if name == "rmsprop" else "rho"] = value  # RMSprop calls ρ alpha
+        else:
+            options[key] = value
+    return options
+
+
+def record_groups(path):
+    with open(path, "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["variant", "function", "lr", "step", "x", "y"])
+        for variant, (make, lr_rosenbrock, lr_quadratic) in GROUP_VARIANTS.items():
+            name, first, second = variant.split("/")
+            for function, (f, start) in FUNCTIONS.items():
+                lr = lr_rosenbrock if function == "rosenbrock" else lr_quadratic
+                x = torch.tensor(start[0], requires_grad=True)
+                y = torch.tensor(start[1], requires_grad=True)
+                groups = []
+                for tensor, text in ((x, first), (y, second)):
+                    options = torch_group_options(name, text, lr)
+                    if "beta1" in options or "beta2" in options:
+                        # A group's betas replace the optimizer's pair whole: give both.
+                        defaults = make([torch.zeros(1, requires_grad=True)], lr).defaults["betas"]
+                        options["betas"] = (options.pop("beta1", defaults[0]), options.pop("beta2", defaults[1]))
+                    groups.append({"params": [tensor], **options})
+                optimizer = make(groups, lr)
+                writer.writerow([variant, function, repr(lr), 0, repr(start[0]), repr(start[1])])
+                for step in range(1, STEPS + 1):
+                    optimizer.zero_grad()
+                    f(x, y).backward()
+                    optimizer.step()
+                    writer.writerow([variant, function, repr(lr), step, repr(x.item()), repr(y.item())])
+
+
 def main(path):
     record_matrices(os.path.join(os.path.dirname(path), "torch_matrix_trajectories.csv"))
+    record_groups(os.path.join(os.path.dirname(path), "torch_group_trajectories.csv"))
     with open(path, "w", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["variant", "function", "lr", "step", "x", "y"])

@@ -29,6 +29,9 @@ SCHEDULES = {
     "cosine-restarts:period=40": lambda o: S.CosineAnnealingWarmRestarts(o, T_0=40),
     "cosine-restarts:period=20,mult=2,min=0.1": lambda o: S.CosineAnnealingWarmRestarts(
         o, T_0=20, T_mult=2, eta_min=0.1 * BASE_LR),
+    # CosineAnnealingLR rises again past T_max (descent's `cosine` holds the floor instead).
+    "cosine-annealing:period=70": lambda o: S.CosineAnnealingLR(o, T_max=70),
+    "cosine-annealing:period=100,min=0.2": lambda o: S.CosineAnnealingLR(o, T_max=100, eta_min=0.2 * BASE_LR),
     "constant-factor:factor=0.25,steps=30": lambda o: S.ConstantLR(o, factor=0.25, total_iters=30),
 }
 

@@ -68,7 +68,8 @@ pub struct OptimizerFlags {
     #[arg(long, value_name = "NAME", default_value = "book")]
     pub convention: String,
     /// Learning-rate schedule, e.g. linear (Algorithm 8.1: to 1% of ε₀ at the end),
-    /// linear:tau=500, cosine, step:every=100,gamma=0.5, exponential:gamma=0.99,
+    /// linear:tau=500, cosine (holds its floor after the period), cosine-annealing (PyTorch's
+    /// CosineAnnealingLR: rises again after it), step:every=100,gamma=0.5, exponential:gamma=0.99,
     /// inverse-time:gamma=0.01, multi-step:at=100/300,gamma=0.1, polynomial:power=2,
     /// one-cycle:pct=0.3,div=25,final-div=1e4, cosine-restarts:period=50,mult=2,min=0,
     /// constant-factor:factor=0.5,steps=100, warmup:100+cosine.

@@ -149,3 +149,31 @@ fn a_torn_checkpoint_is_reported_and_nothing_is_overwritten() {
     assert_eq!(again.status.code(), Some(2));
     assert!(text(&again.stderr).contains("already holds a run"));
 }
+
+#[test]
+fn average_is_reported_beside_the_parameters_and_bad_values_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = descent(
+        &[&["train"], &QUICK[..], &["--epochs", "1", "--average", "ema:0.99", "--out", "run"]].concat(),
+        dir.path(),
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let stdout = text(&run.stdout);
+    assert!(stdout.contains("average of the iterates:  val loss") && stdout.contains("test (average)"), "{stdout}");
+    let metrics = std::fs::read_to_string(dir.path().join("run/metrics.csv")).unwrap();
+    assert!(metrics.lines().next().unwrap().ends_with(",avg_test_loss,avg_test_error"), "{metrics}");
+    let config = std::fs::read_to_string(dir.path().join("run/config.toml")).unwrap();
+    assert!(config.contains("average = \"ema:0.99\""), "{config}");
+
+    for (flags, expected) in [
+        (&["--average", "ema:1.5"][..], "--average ema:1.5: decay must be in [0, 1), got 1.5"),
+        (&["--average", "swa"][..], "--average swa: unknown average 'swa' (expected one of: polyak, ema:DECAY)"),
+        (&["--average", "polyak", "--optimizer", "schedule-free-adamw"][..], "average is not for schedule-free-adamw"),
+    ] {
+        let output = descent(&[&["train", "--out", "never"], flags].concat(), dir.path());
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(expected), "expected '{expected}' in: {stderr}");
+    }
+}

@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use descent_optim::{Clip, ConfigError, Convention, Hyperparameter, Init, OptimizerConfig, Overrides, Schedule};
+use descent_optim::{
+    Averaging, Clip, ConfigError, Convention, Hyperparameter, Init, OptimizerConfig, Overrides, Schedule,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostics::DiagnosticsConfig;
@@ -113,6 +115,13 @@ pub struct TrainConfig {
     /// over ranks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<usize>,
+    /// An average of the iterates (Polyak's mean or an exponential moving average, chapter
+    /// 8.7.3), evaluated beside the parameters every epoch. Where a run keeps one, the average
+    /// is the run's result: early stopping watches its validation figure, and the model a run
+    /// ends with is the average (the best epoch's, with early stopping), as with Keras'
+    /// `use_ema`; the checkpoint keeps both, training continuing from the parameters.
+    #[serde(default, with = "crate::text::optional", skip_serializing_if = "Option::is_none")]
+    pub average: Option<Averaging>,
     /// Reduce the rate when the validation loss stops improving (PyTorch's `ReduceLROnPlateau`),
     /// on top of the schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -286,6 +295,7 @@ impl TrainConfig {
             seed: 1,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             shards: None,
+            average: None,
             plateau: None,
             diagnostics: None,
             model: ModelRecord::Problem,
@@ -502,6 +512,16 @@ impl TrainConfig {
         }
         if let Some(plateau) = &self.plateau {
             plateau.controller()?;
+        }
+        if let Some(average) = &self.average {
+            average.validate()?;
+            if self.optimizer == "schedule-free-adamw" {
+                return Err(Error::Invalid {
+                    field: "average",
+                    message: "is not for schedule-free-adamw, which evaluates an average of its own",
+                    value: average.to_string(),
+                });
+            }
         }
         self.optimizer_config()?;
         self.schedule(1)?;

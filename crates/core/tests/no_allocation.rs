@@ -26,26 +26,30 @@ static GLOBAL: Counting = Counting;
 
 /// Every model in one test, so that no other test's allocations are counted meanwhile: dense
 /// (mnist-mlp, with clipping), convolutional (mnist-2c2d), the autoencoder (sigmoid
-/// cross-entropy against the inputs), the noisy quadratic (a layer of its own) and the RNN, and a
-/// batch summed over shards in order.
+/// cross-entropy against the inputs), the noisy quadratic (a layer of its own) and the RNN; the
+/// averages of the iterates (Polyak's and the EMA), updated after every step; and a batch summed
+/// over shards in order.
 #[test]
 fn a_training_step_allocates_nothing_after_warm_up() {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-    // (problem, optimizer, shards of each batch summed in order)
+    // (problem, optimizer, average of the iterates, shards of each batch summed in order)
     let runs = [
-        ("mnist-mlp", "adam", None),
-        ("mnist-2c2d", "adam", None),
-        ("mnist-autoencoder", "adam", None),
-        ("quadratic-deep", "adam", None),
-        ("mnist-rnn", "adam", None),
-        ("mnist-mlp", "adafactor", None),
-        ("mnist-mlp", "muon", None),
-        ("mnist-rnn", "muon", None),
-        ("mnist-mlp", "adam", Some(4)),
+        ("mnist-mlp", "adam", None, None),
+        ("mnist-2c2d", "adam", None, None),
+        ("mnist-autoencoder", "adam", None, None),
+        ("quadratic-deep", "adam", None, None),
+        ("mnist-rnn", "adam", None, None),
+        ("mnist-mlp", "adafactor", None, None),
+        ("mnist-mlp", "muon", None, None),
+        ("mnist-rnn", "muon", None, None),
+        ("mnist-mlp", "momentum", Some("polyak"), None),
+        ("quadratic-deep", "adam", Some("ema:0.999"), None),
+        ("mnist-mlp", "adam", None, Some(4)),
     ];
-    for (problem, optimizer, shards) in runs {
+    for (problem, optimizer, average, shards) in runs {
         let mut config = TrainConfig::for_problem(problem).unwrap();
         config.optimizer = optimizer.into();
+        config.average = average.map(|text| text.parse().unwrap());
         config.shards = shards;
         if optimizer == "muon" && problem == "mnist-mlp" {
             // Matrices still (784 → 64 → 32 → 10), but Newton–Schulz on the default 1000 × 784
@@ -68,7 +72,7 @@ fn a_training_step_allocates_nothing_after_warm_up() {
         });
         assert_eq!(
             during, 0,
-            "{problem} with {optimizer}, {shards:?} shards: {during} allocations in 10 steady-state steps"
+            "{problem} with {optimizer} ({average:?}, {shards:?} shards): {during} allocations in 10 steady-state steps"
         );
     }
 }

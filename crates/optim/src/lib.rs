@@ -9,6 +9,7 @@
 //! - [`Optimizer`]: an algorithm's state over one flat parameter buffer, with weight decay,
 //!   [`clip`]ping and per-range [`ParamGroup`]s, updated in one fused, parallel pass.
 //! - [`schedule`]: learning rates as pure functions of the step.
+//! - [`average`]: Polyak and exponential averages of the iterates.
 //! - [`init`]: Glorot, He, LeCun, the chapter's U(±1/√m), orthogonal.
 //!
 //! Nothing here does I/O or knows about models: an optimizer sees parameters and gradients as
@@ -16,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod algorithms;
+pub mod average;
 pub mod clip;
 pub mod elementwise;
 pub mod error;
@@ -34,6 +36,7 @@ pub use algorithms::{
     AdadeltaConfig, AdagradConfig, AdamConfig, Algorithm, Convention, Hyperparameter, NadamConfig, OptimizerConfig,
     Overrides, RmspropConfig, SgdConfig, OPTIMIZER_NAMES, OVERRIDE_COUNT,
 };
+pub use average::Averaging;
 pub use clip::Clip;
 pub use error::{ConfigError, StateError, StepError};
 pub use float::Float;

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use crate::algorithms::{Algorithm, OptimizerConfig, StepContext, TensorRule, UpdateRule};
+use crate::algorithms::{Algorithm, OptimizerConfig, Overrides, StepContext, TensorRule, UpdateRule};
 use crate::clip::{scale_for_norm, Clip};
 use crate::error::{ConfigError, StateError, StepError};
 use crate::parallel::{for_each_piece, sum_of_squares, StateViews, MAX_STATE};
@@ -11,8 +11,11 @@ use crate::Float;
 
 /// Settings for a contiguous range of the flat parameter buffer (e.g. one layer's biases).
 ///
-/// Ranges not covered by any group are left untouched (frozen). With no groups, the whole buffer
-/// is one group with the optimizer's settings.
+/// As in PyTorch's `param_groups`, a value a group sets overrides the optimizer's for that
+/// group, and a value it leaves unset is the optimizer's: weight decay, a factor on the learning
+/// rate, and the rule's hyperparameters (β₁, β₂, momentum, ρ, δ, …, through
+/// [`with_overrides`](Self::with_overrides)). Every part of the buffer must be in a group; with no
+/// groups, the whole buffer is one group with the optimizer's settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParamGroup {
     /// The elements of the flat buffer this group covers.
@@ -24,12 +27,14 @@ pub struct ParamGroup {
     /// The tensor's shape as a matrix (rows, columns), for the rules that need it (Adafactor,
     /// Muon); `None` for a vector. Element (i, j) is at `range.start + i·columns + j`.
     pub shape: Option<(usize, usize)>,
+    /// The rule's hyperparameters this group sets for itself (unset: the optimizer's).
+    pub overrides: Overrides,
 }
 
 impl ParamGroup {
     /// A group over `range` with the optimizer's settings.
     pub fn new(range: Range<usize>) -> Self {
-        ParamGroup { range, lr_scale: 1.0, weight_decay: None, shape: None }
+        ParamGroup { range, lr_scale: 1.0, weight_decay: None, shape: None, overrides: Overrides::default() }
     }
 
     /// This group as a `rows` × `cols` matrix (row-major).
@@ -47,6 +52,20 @@ impl ParamGroup {
     /// This group with its learning rate scaled by `lr_scale`.
     pub fn with_lr_scale(mut self, lr_scale: f64) -> Self {
         self.lr_scale = lr_scale;
+        self
+    }
+
+    /// This group with its own values of the rule's hyperparameters (PyTorch's
+    /// `{"params": …, "betas": (0.8, 0.99), "eps": 1e-6}`); those left `None` stay the
+    /// optimizer's. [`Optimizer::with_groups`] refuses a value the rule does not have, one out of
+    /// range, and one that would change the state the optimizer keeps: a switch such as
+    /// `centered`, momentum from 0 to non-zero, AdaGrad's initial accumulator (PyTorch, too,
+    /// starts every group's from the constructor's value), or a value that state shared by all
+    /// groups depends on (torch NAdam's μ product on β₁ and ψ; schedule-free's averaging
+    /// weights on β₂). PyTorch keeps NAdam's μ product per tensor, so it takes β₁ per group
+    /// where descent does not.
+    pub fn with_overrides(mut self, overrides: Overrides) -> Self {
+        self.overrides = overrides;
         self
     }
 }
@@ -112,6 +131,8 @@ pub struct Optimizer<F: Float> {
     maximize: bool,
     clip: Option<Clip>,
     groups: Vec<ParamGroup>,
+    /// Each group's rule: the optimizer's with the group's overrides (empty with no groups).
+    group_algorithms: Vec<Algorithm>,
     buffers: Vec<StateBuffer<F>>,
     /// Per group (or the one whole-buffer group), each buffer's elements for that group: the
     /// group's own range for elementwise rules, consecutive segments for tensor rules.
@@ -139,6 +160,7 @@ impl<F: Float> Optimizer<F> {
             maximize: false,
             clip: None,
             groups: Vec::new(),
+            group_algorithms: Vec::new(),
             buffers: Vec::new(),
             segments: Vec::new(),
             scratch: Vec::new(),
@@ -181,9 +203,13 @@ impl<F: Float> Optimizer<F> {
     }
 
     /// Splits the buffer into parameter groups with their own settings. The ranges must not
-    /// overlap; they are checked against the buffer's length at the first step.
+    /// overlap; they are checked against the buffer's length at the first step. Each group's
+    /// hyperparameters are checked here (see [`ParamGroup::with_overrides`]), so call this after
+    /// the optimizer's own settings.
     pub fn with_groups(mut self, groups: Vec<ParamGroup>) -> Result<Self, ConfigError> {
+        let mut group_algorithms = Vec::with_capacity(groups.len());
         for (index, group) in groups.iter().enumerate() {
+            group_algorithms.push(self.group_algorithm(index, group)?);
             let valid_decay = group.weight_decay.is_none_or(|w| w.is_finite() && w >= 0.0);
             if !(group.lr_scale.is_finite() && group.lr_scale >= 0.0 && valid_decay) {
                 return Err(bad_group(index, group, "has a negative or non-finite lr_scale or weight_decay"));
@@ -208,7 +234,42 @@ impl<F: Float> Optimizer<F> {
             }
         }
         self.groups = groups;
+        self.group_algorithms = group_algorithms;
         Ok(self)
+    }
+
+    /// The optimizer's rule with `group`'s overrides, checked: each value must be one the rule
+    /// has, in range, and must leave the state the optimizer keeps as it is.
+    fn group_algorithm(&self, index: usize, group: &ParamGroup) -> Result<Algorithm, ConfigError> {
+        let mut algorithm = self.algorithm;
+        for (parameter, value) in group.overrides.pairs() {
+            if value.is_some_and(|value| !algorithm.set(parameter, value)) {
+                let problem = format!("sets {}, which {} does not have", parameter.name(), self.algorithm.name());
+                return Err(bad_group(index, group, &problem));
+            }
+        }
+        algorithm.validate().map_err(|error| bad_group(index, group, &format!("is invalid: {error}")))?;
+        // The state is laid out and started once for all groups (as PyTorch's Adagrad fills every
+        // group's sum from the constructor's initial_accumulator_value).
+        let buffers = |algorithm: &Algorithm| -> Vec<String> {
+            rule_state_buffers(algorithm).into_iter().map(|(name, initial)| format!("{name} from {initial}")).collect()
+        };
+        if buffers(&algorithm) != buffers(&self.algorithm) {
+            let problem = format!(
+                "would keep the state [{}] where the optimizer keeps [{}]: set that on the optimizer",
+                buffers(&algorithm).join(", "),
+                buffers(&self.algorithm).join(", ")
+            );
+            return Err(bad_group(index, group, &problem));
+        }
+        if shared_scalars_after(&algorithm, 3) != shared_scalars_after(&self.algorithm, 3) {
+            let problem = format!(
+                "sets a value {}'s state shared by all groups depends on: set that on the optimizer",
+                self.algorithm.name()
+            );
+            return Err(bad_group(index, group, &problem));
+        }
+        Ok(algorithm)
     }
 
     /// Back to the state before the first step (buffers are allocated again at the next).
@@ -268,7 +329,8 @@ impl<F: Float> Optimizer<F> {
             _ => 1.0,
         };
         let mut largest_group_norm: f64 = 0.0;
-        for (group, segments) in groups.iter().zip(&self.segments) {
+        for (index, (group, segments)) in groups.iter().zip(&self.segments).enumerate() {
+            let rule = self.group_algorithms.get(index).unwrap_or(&algorithm);
             let range = group.range.clone();
             let (grad_scale, clip_value) = match self.clip {
                 Some(Clip::Value(bound)) => (1.0, bound),
@@ -293,7 +355,7 @@ impl<F: Float> Optimizer<F> {
                 *view = &mut buffer.values[segment.clone()];
             }
             let (params, grads) = (&mut params[range.clone()], &grads[range]);
-            dispatch!(algorithm, rule => {
+            dispatch!(rule, rule => {
                 let kernel = rule.prepare::<F>(&context);
                 for_each_piece(params, grads, views, used, &|p: &mut [F], g: &[F], s: &mut [&mut [F]]| {
                     crate::parallel::apply_kernel(&kernel, p, g, s)
@@ -340,6 +402,7 @@ impl<F: Float> Optimizer<F> {
             .zip(lengths)
             .map(|((name, initial), length)| StateBuffer { name, values: vec![F::from_f64(initial); length] })
             .collect();
+
         debug_assert!(self.buffers.len() <= MAX_STATE);
         self.len = Some(len);
         Ok(())
@@ -470,6 +533,17 @@ impl<F: Float> Optimizer<F> {
     }
 }
 
+/// The rule's scalar state (shared by all groups) after `steps` updates at rate 1: the same for
+/// two settings of a rule exactly when that state does not depend on what tells them apart.
+fn shared_scalars_after(algorithm: &Algorithm, steps: u64) -> Vec<(&'static str, f64)> {
+    let (names, mut values): (Vec<&'static str>, Vec<f64>) =
+        dispatch!(algorithm, rule => rule.scalar_state(), _tensor => Vec::new()).into_iter().unzip();
+    for step in 1..=steps {
+        dispatch!(algorithm, rule => rule.advance(step, 1.0, &mut values), _tensor => ());
+    }
+    names.into_iter().zip(values).collect()
+}
+
 fn bad_group(index: usize, group: &ParamGroup, problem: &str) -> ConfigError {
     ConfigError::BadGroup { index, start: group.range.start, end: group.range.end, problem: problem.to_string() }
 }
@@ -497,6 +571,73 @@ mod tests {
         let mut params = [1.0, 1.0, 1.0];
         optimizer.step(&mut params, &[1.0, 1.0, 1.0], 0.1).unwrap();
         assert!((params[0] - 0.9).abs() < 1e-15 && (params[1] - 0.7).abs() < 1e-15 && params[2] == 1.0);
+    }
+
+    #[test]
+    fn a_groups_own_hyperparameters_override_the_optimizers() {
+        // Torch momentum SGD, μ = 0.9, g = 1 at every step, ε = 0.1: the buffer b ← μb + g, then
+        // θ ← θ − εb. Step 1: b = 1, θ = 0.9 in both groups. Step 2: b = 1 + μ, so θ = 0.9 − 0.15
+        // = 0.75 in the group with μ = 0.5 and 0.9 − 0.19 = 0.71 in the optimizer's.
+        let momentum = SgdConfig::momentum(Convention::Torch).into();
+        let half = Overrides { momentum: Some(0.5), ..Overrides::default() };
+        let groups = vec![ParamGroup::new(0..1).with_overrides(half), ParamGroup::new(1..2)];
+        let mut optimizer = Optimizer::<f64>::new(momentum).unwrap().with_groups(groups).unwrap();
+        let mut params = [1.0, 1.0];
+        for _ in 0..2 {
+            optimizer.step(&mut params, &[1.0, 1.0], 0.1).unwrap();
+        }
+        assert!((params[0] - 0.75).abs() < 1e-15 && (params[1] - 0.71).abs() < 1e-15, "{params:?}");
+        // Adam's first step is ε·g/(|g| + δ) whatever β₁, β₂: with g = 1 and a group's δ = 1,
+        // ε/2; with the optimizer's δ = 1e-8, ε/(1 + 1e-8).
+        let wide = Overrides { eps: Some(1.0), beta1: Some(0.5), ..Overrides::default() };
+        let groups = vec![ParamGroup::new(0..1), ParamGroup::new(1..2).with_overrides(wide)];
+        let adam = AdamConfig::adam(Convention::Torch).into();
+        let mut optimizer = Optimizer::<f64>::new(adam).unwrap().with_groups(groups).unwrap();
+        let mut params = [0.0, 0.0];
+        optimizer.step(&mut params, &[1.0, 1.0], 0.1).unwrap();
+        assert!((params[0] + 0.1 / (1.0 + 1e-8)).abs() < 1e-17 && (params[1] + 0.05).abs() < 1e-17, "{params:?}");
+    }
+
+    #[test]
+    fn a_groups_bad_hyperparameters_are_named() {
+        let with = |algorithm: Algorithm, overrides: Overrides| {
+            let groups = vec![ParamGroup::new(0..2), ParamGroup::new(2..4).with_overrides(overrides)];
+            Optimizer::<f64>::new(algorithm).unwrap().with_groups(groups).unwrap_err().to_string()
+        };
+        let adam: Algorithm = AdamConfig::adam(Convention::Torch).into();
+        let cases = [
+            (adam, Overrides { rho: Some(0.9), ..Default::default() }, "sets rho, which adam does not have"),
+            (
+                adam,
+                Overrides { beta2: Some(1.2), ..Default::default() },
+                "is invalid: beta2 must be in [0, 1), got 1.2",
+            ),
+            (
+                SgdConfig::momentum(Convention::Torch).into(),
+                Overrides { momentum: Some(0.0), ..Default::default() },
+                "would keep the state [] where the optimizer keeps [momentum_buffer from 0]: set that on the optimizer",
+            ),
+            (
+                crate::AdagradConfig::new(Convention::Torch).into(),
+                Overrides { initial_accumulator: Some(0.5), ..Default::default() },
+                "would keep the state [sum from 0.5] where the optimizer keeps [sum from 0]: set that on the optimizer",
+            ),
+            (
+                crate::NadamConfig::new(Convention::Torch).into(),
+                Overrides { beta1: Some(0.8), ..Default::default() },
+                "sets a value nadam's state shared by all groups depends on: set that on the optimizer",
+            ),
+        ];
+        for (algorithm, overrides, problem) in cases {
+            assert_eq!(with(algorithm, overrides), format!("parameter group 1 (2..4) {problem}"));
+        }
+        // What the shared state does not depend on is a group's own (torch NAdam's β₂).
+        let beta2 = Overrides { beta2: Some(0.9), ..Default::default() };
+        let groups = vec![ParamGroup::new(0..2).with_overrides(beta2)];
+        assert!(Optimizer::<f64>::new(crate::NadamConfig::new(Convention::Torch).into())
+            .unwrap()
+            .with_groups(groups)
+            .is_ok());
     }
 
     #[test]

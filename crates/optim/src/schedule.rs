@@ -8,7 +8,8 @@
 //! | `step` | ε₀·γ^⌊k/s⌋ |
 //! | `exponential` | ε₀·γ^k |
 //! | `inverse-time` | ε₀/(1 + γk): Σε = ∞ and Σε² < ∞, the conditions for SGD to converge |
-//! | `cosine` | ε_min + (ε₀ − ε_min)(1 + cos(πk/T))/2 for k ≤ T, then ε_min |
+//! | `cosine` | ε_min + (ε₀ − ε_min)(1 + cos(πk/T))/2 for k ≤ T, then ε_min: it holds the floor (Optax's `cosine_decay_schedule`) |
+//! | `cosine-annealing` | ε_min + (ε₀ − ε_min)(1 + cos(πk/T))/2 for every k: past T it rises again, back to ε₀ at 2T (PyTorch's `CosineAnnealingLR`, whose rate is periodic in k) |
 //! | `warmup` | linear from ε₀/w to ε₀ over the first w steps, then the next schedule from its own k = 0 |
 //! | `multi-step` | ε₀·γ^(number of milestones ≤ k) (PyTorch's `MultiStepLR`) |
 //! | `polynomial` | ε₀(1 − min(k, T)/T)^p (PyTorch's `PolynomialLR`) |
@@ -16,7 +17,7 @@
 //! | `cosine-restarts` | the cosine from ε₀ to ε_min over T₀ steps, restarted at ε₀, each period m times the last (PyTorch's `CosineAnnealingWarmRestarts`; Loshchilov & Hutter 2017) |
 //! | `constant-factor` | ε₀·f for k < n, then ε₀ (PyTorch's `ConstantLR`) |
 //!
-//! Each of the last five is checked against the rates PyTorch's scheduler gives step by step
+//! `cosine-annealing` and each of the last five are checked against the rates PyTorch's scheduler gives step by step
 //! (`tools/torch_schedules.py`, `tests/torch_schedules.rs`).
 //!
 //! Schedules compose: `warmup:100+cosine:period=1000` warms up for 100 steps then decays. Written
@@ -64,6 +65,14 @@ pub enum Decay {
     /// Half a cosine from ε₀ down to `min_factor`·ε₀ over `period` steps.
     Cosine {
         /// T: steps from the top to the bottom.
+        period: u64,
+        /// ε_min/ε₀.
+        min_factor: f64,
+    },
+    /// The cosine of [`Decay::Cosine`] continued past `period`: up again to ε₀ at 2·`period`,
+    /// and so on (PyTorch's `CosineAnnealingLR`).
+    CosineAnnealing {
+        /// T: steps from the top to the bottom (PyTorch's `T_max`).
         period: u64,
         /// ε_min/ε₀.
         min_factor: f64,
@@ -224,6 +233,10 @@ impl Decay {
             Decay::Exponential { gamma } => gamma.powf(k as f64),
             Decay::InverseTime { gamma } => 1.0 / (1.0 + gamma * k as f64),
             Decay::Cosine { period, min_factor } => half_cosine(1.0, min_factor, k.min(period) as f64 / period as f64),
+            Decay::CosineAnnealing { period, min_factor } => {
+                // cos(πk/T) has period 2T in k: reduce k first, so that the angle stays small.
+                half_cosine(1.0, min_factor, (k % (2 * period)) as f64 / period as f64)
+            }
             Decay::MultiStep { ref milestones, gamma } => {
                 gamma.powf(milestones.iter().filter(|&&milestone| milestone <= k).count() as f64)
             }
@@ -284,7 +297,7 @@ impl Decay {
             }
             Decay::Exponential { gamma } => check_positive("gamma", gamma),
             Decay::InverseTime { gamma } => check_non_negative("gamma", gamma),
-            Decay::Cosine { period, min_factor } => {
+            Decay::Cosine { period, min_factor } | Decay::CosineAnnealing { period, min_factor } => {
                 positive_steps("period", period)?;
                 check_non_negative("min", min_factor)
             }
@@ -384,6 +397,10 @@ impl Decay {
                 period: steps(take(&["period", ""]).unwrap_or(total), "period")?,
                 min_factor: take(&["min"]).unwrap_or(0.0),
             },
+            "cosine-annealing" => Decay::CosineAnnealing {
+                period: steps(take(&["period", ""]).unwrap_or(total), "period")?,
+                min_factor: take(&["min"]).unwrap_or(0.0),
+            },
             "warmup" => Decay::Warmup {
                 steps: steps(take(&["steps", ""]).ok_or_else(|| syntax("warmup needs steps=N".into()))?, "steps")?,
             },
@@ -429,13 +446,14 @@ impl Decay {
 }
 
 /// The schedules' names, as `--schedule` takes them.
-pub const SCHEDULE_NAMES: [&str; 12] = [
+pub const SCHEDULE_NAMES: [&str; 13] = [
     "constant",
     "linear",
     "step",
     "exponential",
     "inverse-time",
     "cosine",
+    "cosine-annealing",
     "warmup",
     "multi-step",
     "polynomial",
@@ -471,6 +489,9 @@ impl fmt::Display for Decay {
             Decay::Exponential { gamma } => write!(f, "exponential:gamma={gamma}"),
             Decay::InverseTime { gamma } => write!(f, "inverse-time:gamma={gamma}"),
             Decay::Cosine { period, min_factor } => write!(f, "cosine:period={period},min={min_factor}"),
+            Decay::CosineAnnealing { period, min_factor } => {
+                write!(f, "cosine-annealing:period={period},min={min_factor}")
+            }
             Decay::Warmup { steps } => write!(f, "warmup:steps={steps}"),
         }
     }
@@ -586,6 +607,12 @@ mod tests {
         assert!((at("cosine:period=100", 50) - 1.0).abs() < 1e-15);
         assert!((at("cosine:period=100,min=0.1", 100) - 0.2).abs() < 1e-15);
         assert!((at("cosine:period=100,min=0.1", 1000) - 0.2).abs() < 1e-15);
+        // PyTorch's CosineAnnealingLR goes on past T: cos(1.5π) = 0 puts k = 150 half way back up,
+        // and k = 200 is ε₀ again, where `cosine` holds its floor.
+        assert!((at("cosine-annealing:period=100,min=0.1", 150) - 1.1).abs() < 1e-15);
+        assert!((at("cosine-annealing:period=100,min=0.1", 200) - 2.0).abs() < 1e-15);
+        assert!((at("cosine-annealing:period=100,min=0.1", 100) - 0.2).abs() < 1e-15);
+        assert!((at("cosine:period=100,min=0.1", 150) - 0.2).abs() < 1e-15);
         // linear with τ from the total (the torch indexing, as parsed): update k = τ is past the run.
         assert!((at("linear", 1000) - 0.02).abs() < 1e-15);
         // In the book's indexing the run's last update, k = 999, is the one at ε_τ = ε₀/100.

@@ -57,6 +57,11 @@ pub struct TrainArgs {
     /// What early stopping watches on the validation set: val-error or val-loss.
     #[arg(long, value_name = "WHAT")]
     pub early_stop_on: Option<String>,
+    /// Keep an average of the iterates, evaluated beside them every epoch: polyak (their mean)
+    /// or ema:DECAY (an exponential moving average, e.g. ema:0.999). The average is the run's
+    /// result: early stopping watches it and the run ends with it.
+    #[arg(long, value_name = "polyak|ema:DECAY")]
+    pub average: Option<String>,
     /// Sequence length T of the adding problem (default 50).
     #[arg(long, value_name = "T", allow_negative_numbers = true)]
     pub length: Option<i64>,
@@ -358,6 +363,9 @@ pub fn build_config(args: &TrainArgs, epochs: Option<u32>) -> Result<TrainConfig
     if let Some(watched) = &args.early_stop_on {
         config.early_stop_on = watched.parse().map_err(|e| bad_input(format!("--early-stop-on {watched}: {e}")))?;
     }
+    if let Some(average) = &args.average {
+        config.average = Some(average.parse().map_err(|e| bad_input(format!("--average {average}: {e}")))?);
+    }
     config.standardize = args.standardize;
     if let Some(length) = args.length {
         if length < 2 {
@@ -426,6 +434,14 @@ impl Progress {
                     table::number(m.lr, 3),
                     m.seconds
                 );
+                if let Some(a) = m.averaged {
+                    println!(
+                        "           average of the iterates:  val loss {:.4} err {}  test err {}",
+                        a.val_loss,
+                        error(a.val_error),
+                        error(a.test_error)
+                    );
+                }
             }
             Event::EarlyStop { best_epoch } => {
                 println!(
@@ -446,6 +462,17 @@ fn print_summary(summary: &Summary, metric: Metric) {
         vec!["validation".into(), format!("{:.4}", m.val_loss), metric.show(m.val_error).trim().to_string()],
         vec!["test".into(), format!("{:.4}", m.test_loss), metric.show(m.test_error).trim().to_string()],
     ];
+    let averaged = m.averaged.iter().flat_map(|a| {
+        [
+            vec![
+                "validation (average)".into(),
+                format!("{:.4}", a.val_loss),
+                metric.show(a.val_error).trim().to_string(),
+            ],
+            vec!["test (average)".into(), format!("{:.4}", a.test_loss), metric.show(a.test_error).trim().to_string()],
+        ]
+    });
+    let rows: Vec<Vec<String>> = rows.into_iter().chain(averaged).collect();
     print!("{}", table::render(&[&format!("epoch {}", summary.final_epoch), "loss", metric.name], &rows));
     let gap = m.test_error - m.train_error;
     let gap = if metric.percent { format!("{:+.2} points", 100.0 * gap) } else { format!("{gap:+.4}") };

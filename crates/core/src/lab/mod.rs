@@ -435,6 +435,7 @@ impl Lab<'_> {
                     test_error: gap,
                     grad_norm_median: None,
                     clipped_fraction: None,
+                    averaged: None,
                 }
             })
             .collect();

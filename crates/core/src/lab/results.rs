@@ -569,6 +569,7 @@ mod tests {
             test_error,
             grad_norm_median: None,
             clipped_fraction: None,
+            averaged: None,
         }
     }
 

@@ -483,6 +483,7 @@ mod tests {
                 test_error: val_error + 0.01,
                 grad_norm_median: None,
                 clipped_fraction: None,
+                averaged: None,
             })
             .collect();
         RunResult {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{EpochMetrics, Splits, Trainer, METRICS_HEADER};
+use super::{EpochMetrics, Splits, Trainer};
 use crate::checkpoint::{Checkpoint, CHECKPOINT_FILE};
 use crate::config::{ModelRecord, TrainConfig};
 use crate::diagnostics::{
@@ -93,7 +93,15 @@ impl Trainer {
         if let Some(best) = best.filter(|best| best.len() != params.len()) {
             return Err(format!("holds {} best parameters for a model of {}", best.len(), params.len()));
         }
-        if let Some(index) = params.iter().chain(best.unwrap_or_default()).position(|v| !v.is_finite()) {
+        let average = checkpoint.tensor("average");
+        if let Some(average) = average.filter(|average| average.len() != params.len()) {
+            return Err(format!("holds an average of {} parameters for a model of {}", average.len(), params.len()));
+        }
+        if average.is_none() && self.average.is_some() && checkpoint.progress.step > 0 {
+            return Err("has no 'average' tensor, which a run that averages keeps".to_string());
+        }
+        let finite = params.iter().chain(best.unwrap_or_default()).chain(average.unwrap_or_default());
+        if let Some(index) = finite.into_iter().position(|v| !v.is_finite()) {
             return Err(format!("holds a parameter that is not finite (value {index} of its tensors)"));
         }
         let progress = &checkpoint.progress;
@@ -112,13 +120,17 @@ impl Trainer {
             ));
         }
         self.best_params = best.map(<[f32]>::to_vec);
+        if let (Some(kept), Some(values)) = (self.average.as_mut(), average) {
+            kept.values.copy_from_slice(values);
+        }
         self.progress = checkpoint.progress.clone();
         Ok(())
     }
 
     /// Writes metrics.csv and the checkpoint into `dir`.
     pub(super) fn save(&self, dir: &Path) -> Result<(), Error> {
-        let csv = diagnostics::to_csv(METRICS_HEADER, self.progress.metrics.iter().map(EpochMetrics::csv_row));
+        let header = super::metrics_header(self.average.is_some());
+        let csv = diagnostics::to_csv(&header, self.progress.metrics.iter().map(EpochMetrics::csv_row));
         crate::checkpoint::write_atomically(&dir.join(METRICS_FILE), csv.as_bytes())?;
         if let Some(monitor) = &self.monitor {
             let rows = diagnostics::to_csv(DIAGNOSTICS_HEADER, monitor.curvature.iter().map(CurvatureRow::csv_row));
@@ -135,6 +147,9 @@ impl Trainer {
         let mut tensors = vec![("params".to_string(), self.model.params().to_vec())];
         if let Some(best) = &self.best_params {
             tensors.push(("best_params".to_string(), best.clone()));
+        }
+        if let Some(average) = &self.average {
+            tensors.push(("average".to_string(), average.values.clone()));
         }
         tensors.extend(
             self.optimizer.state_buffers().map(|(name, values)| (format!("optimizer.{name}"), values.to_vec())),

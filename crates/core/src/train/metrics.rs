@@ -34,15 +34,54 @@ pub struct EpochMetrics {
     /// by norm; `None` otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clipped_fraction: Option<f64>,
+    /// The same figures for the average of the iterates, where the run keeps one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub averaged: Option<AveragedMetrics>,
+}
+
+/// Validation and test figures of the average of the iterates, at the end of an epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AveragedMetrics {
+    /// Mean loss on the validation set.
+    pub val_loss: f64,
+    /// Error on the validation set.
+    pub val_error: f64,
+    /// Mean loss on the test set.
+    pub test_loss: f64,
+    /// Error on the test set.
+    pub test_error: f64,
 }
 
 /// The columns of `metrics.csv`, in order (the last two empty where the run does not clip by norm).
 pub const METRICS_HEADER: &str =
     "epoch,step,lr,seconds,train_loss,train_error,val_loss,val_error,test_loss,test_error,grad_norm_median,clipped_fraction";
 
+/// The columns `metrics.csv` adds, after [`METRICS_HEADER`]'s, where the run keeps an average of
+/// the iterates.
+pub const AVERAGED_COLUMNS: &str = "avg_val_loss,avg_val_error,avg_test_loss,avg_test_error";
+
+/// The header of `metrics.csv`: [`METRICS_HEADER`], then [`AVERAGED_COLUMNS`] for a run that
+/// averages.
+pub fn metrics_header(averaged: bool) -> String {
+    if averaged {
+        format!("{METRICS_HEADER},{AVERAGED_COLUMNS}")
+    } else {
+        METRICS_HEADER.to_string()
+    }
+}
+
 impl EpochMetrics {
-    /// The row as CSV (numbers print as the shortest decimal that parses back exactly).
+    /// The row as CSV (numbers print as the shortest decimal that parses back exactly), with the
+    /// average's columns where it has them.
     pub fn csv_row(&self) -> String {
+        let averaged = self.averaged.map_or(String::new(), |a| {
+            format!(",{:?},{:?},{:?},{:?}", a.val_loss, a.val_error, a.test_loss, a.test_error)
+        });
+        format!("{}{averaged}", self.base_row())
+    }
+
+    /// The columns of [`METRICS_HEADER`].
+    fn base_row(&self) -> String {
         format!(
             "{},{},{:?},{:.3},{:?},{:?},{:?},{:?},{:?},{:?},{},{}",
             self.epoch,
@@ -184,8 +223,20 @@ mod tests {
             test_error: 0.5,
             grad_norm_median: Some(1.2),
             clipped_fraction: Some(0.5),
+            averaged: None,
         };
         assert!(row.csv_row().ends_with(",1.2,0.5"), "{}", row.csv_row());
-        assert!(EpochMetrics { grad_norm_median: None, clipped_fraction: None, ..row }.csv_row().ends_with("0.5,,"));
+        assert!(EpochMetrics { grad_norm_median: None, clipped_fraction: None, ..row.clone() }
+            .csv_row()
+            .ends_with("0.5,,"));
+        // A run that averages has four more columns, in the order of the header's.
+        let averaged = AveragedMetrics { val_loss: 0.25, val_error: 0.125, test_loss: 2.0, test_error: 0.75 };
+        let row = EpochMetrics { averaged: Some(averaged), ..row };
+        assert!(row.csv_row().ends_with(",1.2,0.5,0.25,0.125,2.0,0.75"), "{}", row.csv_row());
+        let columns = metrics_header(true).split(',').count();
+        assert_eq!((row.csv_row().split(',').count(), columns), (16, 16));
+        assert!(
+            metrics_header(true).ends_with(",clipped_fraction,avg_val_loss,avg_val_error,avg_test_loss,avg_test_error")
+        );
     }
 }

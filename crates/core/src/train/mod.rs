@@ -15,7 +15,9 @@ pub use folder::{
     default_out, holds_a_run, holds_an_unstarted_run, CONFIG_FILE, DIAGNOSTICS_FILE, LAYER_STATS_FILE, METRICS_FILE,
     SUMMARY_FILE, TIME_GRADS_FILE,
 };
-pub use metrics::{Control, EpochMetrics, Event, Summary, METRICS_HEADER};
+pub use metrics::{
+    metrics_header, AveragedMetrics, Control, EpochMetrics, Event, Summary, AVERAGED_COLUMNS, METRICS_HEADER,
+};
 pub use splits::Splits;
 
 use std::path::Path;
@@ -24,7 +26,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use descent_optim::parallel::all_finite;
-use descent_optim::{Optimizer, ParamGroup, Schedule};
+use descent_optim::{Averaging, Optimizer, ParamGroup, Schedule};
 
 use crate::checkpoint::{Fnv1a, PartialEpoch, PlateauState, Progress};
 use crate::collective::{Collective, SingleProcess};
@@ -97,6 +99,15 @@ pub struct Trainer {
     shard_scratch: Vec<f32>,
     shard_scratch_f64: Vec<f64>,
     monitor: Option<Box<Monitor>>,
+    /// The average of the iterates, where the run keeps one.
+    average: Option<IterateAverage>,
+}
+
+/// The average of the iterates a run keeps ([`TrainConfig::average`]): as long as the
+/// parameters, allocated once, updated after every update.
+struct IterateAverage {
+    averaging: Averaging,
+    values: Vec<f32>,
 }
 
 impl Trainer {
@@ -203,6 +214,8 @@ impl Trainer {
             total_steps = total_steps.min(steps);
         }
         let diagnostics = config.diagnostics.clone();
+        let average =
+            config.average.map(|averaging| IterateAverage { averaging, values: vec![0.0; model.params().len()] });
         let trainer = Trainer {
             schedule: config.schedule(total_steps)?,
             batch_inputs: vec![0.0; config.batch * splits.train.dim],
@@ -222,6 +235,7 @@ impl Trainer {
             shard_scratch: Vec::new(),
             shard_scratch_f64: Vec::new(),
             monitor: None,
+            average,
             config,
             model,
             optimizer,
@@ -403,6 +417,12 @@ impl Trainer {
         Ok(at_evaluation_point(&mut self.optimizer, self.model.as_mut(), |model| evaluate(model, data)))
     }
 
+    /// The average of the iterates, where the run keeps one ([`TrainConfig::average`]), laid out
+    /// as the parameters (before the first update, not yet meaningful).
+    pub fn average(&self) -> Option<&[f32]> {
+        self.average.as_ref().map(|average| &average.values[..])
+    }
+
     /// Metrics of the epochs completed so far.
     pub fn metrics(&self) -> &[EpochMetrics] {
         &self.progress.metrics
@@ -492,11 +512,15 @@ impl Trainer {
                 break;
             }
         }
-        // A run the observer stopped keeps its last parameters, to continue from them.
+        // A run the observer stopped keeps its last parameters, to continue from them. Otherwise
+        // the run ends with its result: the best epoch's parameters (or average) with early
+        // stopping, else the average of the iterates where it keeps one.
         if !stopped_by_observer && (stopped_early || self.config.early_stop.is_some()) {
             if let Some(best) = &self.best_params {
                 self.model.params_mut().copy_from_slice(best);
             }
+        } else if let Some(average) = self.average.as_ref().filter(|_| !stopped_by_observer && self.progress.step > 0) {
+            self.model.params_mut().copy_from_slice(&average.values);
         }
         if stopped_early {
             observe(Event::EarlyStop { best_epoch: self.progress.best_epoch });
@@ -590,6 +614,7 @@ impl Trainer {
                     evaluate_in_shards(model, &splits.test, collective, shards),
                 )
             });
+        let averaged = self.evaluate_average();
         self.progress.epoch = epoch;
         self.progress.optimizer_scalars =
             self.optimizer.state_scalars().into_iter().map(|(n, v)| (n.to_string(), v)).collect();
@@ -607,7 +632,23 @@ impl Trainer {
             test_error,
             grad_norm_median,
             clipped_fraction,
+            averaged,
         }))
+    }
+
+    /// Validation and test figures of the average of the iterates, where the run keeps one:
+    /// the average is exchanged with the parameters for the evaluation, and back (exactly).
+    fn evaluate_average(&mut self) -> Option<AveragedMetrics> {
+        let average = self.average.as_mut()?;
+        if self.progress.step == 0 {
+            average.values.copy_from_slice(self.model.params()); // no iterate yet: θ₀ itself
+        }
+        let (splits, collective) = (&self.splits, self.collective.as_ref());
+        self.model.params_mut().swap_with_slice(&mut average.values);
+        let (val_loss, val_error) = evaluate_shared(self.model.as_mut(), &splits.val, collective);
+        let (test_loss, test_error) = evaluate_shared(self.model.as_mut(), &splits.test, collective);
+        self.model.params_mut().swap_with_slice(&mut average.values);
+        Some(AveragedMetrics { val_loss, val_error, test_loss, test_error })
     }
 
     /// Records an epoch left between two updates, for a checkpoint to continue it exactly.
@@ -749,6 +790,9 @@ impl Trainer {
         }
         let (params, grads) = self.model.params_and_grads();
         self.optimizer.step(params, grads, lr)?;
+        if let Some(average) = self.average.as_mut() {
+            average.averaging.update(&mut average.values, self.model.params(), step);
+        }
         if diagnosed {
             self.record_step();
         }
@@ -831,9 +875,12 @@ impl Trainer {
 
     /// Records the epoch for early stopping; returns true when patience has run out.
     fn update_early_stopping(&mut self, metrics: &EpochMetrics) -> bool {
+        // Where the run averages, the average is its result, and early stopping watches it.
+        let (val_error, val_loss) =
+            metrics.averaged.map_or((metrics.val_error, metrics.val_loss), |a| (a.val_error, a.val_loss));
         let watched = match self.config.early_stop_on {
-            Watched::ValError => metrics.val_error,
-            Watched::ValLoss => metrics.val_loss,
+            Watched::ValError => val_error,
+            Watched::ValLoss => val_loss,
         };
         if watched < self.progress.best_val_error {
             self.progress.best_val_error = watched;
@@ -841,10 +888,14 @@ impl Trainer {
             self.progress.bad_epochs = 0;
             if self.config.early_stop.is_some() {
                 let best = &mut self.best_params;
-                at_evaluation_point(&mut self.optimizer, self.model.as_mut(), |model| match best {
-                    Some(best) => best.copy_from_slice(model.params()),
-                    None => *best = Some(model.params().to_vec()),
-                });
+                let mut keep = |values: &[f32]| match best {
+                    Some(best) => best.copy_from_slice(values),
+                    None => *best = Some(values.to_vec()),
+                };
+                match &self.average {
+                    Some(average) => keep(&average.values),
+                    None => at_evaluation_point(&mut self.optimizer, self.model.as_mut(), |model| keep(model.params())),
+                }
             }
             false
         } else {

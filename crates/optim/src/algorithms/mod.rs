@@ -573,10 +573,12 @@ impl OptimizerConfig {
     /// The optimizer `name` with the defaults of `convention`.
     pub fn named(name: &str, convention: Convention) -> Result<Self, ConfigError> {
         use Convention::{Book, Torch};
+        let sgd_lr = if convention == Torch { 1e-3 } else { 0.01 };
         let (name, algorithm, lr, weight_decay): (&'static str, Algorithm, f64, f64) = match name {
-            "sgd" => ("sgd", SgdConfig::plain(convention).into(), 0.01, 0.0),
-            "momentum" => ("momentum", SgdConfig::momentum(convention).into(), 0.01, 0.0),
-            "nesterov" => ("nesterov", SgdConfig::nesterov(convention).into(), 0.01, 0.0),
+            // torch.optim.SGD's default rate is 1e-3 (with or without momentum).
+            "sgd" => ("sgd", SgdConfig::plain(convention).into(), sgd_lr, 0.0),
+            "momentum" => ("momentum", SgdConfig::momentum(convention).into(), sgd_lr, 0.0),
+            "nesterov" => ("nesterov", SgdConfig::nesterov(convention).into(), sgd_lr, 0.0),
             "adagrad" => ("adagrad", AdagradConfig::new(convention).into(), 0.01, 0.0),
             "rmsprop" => {
                 let lr = if convention == Book { 1e-3 } else { 1e-2 };
@@ -619,12 +621,33 @@ impl OptimizerConfig {
         if let (Algorithm::Adafactor(c), Hyperparameter::Eps) = (&self.algorithm, parameter) {
             return c.eps1; // unset means Adafactor's own default, which no value states
         }
-        match self.clone().place(parameter)? {
+        match self.algorithm.clone().place(parameter)? {
             Place::Value(value) => Some(*value),
             Place::Switch(on) => Some(if *on { 1.0 } else { 0.0 }),
         }
     }
 
+    /// Sets `parameter` if this rule has it (a switch is on for any value but 0); returns whether
+    /// it did. Call [`Self::validate`] after.
+    pub fn set(&mut self, parameter: Hyperparameter, value: f64) -> bool {
+        self.algorithm.set(parameter, value)
+    }
+
+    /// Sets every given override this rule has; returns, in the order of [`Overrides::pairs`],
+    /// whether each given value was used (false for values not given).
+    pub fn apply(&mut self, overrides: &Overrides) -> [bool; OVERRIDE_COUNT] {
+        overrides.pairs().map(|(parameter, value)| value.is_some_and(|value| self.set(parameter, value)))
+    }
+
+    /// Checks the learning rate, the weight decay and the rule's hyperparameters.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_non_negative("lr", self.lr)?;
+        check_non_negative("weight_decay", self.weight_decay)?;
+        self.algorithm.validate()
+    }
+}
+
+impl Algorithm {
     /// Sets `parameter` if this rule has it (a switch is on for any value but 0); returns whether
     /// it did. Call [`Self::validate`] after.
     pub fn set(&mut self, parameter: Hyperparameter, value: f64) -> bool {
@@ -639,7 +662,7 @@ impl OptimizerConfig {
     /// Where this rule keeps `parameter`, if it has it.
     fn place(&mut self, parameter: Hyperparameter) -> Option<Place<'_>> {
         use Hyperparameter::*;
-        let slot: Option<&mut f64> = match (&mut self.algorithm, parameter) {
+        let slot: Option<&mut f64> = match (self, parameter) {
             (Algorithm::Rmsprop(c), Centered) => return Some(Place::Switch(&mut c.centered)),
             (Algorithm::Adam(c), DecoupledWeightDecay) => return Some(Place::Switch(&mut c.decoupled_weight_decay)),
             (Algorithm::Nadam(c), DecoupledWeightDecay) => return Some(Place::Switch(&mut c.decoupled_weight_decay)),
@@ -684,19 +707,6 @@ impl OptimizerConfig {
         };
         slot.map(Place::Value)
     }
-
-    /// Sets every given override this rule has; returns, in the order of [`Overrides::pairs`],
-    /// whether each given value was used (false for values not given).
-    pub fn apply(&mut self, overrides: &Overrides) -> [bool; OVERRIDE_COUNT] {
-        overrides.pairs().map(|(parameter, value)| value.is_some_and(|value| self.set(parameter, value)))
-    }
-
-    /// Checks the learning rate, the weight decay and the rule's hyperparameters.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        check_non_negative("lr", self.lr)?;
-        check_non_negative("weight_decay", self.weight_decay)?;
-        self.algorithm.validate()
-    }
 }
 
 #[cfg(test)]
@@ -712,6 +722,27 @@ mod config_tests {
                 config.validate().unwrap();
             }
         }
+    }
+
+    #[test]
+    fn torch_defaults_are_torch_optims() {
+        // The signatures of torch.optim in PyTorch 2.15: SGD(lr=1e-3), RMSprop(lr=1e-2),
+        // NAdam(lr=2e-3), Adamax(lr=2e-3), Adam(lr=1e-3), Adagrad(lr=1e-2), Adadelta(lr=1.0).
+        let expected = [
+            ("sgd", 1e-3),
+            ("momentum", 1e-3),
+            ("nesterov", 1e-3),
+            ("rmsprop", 1e-2),
+            ("nadam", 2e-3),
+            ("adamax", 2e-3),
+            ("adam", 1e-3),
+            ("adagrad", 1e-2),
+            ("adadelta", 1.0),
+        ];
+        for (name, lr) in expected {
+            assert_eq!(OptimizerConfig::named(name, Convention::Torch).unwrap().lr, lr, "{name}");
+        }
+        assert_eq!(OptimizerConfig::named("sgd", Convention::Book).unwrap().lr, 0.01);
     }
 
     #[test]

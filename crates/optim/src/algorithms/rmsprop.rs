@@ -1,7 +1,8 @@
 //! RMSProp (Algorithm 8.5; Hinton, 2012) and RMSProp with Nesterov momentum (Algorithm 8.6).
 //!
 //! **Book:** r ← ρr + (1 − ρ)g⊙g; Δθ = −ε g/√(δ + r), with ρ = 0.9, δ = 1e-6.
-//! With momentum α (8.6, in Sutskever's form that takes g at θ): v ← αv − ε g/√(δ + r), and
+//! With momentum α (8.6, in the form of Bengio, Boulanger-Lewandowski & Pascanu 2013 that takes g
+//! at θ): v ← αv − ε g/√(δ + r), and
 //! Δθ = αv − ε g/√(δ + r) (Nesterov) or Δθ = v (classical).
 //!
 //! **Torch** (`torch.optim.RMSprop`): r ← ρr + (1 − ρ)g⊙g; Δθ = −ε g/(√r + δ), with ρ = 0.99
@@ -289,7 +290,7 @@ mod tests {
 
     #[test]
     fn book_nesterov_by_hand() {
-        // Algorithm 8.6 in Sutskever's form, ρ = 0.9, α = 0.9, δ = 1e-6, ε = 0.01, f = θ².
+        // Algorithm 8.6 in the reparametrized form (g at θ), ρ = 0.9, α = 0.9, δ = 1e-6, ε = 0.01, f = θ².
         let d1 = 2.0 / (1e-6f64 + 0.4).sqrt();
         let v1 = -0.01 * d1;
         let t1 = 1.0 + 0.9 * v1 - 0.01 * d1;

@@ -3,8 +3,12 @@
 //! **Book** (the variable v is a velocity, in units of θ):
 //! - SGD (8.1): θ ← θ − ε_k g, with ε_k from a schedule (the chapter's linear decay).
 //! - Momentum (8.2): v ← αv − εg; θ ← θ + v.
-//! - Nesterov (8.3), in Sutskever's reformulation that takes the gradient at θ rather than at the
-//!   interim point θ + αv: v ← αv − εg; θ ← θ + αv − εg (with the new v).
+//! - Nesterov (8.3), in the reparametrization of Bengio, Boulanger-Lewandowski & Pascanu (2013,
+//!   "Advances in optimizing recurrent networks", §3.5) that takes the gradient at θ rather than
+//!   at the interim point θ + αv: v ← αv − εg; θ ← θ + αv − εg (with the new v). Sutskever,
+//!   Martens, Dahl & Hinton (2013) wrote Nesterov's method as momentum with that interim point,
+//!   the form Algorithm 8.3 has; PyTorch's documentation cites them for its `nesterov`, whose
+//!   step g + μb is the reparametrized form in units of g.
 //!
 //! **Torch** (`torch.optim.SGD`; the buffer b is an average of gradients, in units of g):
 //! b ← g at the first step, then b ← μb + (1 − τ)g (τ = `dampening`); the step direction is
