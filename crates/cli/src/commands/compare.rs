@@ -322,6 +322,10 @@ impl LabProgress {
                     result.seed
                 ));
             }
+            LabEvent::Rerun { variant, setting, seed, reason } => {
+                let setting = setting.label(|lr| table::number(lr, 3));
+                self.line(format!("{variant:<12} {setting:<8} seed {seed}: runs again from the start: {reason}"));
+            }
             LabEvent::Chosen { variant, setting } => {
                 let chosen = setting.label(|lr| table::number(lr, 3)).replacen("lr ", "rate ", 1);
                 self.line(format!("{variant}: {chosen} chosen on validation error"));
