@@ -185,8 +185,9 @@ fn a_report_grown_by_epochs_equals_the_longer_one_run_from_scratch() {
     .unwrap();
     // Every SGD run the shorter report made trains one epoch more; those it did not, three.
     let sgd: Vec<_> = grown.runs.iter().filter(|r| r.variant == "sgd").collect();
-    let made_before =
-        |r: &&&descent::lab::RunResult| before.runs.iter().any(|b| b.variant == "sgd" && b.setting == r.setting && b.seed == r.seed);
+    let made_before = |r: &&&descent::lab::RunResult| {
+        before.runs.iter().any(|b| b.variant == "sgd" && b.setting == r.setting && b.seed == r.seed)
+    };
     let continued = sgd.iter().filter(made_before).count();
     assert!(continued >= 2, "both tuning runs at least");
     assert_eq!(sgd_epochs.load(Ordering::SeqCst), continued + 3 * (sgd.len() - continued));

@@ -414,7 +414,8 @@ impl Lab<'_> {
         let json = serde_json::to_string(&result).map_err(|e| Error::run(&file, e.to_string()))?;
         write_atomically(&file, json.as_bytes())?;
         // A finished run keeps its checkpoint only where a longer budget could continue it.
-        let stopped_early = result.last().is_none_or(|last| last.epoch < config.epochs && !ended_by_updates(&config, last));
+        let stopped_early =
+            result.last().is_none_or(|last| last.epoch < config.epochs && !ended_by_updates(&config, last));
         if result.diverged.is_some() || stopped_early || schedule_spans_the_budget(&config) {
             let _ = std::fs::remove_file(dir.join(CHECKPOINT_FILE));
         }
