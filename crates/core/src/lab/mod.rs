@@ -470,7 +470,9 @@ impl Lab<'_> {
             )));
         }
         if last.is_some() && !dir.join(CHECKPOINT_FILE).is_file() {
-            return Ok(Earlier::Rerun("it has no checkpoint to continue from (made by an older descent)".into()));
+            return Ok(Earlier::Rerun(
+                "it has no checkpoint to continue from (deleted, or made by an older descent)".into(),
+            ));
         }
         Ok(Earlier::Continue)
     }
