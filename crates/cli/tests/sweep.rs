@@ -42,7 +42,8 @@ fn a_diverging_rate_completes_and_is_recorded_under_a_budget_of_updates() {
     let dir = tempfile::tempdir().unwrap();
     // SGD at 1000 on the MLP overflows within a few updates, at every size.
     let output = sweep(
-        "--problem mnist-mlp --sizes 32,128 --lrs 0.1,1000 --budget updates:20 --jobs 2 --threads 1 --out s",
+        "--problem mnist-mlp --sizes 32,128 --lrs 0.1,1000 --budget updates:20 --jobs 2 --threads 1 \
+         --timing-examples 64 --out s",
         dir.path(),
     );
     assert!(output.status.success(), "{}", text(&output.stderr));
@@ -73,7 +74,7 @@ fn a_diverging_rate_completes_and_is_recorded_under_a_budget_of_updates() {
 fn the_best_rate_csv_follows_the_runs_validation_errors_and_a_rerun_reuses_every_run() {
     let dir = tempfile::tempdir().unwrap();
     let args = "--problem mnist-logreg --sizes 32,256 --lrs 0.03,0.3,3 --budget epochs:1 --tuning-seeds 2 \
-                --seeds 1 --jobs 2 --threads 1 --out s";
+                --seeds 1 --jobs 2 --threads 1 --timing-examples 64 --out s";
     let output = sweep(args, dir.path());
     assert!(output.status.success(), "{}", text(&output.stderr));
     let out = dir.path().join("s");
@@ -116,7 +117,7 @@ fn the_best_rate_csv_follows_the_runs_validation_errors_and_a_rerun_reuses_every
 #[test]
 fn bad_input_is_refused_naming_the_flag() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["--sizes", ","], "--sizes ',': the list is empty"),
         (&["--sizes", "16,0"], "--sizes 16,0: expected batch sizes >= 1"),
         (&["--sizes", "16,16"], "--sizes 16,16: a size is listed twice"),
@@ -125,6 +126,7 @@ fn bad_input_is_refused_naming_the_flag() {
         (&["--budget", "weeks:3"], "--budget weeks:3"),
         (&["--lr", "0.1"], "--lr: sweep-batch tunes the rate"),
         (&["--seeds", "0"], "--seeds 0: must be at least 1"),
+        (&["--timing-examples", "0"], "--timing-examples 0: must be at least 1"),
     ];
     for (args, expected) in cases {
         let output = descent(&[&["sweep-batch", "--out", "s"], args].concat(), dir.path());

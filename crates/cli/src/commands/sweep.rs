@@ -56,6 +56,9 @@ pub struct SweepArgs {
     /// Threads of the throughput timing (default: one per core).
     #[arg(long, allow_negative_numbers = true)]
     threads: Option<i64>,
+    /// Examples in each of the three timings of a size's throughput (at least 4 updates each).
+    #[arg(long, value_name = "N", default_value_t = 4096, allow_negative_numbers = true)]
+    timing_examples: i64,
     /// Output folder (default: runs/sweep-batch-PROBLEM). Running again with the same folder
     /// continues the sweep, or grows it by sizes' seeds, rates or a longer budget.
     #[arg(long, value_name = "DIR")]
@@ -178,6 +181,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
         Some(jobs) => crate::flags::threads("--jobs", jobs)?,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
+    let timing_examples = positive("--timing-examples", args.timing_examples)? as usize;
     let timing_threads = match args.threads {
         Some(threads) => crate::flags::threads("--threads", threads)?,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -222,7 +226,8 @@ pub fn run(args: SweepArgs) -> Result<()> {
     for (variant, &batch) in experiment.variants.iter().zip(&sizes) {
         let setting = results.chosen(variant).expect("a finished sweep chose a rate for every size");
         let config = experiment.train_config(variant, &setting, 1);
-        let (examples_per_second, activation_mib) = throughput(&experiment, variant, &results, timing_threads, || {
+        let timing = (timing_threads, timing_examples);
+        let (examples_per_second, activation_mib) = throughput(&experiment, variant, &results, timing, || {
             Splits::from_sets(&config, train_set.clone(), test_set.clone())
         });
         // Means over the reported seeds that did not diverge (NaN, shown as diverged, where all did).
@@ -258,14 +263,15 @@ pub fn run(args: SweepArgs) -> Result<()> {
     Ok(())
 }
 
-/// The trainer's own step throughput at `variant`'s batch size (median of three timings of ~4,096
-/// examples each, after warm-up, at the smallest rate tried) and the MiB of its activation
-/// buffers. A timing the rate makes diverge gives no throughput (NaN), never an abort.
+/// The trainer's own step throughput at `variant`'s batch size on `threads` (median of three
+/// timings of about `examples` each, at least 4 updates, after warm-up, at the smallest rate
+/// tried) and the MiB of its activation buffers. A timing the rate makes diverge gives no
+/// throughput (NaN), never an abort.
 fn throughput(
     experiment: &lab::Experiment,
     variant: &Variant,
     results: &Results,
-    threads: usize,
+    (threads, examples): (usize, usize),
     splits: impl Fn() -> Result<Splits, descent::Error>,
 ) -> (f64, f64) {
     let smallest = results.rates_tried(variant).first().copied().unwrap_or(variant.lrs[0]);
@@ -276,7 +282,7 @@ fn throughput(
     let timed = splits().and_then(|splits| Trainer::new(config, splits));
     let Ok(mut timed) = timed else { return (f64::NAN, f64::NAN) };
     let activation_mib = timed.model().activation_bytes(batch) as f64 / (1024.0 * 1024.0);
-    let steps = (4096 / batch).max(4);
+    let steps = (examples / batch).max(4);
     let rates: Result<Vec<f64>, _> = timed
         .time_steps(3)
         .and_then(|_| (0..3).map(|_| timed.time_steps(steps).map(|s| (steps * batch) as f64 / s)).collect());
