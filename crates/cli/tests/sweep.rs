@@ -137,3 +137,38 @@ fn bad_input_is_refused_naming_the_flag() {
         assert!(!dir.path().join("s").exists(), "{args:?} wrote nothing");
     }
 }
+
+#[test]
+fn a_sweep_grown_by_updates_continues_whole_epochs_and_equals_the_longer_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = |updates: u32, out: &str| {
+        format!(
+            "--problem mnist-logreg --sizes 1000,3000 --lrs 0.1 --budget updates:{updates} --jobs 2 --threads 1 \
+             --timing-examples 64 --out {out}"
+        )
+    };
+    let first = sweep(&args(4, "grown"), dir.path());
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    // 5,000 training examples: 5 updates an epoch at m = 1000, 2 at m = 3000. Four updates end
+    // inside m = 1000's first epoch, and on m = 3000's second epoch's end.
+    let per_epoch: Vec<f64> =
+        rows(&dir.path().join("grown/sweep.csv")).iter().map(|r| number(r, "updates_per_epoch")).collect();
+    assert_eq!(per_epoch, [5.0, 2.0]);
+    let grown = sweep(&args(8, "grown"), dir.path());
+    assert!(grown.status.success(), "{}", text(&grown.stderr));
+    let stdout = text(&grown.stdout);
+    let reruns: Vec<&str> = stdout.lines().filter(|line| line.contains("runs again from the start")).collect();
+    assert_eq!(reruns.len(), 2, "{stdout}");
+    assert!(reruns.iter().all(|line| line.starts_with("m-1000 ")
+        && line.ends_with("its budget of 4 updates ended inside epoch 1, which was evaluated as its last")));
+    let scratch = sweep(&args(8, "scratch"), dir.path());
+    assert!(scratch.status.success(), "{}", text(&scratch.stderr));
+    for (m, seed) in [(1000, 1), (1000, 2), (3000, 1), (3000, 2)] {
+        let epochs = |out: &str| -> Vec<(u32, u64, f64, f64)> {
+            let result = run(&dir.path().join(out), m, 0.1, seed);
+            result.epochs.iter().map(|e| (e.epoch, e.step, e.val_error, e.test_loss)).collect()
+        };
+        assert_eq!(epochs("grown"), epochs("scratch"), "m = {m}, seed {seed}");
+        assert_eq!(epochs("grown").last().unwrap().1, 8);
+    }
+}

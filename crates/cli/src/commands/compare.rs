@@ -34,7 +34,8 @@ pub struct CompareArgs {
     /// and none of them is reported (default 1).
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     tuning_seeds: Option<i64>,
-    /// Epochs per run (updates for a 2-D function; default: the problem's budget).
+    /// Epochs per run (updates for a 2-D function; default: the problem's budget). Raising it on a
+    /// finished report continues every run from its checkpoint.
     #[arg(long, allow_negative_numbers = true)]
     epochs: Option<i64>,
     /// Minibatch size (default 128).
