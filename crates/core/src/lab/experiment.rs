@@ -828,8 +828,8 @@ mod tests {
     fn a_variant_group_lists_what_it_tunes_over() {
         let text = "seeds = 2\ntuning_seeds = 3\nepochs = 4\n\n[[variant]]\nname = \"m\"\noptimizer = \"momentum\"\n\
                     lrs = [0.1, 0.01]\nmomentum = [0.5, 0.9]\nschedule = [\"constant\", \"cosine\"]\n\
-                    clip = [\"none\", \"global-norm:1\"]\nepochs = 10\n\n[[variant]]\noptimizer = \"adam\"\n\
-                    clip = \"global-norm:1\"\n";
+                    clip = [\"none\", \"global-norm:1\"]\nepochs = 10\nbatch = 32\n\n[[variant]]\n\
+                    optimizer = \"adam\"\nclip = \"global-norm:1\"\n";
         let experiment = parse(text).unwrap().resolve(None).unwrap();
         let (group, adam) = (&experiment.variants[0], &experiment.variants[1]);
         assert_eq!((group.momenta.as_slice(), group.momentum), (&[0.5, 0.9][..], None));
@@ -845,6 +845,8 @@ mod tests {
         let clipped = Setting { clip: Some("global-norm:1".into()), ..group.settings()[0].clone() };
         let config = experiment.train_config(group, &clipped, 4);
         assert_eq!((config.epochs, config.clip.map(|c| c.to_string())), (10, Some("global-norm:1".into())));
+        // The group's own batch size; the other variant keeps the experiment's (128).
+        assert_eq!((config.batch, experiment.train_config(adam, &Setting::rate(0.1), 4).batch), (32, 128));
         let unclipped = Setting { clip: Some("none".into()), ..clipped };
         assert_eq!(experiment.train_config(group, &unclipped, 4).clip, None);
         assert_eq!(adam.clip.map(|c| c.to_string()), Some("global-norm:1".into()));
