@@ -68,6 +68,20 @@ fn a_diverging_rate_completes_and_is_recorded_under_a_budget_of_updates() {
     for file in ["rates.svg", "sweep.svg", "results.json", "summary.csv"] {
         assert!(out.join(file).is_file(), "{file}");
     }
+    // Where every rate diverges, so does the throughput timing (at the smallest rate): the sweep
+    // still completes, with no throughput and no error to report for the size.
+    let output = sweep(
+        "--problem mnist-mlp --sizes 32 --lrs 1000 --budget updates:8 --timing-examples 64 --out all",
+        dir.path(),
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains("m = 32: throughput not measured (non-finite loss"),
+        "{}",
+        text(&output.stdout)
+    );
+    let row = &rows(&dir.path().join("all/sweep.csv"))[0];
+    assert_eq!((&*row["examples_per_second"], &*row["val_error"], &*row["tuning_val_error"]), ("NaN", "NaN", "inf"));
 }
 
 #[test]
