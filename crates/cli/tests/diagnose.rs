@@ -89,51 +89,6 @@ fn bad_diagnostics_input_is_named() {
 }
 
 #[test]
-fn sweep_batch_measures_every_size() {
-    let dir = tempfile::tempdir().unwrap();
-    let args = [
-        "sweep-batch",
-        "--problem",
-        "mnist-logreg",
-        "--sizes",
-        "32,256",
-        "--epochs",
-        "1",
-        "--lr-rule",
-        "sqrt",
-        "--lr",
-        "0.1",
-        "--out",
-        "sweep",
-    ];
-    let output = descent(&args, dir.path());
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let csv = std::fs::read_to_string(dir.path().join("sweep/sweep.csv")).unwrap();
-    assert_eq!(column(&csv, "batch"), vec![32.0, 256.0]);
-    // sqrt rule around m₀ = 128: ε·√(m/128).
-    let lrs = column(&csv, "lr");
-    assert!((lrs[0] - 0.05).abs() < 1e-12 && (lrs[1] - 0.1 * 2f64.sqrt()).abs() < 1e-12, "{lrs:?}");
-    // Activations of logistic regression: (10 outputs + 2 × 784 widest) × m × 4 bytes.
-    let mib = column(&csv, "activation_mib");
-    assert!((mib[0] - (10.0 + 2.0 * 784.0) * 32.0 * 4.0 / 1048576.0).abs() < 1e-4, "{mib:?}");
-    assert!(column(&csv, "examples_per_second").iter().all(|&r| r > 0.0));
-    assert!(column(&csv, "val_error").iter().all(|&e| e > 0.0 && e < 0.5));
-    assert!(dir.path().join("sweep/sweep.svg").is_file());
-}
-
-#[test]
-fn sweep_batch_refuses_an_empty_size_list() {
-    let dir = tempfile::tempdir().unwrap();
-    for (sizes, expected) in [(",", "--sizes ',': the list is empty"), ("16,0", "--sizes 16,0: expected batch sizes")] {
-        let output = descent(&["sweep-batch", "--sizes", sizes], dir.path());
-        assert_eq!(output.status.code(), Some(2));
-        assert!(text(&output.stderr).contains(expected), "{}", text(&output.stderr));
-    }
-    let output = descent(&["sweep-batch", "--lr-rule", "cubic"], dir.path());
-    assert_eq!(output.status.code(), Some(2));
-}
-
-#[test]
 fn a_diagnosed_recurrent_run_records_gradients_across_time() {
     let dir = tempfile::tempdir().unwrap();
     let args = [

@@ -44,7 +44,7 @@ fn the_users_files_are_never_replaced_or_written_through() {
     std::fs::create_dir(&linked).unwrap();
     std::os::unix::fs::symlink(&target, linked.join("curves.svg")).unwrap();
     refused(train("linked"), "--out linked: holds files that are not a descent run");
-    let sweep = ["sweep-batch", "--problem", "mnist-logreg", "--sizes", "64", "--epochs", "1", "--out", "mine"];
+    let sweep = ["sweep-batch", "--problem", "mnist-logreg", "--sizes", "64", "--budget", "epochs:1", "--out", "mine"];
     refused(descent(&sweep, dir.path()), "--out mine: holds files that are not a sweep of descent's");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
 }

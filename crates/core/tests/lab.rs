@@ -62,7 +62,8 @@ fn a_stopped_comparison_resumes_to_the_same_results() {
     assert!(!dir.path().join("results.json").exists());
     let first = lab::run_folder(dir.path(), "sgd", &Setting::rate(0.001), 1);
     let second = lab::run_folder(dir.path(), "sgd", &Setting::rate(0.1), 1);
-    assert!(first.join("result.json").is_file() && !first.join("checkpoint.safetensors").exists());
+    // A finished run keeps its checkpoint, to be continued should the budget grow.
+    assert!(first.join("result.json").is_file() && first.join("checkpoint.safetensors").is_file());
     assert!(!second.join("result.json").exists() && second.join("checkpoint.safetensors").is_file());
 
     let from_disk = AtomicUsize::new(0);
@@ -144,6 +145,64 @@ fn a_report_grown_by_seeds_and_rates_equals_the_larger_one_run_from_scratch() {
     let scratch_dir = tempfile::tempdir().unwrap();
     let scratch = lab::run(&larger, scratch_dir.path(), 2, &never, &|_| {}).unwrap();
     assert_eq!(without_seconds(grown), without_seconds(scratch));
+}
+
+#[test]
+fn a_report_grown_by_epochs_equals_the_longer_one_run_from_scratch() {
+    use descent::lab::{OneOrList, VariantSpec};
+    // SGD at a constant rate continues each run from its checkpoint; Adam with a cosine spanning
+    // the whole budget must run again (its rates change from the first update).
+    let experiment = |epochs: u32| {
+        ExperimentSpec {
+            problem: Some("mnist-logreg".into()),
+            optimizers: Some(vec!["sgd".into()]),
+            variants: vec![VariantSpec {
+                optimizer: "adam".into(),
+                schedule: Some(OneOrList::One("cosine".into())),
+                ..VariantSpec::default()
+            }],
+            lrs: Some(LrGrid::List(vec![0.1, 0.001])),
+            seeds: Some(2),
+            epochs: Some(epochs),
+            val_size: Some(2000),
+            ..ExperimentSpec::default()
+        }
+        .resolve(None)
+        .unwrap()
+    };
+    let never = Arc::new(AtomicBool::new(false));
+    let dir = tempfile::tempdir().unwrap();
+    let before = lab::run(&experiment(2), dir.path(), 2, &never, &|_| {}).unwrap();
+    let sgd_epochs = AtomicUsize::new(0);
+    let reruns = std::sync::Mutex::new(Vec::new());
+    let grown = lab::run(&experiment(3), dir.path(), 2, &never, &|event| match event {
+        LabEvent::Epoch { variant: "sgd", .. } => {
+            sgd_epochs.fetch_add(1, Ordering::SeqCst);
+        }
+        LabEvent::Rerun { variant, reason, .. } => reruns.lock().unwrap().push(format!("{variant}: {reason}")),
+        _ => {}
+    })
+    .unwrap();
+    // Every SGD run the shorter report made trains one epoch more; those it did not, three.
+    let sgd: Vec<_> = grown.runs.iter().filter(|r| r.variant == "sgd").collect();
+    let made_before = |r: &&&descent::lab::RunResult| {
+        before.runs.iter().any(|b| b.variant == "sgd" && b.setting == r.setting && b.seed == r.seed)
+    };
+    let continued = sgd.iter().filter(made_before).count();
+    assert!(continued >= 2, "both tuning runs at least");
+    assert_eq!(sgd_epochs.load(Ordering::SeqCst), continued + 3 * (sgd.len() - continued));
+    // Adam's runs of the shorter report, each said to run again for its schedule.
+    let reruns = reruns.into_inner().unwrap();
+    let adam_before = before.runs.iter().filter(|r| r.variant == "adam").count();
+    assert_eq!(reruns.len(), adam_before, "{reruns:?}");
+    assert!(reruns.iter().all(|r| r.starts_with("adam: its schedule 'cosine' is stretched")), "{reruns:?}");
+    assert!(grown.runs.iter().all(|r| r.epochs.len() == 3));
+    let scratch_dir = tempfile::tempdir().unwrap();
+    let scratch = lab::run(&experiment(3), scratch_dir.path(), 2, &never, &|_| {}).unwrap();
+    assert_eq!(without_seconds(grown), without_seconds(scratch));
+    // A shorter budget is not growth.
+    let error = lab::prepare(&experiment(2), dir.path()).unwrap_err().to_string();
+    assert!(error.contains("'epochs = 3' against 'epochs = 2'"), "{error}");
 }
 
 #[test]

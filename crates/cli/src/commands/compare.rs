@@ -34,7 +34,8 @@ pub struct CompareArgs {
     /// and none of them is reported (default 1).
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     tuning_seeds: Option<i64>,
-    /// Epochs per run (updates for a 2-D function; default: the problem's budget).
+    /// Epochs per run (updates for a 2-D function; default: the problem's budget). Raising it on a
+    /// finished report continues every run from its checkpoint.
     #[arg(long, allow_negative_numbers = true)]
     epochs: Option<i64>,
     /// Minibatch size (default 128).
@@ -344,6 +345,10 @@ impl LabProgress {
                     result.setting.label(|lr| table::number(lr, 3)),
                     result.seed
                 ));
+            }
+            LabEvent::Rerun { variant, setting, seed, reason } => {
+                let setting = setting.label(|lr| table::number(lr, 3));
+                self.line(format!("{variant:<12} {setting:<8} seed {seed}: runs again from the start: {reason}"));
             }
             LabEvent::Chosen { variant, setting } => {
                 let chosen = setting.label(|lr| table::number(lr, 3)).replacen("lr ", "rate ", 1);

@@ -220,6 +220,9 @@ pub struct VariantSpec {
     pub schedule: Option<OneOrList<String>>,
     /// This variant's budget in epochs (the experiment's if absent).
     pub epochs: Option<u32>,
+    /// This variant's minibatch size (the experiment's if absent).
+    #[serde(default)]
+    pub batch: Option<usize>,
 }
 
 /// An experiment file: every field optional; what is absent takes the problem's defaults.
@@ -321,6 +324,13 @@ pub struct Variant {
     /// This variant's budget, where it differs from the experiment's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epochs: Option<u32>,
+    /// This variant's minibatch size, where it differs from the experiment's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<usize>,
+    /// A budget in updates besides the epochs (`descent sweep-batch --budget updates:N`): a run
+    /// stops after this many, inside an epoch if need be (that epoch then counts as its last).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updates: Option<u64>,
 }
 
 impl Variant {
@@ -511,6 +521,9 @@ impl ExperimentSpec {
             if let Some(epochs) = spec.epochs {
                 positive(&format!("{key}: epochs"), epochs as u64)?;
             }
+            if let Some(batch) = spec.batch {
+                positive(&format!("{key}: batch"), batch as u64)?;
+            }
             let variant = Variant {
                 name,
                 optimizer: spec.optimizer.clone(),
@@ -536,6 +549,8 @@ impl ExperimentSpec {
                 schedules,
                 clips,
                 epochs: spec.epochs.filter(|&own| own != epochs),
+                batch: spec.batch.filter(|&own| own != batch),
+                updates: None,
             };
             let settings = variant.settings();
             if settings.len() > MAX_SETTINGS {
@@ -630,8 +645,9 @@ impl Experiment {
             // `resolve` parsed every clipping of the space.
             Some(text) => Some(text.parse().expect("a resolved experiment's clippings parse")),
         };
-        config.batch = self.batch;
+        config.batch = variant.batch.unwrap_or(self.batch);
         config.epochs = self.epochs_of(variant);
+        config.steps = variant.updates;
         config.val_size = self.val_size;
         config.length = self.length;
         config.seed = seed;
@@ -677,13 +693,23 @@ impl Experiment {
     }
 
     /// What differs between the experiment in a folder (`self`) and `grown`, beyond what a
-    /// folder may grow by: seeds (tuning and reported), rates, and the values tuned over.
-    /// Every run of the folder stays valid then, since a run is named by its setting and seed.
+    /// folder may grow by: seeds (tuning and reported), rates, the values tuned over, and the
+    /// budgets (epochs, and updates where a variant has them), which may grow but not shrink.
+    /// Every run of the folder stays valid then, since a run is named by its setting and seed,
+    /// and a run of a smaller budget is continued (or run again, see [`run`](super::run)).
     pub fn growth_difference(&self, grown: &Experiment) -> Option<String> {
         let mut this = self.clone();
         (this.seeds, this.tuning_seeds) = (grown.seeds, grown.tuning_seeds);
         if this.variants.len() == grown.variants.len() {
             for (mine, theirs) in this.variants.iter_mut().zip(&grown.variants) {
+                let longer = grown.epochs_of(theirs) >= self.epochs_of(mine)
+                    && match (mine.updates, theirs.updates) {
+                        (Some(before), Some(after)) => after >= before,
+                        (before, after) => before == after,
+                    };
+                if longer {
+                    (mine.epochs, mine.updates) = (theirs.epochs, theirs.updates);
+                }
                 mine.lrs.clone_from(&theirs.lrs);
                 mine.extend = theirs.extend;
                 // A value tuned over may be added; a fixed value becomes tuned only as a list
@@ -698,6 +724,9 @@ impl Experiment {
                     mine.clips.clone_from(&theirs.clips);
                 }
             }
+        }
+        if grown.epochs >= self.epochs {
+            this.epochs = grown.epochs;
         }
         difference(&this, grown)
     }
@@ -799,8 +828,8 @@ mod tests {
     fn a_variant_group_lists_what_it_tunes_over() {
         let text = "seeds = 2\ntuning_seeds = 3\nepochs = 4\n\n[[variant]]\nname = \"m\"\noptimizer = \"momentum\"\n\
                     lrs = [0.1, 0.01]\nmomentum = [0.5, 0.9]\nschedule = [\"constant\", \"cosine\"]\n\
-                    clip = [\"none\", \"global-norm:1\"]\nepochs = 10\n\n[[variant]]\noptimizer = \"adam\"\n\
-                    clip = \"global-norm:1\"\n";
+                    clip = [\"none\", \"global-norm:1\"]\nepochs = 10\nbatch = 32\n\n[[variant]]\n\
+                    optimizer = \"adam\"\nclip = \"global-norm:1\"\n";
         let experiment = parse(text).unwrap().resolve(None).unwrap();
         let (group, adam) = (&experiment.variants[0], &experiment.variants[1]);
         assert_eq!((group.momenta.as_slice(), group.momentum), (&[0.5, 0.9][..], None));
@@ -816,6 +845,8 @@ mod tests {
         let clipped = Setting { clip: Some("global-norm:1".into()), ..group.settings()[0].clone() };
         let config = experiment.train_config(group, &clipped, 4);
         assert_eq!((config.epochs, config.clip.map(|c| c.to_string())), (10, Some("global-norm:1".into())));
+        // The group's own batch size; the other variant keeps the experiment's (128).
+        assert_eq!((config.batch, experiment.train_config(adam, &Setting::rate(0.1), 4).batch), (32, 128));
         let unclipped = Setting { clip: Some("none".into()), ..clipped };
         assert_eq!(experiment.train_config(group, &unclipped, 4).clip, None);
         assert_eq!(adam.clip.map(|c| c.to_string()), Some("global-norm:1".into()));

@@ -14,7 +14,13 @@
 //! `result.json` once finished), so a comparison that is stopped continues where it was: finished
 //! runs are read back, a run cut short resumes from its last epoch's checkpoint. Since a run is
 //! named by its setting and seed alone, a report grows by more seeds, rates or tuned values
-//! without running again what it has.
+//! without running again what it has. It grows by epochs (or updates) as well: a finished run
+//! keeps its last checkpoint and continues from it to the longer budget, which gives the run a
+//! longer experiment makes from scratch, since nothing before the last epoch depends on the
+//! budget. Where something does, the run starts again and the lab says why: a schedule stretched
+//! over the whole budget (`linear`, `cosine` without their own τ), or a budget of updates that
+//! ended inside an epoch. Runs that diverged or stopped early end so under any budget and are read
+//! back.
 
 pub mod experiment;
 pub mod lr_find;
@@ -34,6 +40,7 @@ pub use suite::{Suite, SuiteResults, SuiteSpec};
 
 use crate::checkpoint::{write_atomically, CHECKPOINT_FILE};
 use crate::collective::{Collective, SingleProcess};
+use crate::config::TrainConfig;
 use crate::data::Dataset;
 use crate::train::{self, EpochMetrics, Event, Splits, Trainer};
 use crate::trajectory::{self, RunSettings};
@@ -76,6 +83,18 @@ pub enum LabEvent<'a> {
         /// Epochs of its budget it did not run (it diverged), or that were already counted.
         epochs_skipped: u64,
     },
+    /// A finished or interrupted run of a smaller budget cannot be continued to the grown one and
+    /// runs again from the start.
+    Rerun {
+        /// The run's variant.
+        variant: &'a str,
+        /// Its setting.
+        setting: &'a Setting,
+        /// Its seed.
+        seed: u64,
+        /// Why it cannot be continued.
+        reason: &'a str,
+    },
     /// A variant's setting was chosen on validation error.
     Chosen {
         /// The variant.
@@ -112,8 +131,8 @@ pub fn prepare(experiment: &Experiment, out: &Path) -> Result<(), Error> {
             return Err(Error::run(
                 out,
                 format!(
-                    "holds another experiment ({difference}); a report grows only by seeds, rates and values \
-                     tuned over: choose another folder, or repeat its other settings"
+                    "holds another experiment ({difference}); a report grows only by seeds, rates, values \
+                     tuned over and longer budgets: choose another folder, or repeat its other settings"
                 ),
             ));
         }
@@ -254,6 +273,28 @@ pub(crate) fn agree<T>(collective: &dyn Collective, result: Result<T, Error>) ->
     }
 }
 
+/// What a run folder holds already (see `Lab::earlier_work`).
+enum Earlier {
+    /// A finished run for this budget: read back.
+    Done(RunResult),
+    /// Nothing, or work that continues (from its checkpoint, if it has one).
+    Continue,
+    /// A run of a smaller budget that cannot be continued, and why.
+    Rerun(String),
+}
+
+/// Whether the run ended on its budget of updates (rather than of epochs).
+fn ended_by_updates(config: &TrainConfig, last: &EpochMetrics) -> bool {
+    config.steps.is_some_and(|steps| last.step >= steps)
+}
+
+/// Whether the schedule of `config` depends on the run's length (a decay whose τ or period is
+/// the whole run): then a run continued to a longer budget would not be the longer run.
+fn schedule_spans_the_budget(config: &TrainConfig) -> bool {
+    let (short, long) = (config.schedule(1 << 20), config.schedule(1 << 21));
+    !matches!((short, long), (Ok(a), Ok(b)) if a == b)
+}
+
 /// What a rank says in [`agree`] when it was interrupted.
 const INTERRUPTED: &str = "interrupted";
 
@@ -330,18 +371,40 @@ impl Lab<'_> {
         }
     }
 
-    /// One run: read back if finished, resumed if cut short, else run from the start.
+    /// One run: read back if finished, continued if cut short or if its budget grew, else run
+    /// from the start.
     fn run_one(&self, spec: &RunSpec) -> Result<RunResult, Error> {
         let variant = &self.experiment.variants[spec.variant];
         let dir = run_folder(self.out, &variant.name, &spec.setting, spec.seed);
         let file = dir.join(RUN_RESULT_FILE);
         let budget = self.experiment.epochs_of(variant) as u64;
-        if file.is_file() {
+        let earlier = if file.is_file() {
             let text = crate::files::read_text(&file, crate::files::TEXT_LIMIT, false)?;
             let result: RunResult =
                 serde_json::from_str(&text).map_err(|e| Error::run(&file, format!("damaged: {e}")))?;
-            (self.observe)(LabEvent::Finished { result: &result, from_disk: true, epochs_skipped: budget });
-            return Ok(result);
+            Some(result)
+        } else {
+            None
+        };
+        let config = self.experiment.train_config(variant, &spec.setting, spec.seed);
+        match self.earlier_work(&dir, &config, earlier)? {
+            Earlier::Done(result) => {
+                (self.observe)(LabEvent::Finished { result: &result, from_disk: true, epochs_skipped: budget });
+                return Ok(result);
+            }
+            Earlier::Continue => {}
+            Earlier::Rerun(reason) => {
+                let (variant, setting, seed) = (&variant.name, &spec.setting, spec.seed);
+                (self.observe)(LabEvent::Rerun { variant, setting, seed, reason: &reason });
+                for stale in [CHECKPOINT_FILE, RUN_RESULT_FILE] {
+                    match std::fs::remove_file(dir.join(stale)) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(Error::run(dir.join(stale), format!("cannot remove: {e}")))
+                        }
+                        _ => {}
+                    }
+                }
+            }
         }
         std::fs::create_dir_all(&dir).map_err(|e| Error::run(&dir, format!("cannot create: {e}")))?;
         let (result, resumed_epochs) = match self.data {
@@ -350,11 +413,68 @@ impl Lab<'_> {
         };
         let json = serde_json::to_string(&result).map_err(|e| Error::run(&file, e.to_string()))?;
         write_atomically(&file, json.as_bytes())?;
-        // The checkpoint only serves resumption; a finished run keeps its metrics, not 20 MB.
-        let _ = std::fs::remove_file(dir.join(CHECKPOINT_FILE));
+        // A finished run keeps its checkpoint only where a longer budget could continue it.
+        let stopped_early =
+            result.last().is_none_or(|last| last.epoch < config.epochs && !ended_by_updates(&config, last));
+        if result.diverged.is_some() || stopped_early || schedule_spans_the_budget(&config) {
+            let _ = std::fs::remove_file(dir.join(CHECKPOINT_FILE));
+        }
         let epochs_skipped = budget - result.epochs.len() as u64 + resumed_epochs;
         (self.observe)(LabEvent::Finished { result: &result, from_disk: false, epochs_skipped });
         Ok(result)
+    }
+
+    /// What the run folder `dir` already holds for a run of `config` (whose `result.json`, if
+    /// any, is `result`): a result to read back, work to continue, or a run of a smaller budget
+    /// that must start again, and why.
+    fn earlier_work(&self, dir: &Path, config: &TrainConfig, result: Option<RunResult>) -> Result<Earlier, Error> {
+        let Some(data) = self.data else {
+            // A 2-D path: its "epochs" are its updates.
+            return Ok(match result {
+                Some(r) if r.diverged.is_some() || r.epochs.len() as u64 == config.epochs as u64 => Earlier::Done(r),
+                Some(_) => Earlier::Rerun("a 2-D path is computed again from its start (milliseconds)".into()),
+                None => Earlier::Continue,
+            });
+        };
+        let config_file = dir.join(train::CONFIG_FILE);
+        if !config_file.is_file() {
+            return Ok(result.map_or(Earlier::Continue, Earlier::Done));
+        }
+        let text = crate::files::read_text(&config_file, crate::files::TEXT_LIMIT, false)?;
+        let before: TrainConfig =
+            toml::from_str(&text).map_err(|e| Error::run(&config_file, format!("damaged: {}", e.message())))?;
+        let same_budget = (before.epochs, before.steps) == (config.epochs, config.steps);
+        let last = result.as_ref().and_then(RunResult::last).cloned();
+        if let Some(result) = result {
+            let reached = last.as_ref().is_some_and(|l| l.epoch >= before.epochs || ended_by_updates(&before, l));
+            // Divergence and early stopping end a run the same way under any longer budget.
+            if same_budget || result.diverged.is_some() || !reached {
+                return Ok(Earlier::Done(result));
+            }
+        } else if same_budget {
+            return Ok(Earlier::Continue);
+        }
+        // The budget grew since this run was made.
+        if schedule_spans_the_budget(config) {
+            return Ok(Earlier::Rerun(format!(
+                "its schedule '{}' is stretched over the whole budget, so a longer one changes its rates from \
+                 the first update",
+                config.schedule
+            )));
+        }
+        let per_epoch = data.0.len().saturating_sub(config.val_size).div_ceil(config.batch.max(1)) as u64;
+        if let Some(last) = last.as_ref().filter(|last| last.step < last.epoch as u64 * per_epoch) {
+            return Ok(Earlier::Rerun(format!(
+                "its budget of {} updates ended inside epoch {}, which was evaluated as its last",
+                last.step, last.epoch
+            )));
+        }
+        if last.is_some() && !dir.join(CHECKPOINT_FILE).is_file() {
+            return Ok(Earlier::Rerun(
+                "it has no checkpoint to continue from (deleted, or made by an older descent)".into(),
+            ));
+        }
+        Ok(Earlier::Continue)
     }
 
     /// Trains a classifier run; returns its result and the epochs it had done before (resumed).
