@@ -158,7 +158,7 @@ fn a_sweep_grown_by_updates_continues_whole_epochs_and_equals_the_longer_sweep()
     let args = |updates: u32, out: &str| {
         format!(
             "--problem mnist-logreg --sizes 1000,3000 --lrs 0.1 --budget updates:{updates} --jobs 2 --threads 1 \
-             --timing-examples 64 --out {out}"
+             --timing-examples 64 --keep-checkpoints --out {out}"
         )
     };
     let first = sweep(&args(4, "grown"), dir.path());

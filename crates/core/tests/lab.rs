@@ -62,8 +62,8 @@ fn a_stopped_comparison_resumes_to_the_same_results() {
     assert!(!dir.path().join("results.json").exists());
     let first = lab::run_folder(dir.path(), "sgd", &Setting::rate(0.001), 1);
     let second = lab::run_folder(dir.path(), "sgd", &Setting::rate(0.1), 1);
-    // A finished run keeps its checkpoint, to be continued should the budget grow.
-    assert!(first.join("result.json").is_file() && first.join("checkpoint.safetensors").is_file());
+    // A finished run deletes its checkpoint (the experiment does not ask to keep them).
+    assert!(first.join("result.json").is_file() && !first.join("checkpoint.safetensors").exists());
     assert!(!second.join("result.json").exists() && second.join("checkpoint.safetensors").is_file());
 
     let from_disk = AtomicUsize::new(0);
@@ -165,6 +165,7 @@ fn a_report_grown_by_epochs_equals_the_longer_one_run_from_scratch() {
             seeds: Some(2),
             epochs: Some(epochs),
             val_size: Some(2000),
+            keep_checkpoints: Some(true),
             ..ExperimentSpec::default()
         }
         .resolve(None)
@@ -173,6 +174,12 @@ fn a_report_grown_by_epochs_equals_the_longer_one_run_from_scratch() {
     let never = Arc::new(AtomicBool::new(false));
     let dir = tempfile::tempdir().unwrap();
     let before = lab::run(&experiment(2), dir.path(), 2, &never, &|_| {}).unwrap();
+    // Kept for SGD's runs (Adam's schedule spans the budget: they could not continue).
+    let kept = |variant: &str| {
+        let runs = std::fs::read_dir(dir.path().join("runs").join(variant)).unwrap();
+        runs.filter(|run| run.as_ref().unwrap().path().join("checkpoint.safetensors").exists()).count()
+    };
+    assert_eq!((kept("sgd"), kept("adam")), (4, 0));
     let sgd_epochs = AtomicUsize::new(0);
     let reruns = std::sync::Mutex::new(Vec::new());
     let grown = lab::run(&experiment(3), dir.path(), 2, &never, &|event| match event {

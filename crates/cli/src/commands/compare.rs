@@ -56,6 +56,10 @@ pub struct CompareArgs {
     /// Runs at a time, one thread each (default: one per core).
     #[arg(long, allow_negative_numbers = true)]
     jobs: Option<i64>,
+    /// Keep each finished run's last checkpoint (megabytes per run), so that running again with
+    /// more epochs continues every run instead of starting it again.
+    #[arg(long)]
+    keep_checkpoints: bool,
     /// Experiment file (TOML); flags given as well take precedence.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -168,6 +172,9 @@ fn experiment_spec(args: &CompareArgs) -> Result<ExperimentSpec> {
         for variant in &mut spec.variants {
             variant.lrs = None;
         }
+    }
+    if args.keep_checkpoints {
+        spec.keep_checkpoints = Some(true);
     }
     if let Some(seeds) = args.seeds {
         spec.seeds = Some(positive("--seeds", seeds)? as u32);

@@ -53,6 +53,10 @@ pub struct SweepArgs {
     /// Runs at a time, one thread each (default: one per core).
     #[arg(long, allow_negative_numbers = true)]
     jobs: Option<i64>,
+    /// Keep each finished run's last checkpoint (megabytes per run), so that running again with
+    /// more epochs continues every run instead of starting it again.
+    #[arg(long)]
+    keep_checkpoints: bool,
     /// Threads of the throughput timing (default: one per core).
     #[arg(long, allow_negative_numbers = true)]
     threads: Option<i64>,
@@ -164,6 +168,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
         }),
         val_size: Some(base.val_size),
         convention: Some(args.optimizer.convention.clone()),
+        keep_checkpoints: Some(args.keep_checkpoints),
         ..ExperimentSpec::default()
     };
     let mut experiment = spec.resolve(None).map_err(crate::core_error)?;

@@ -258,6 +258,9 @@ pub struct ExperimentSpec {
     pub schedule: Option<OneOrList<String>>,
     /// Sequence length T of the adding problem.
     pub length: Option<usize>,
+    /// Keep each finished run's last checkpoint, so that the report can later grow by epochs
+    /// continuing every run (without, growing by epochs runs them again from the start).
+    pub keep_checkpoints: Option<bool>,
 }
 
 /// One variant, resolved.
@@ -397,6 +400,11 @@ pub struct Experiment {
     /// Sequence length T of the adding problem (its default if absent).
     #[serde(default)]
     pub length: Option<usize>,
+    /// Whether finished runs keep their last checkpoint (to continue them when the report grows
+    /// by epochs): a checkpoint holds the parameters and the optimizer's state, megabytes per
+    /// run, so it is opt-in.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_checkpoints: bool,
     /// The variants compared.
     pub variants: Vec<Variant>,
 }
@@ -485,6 +493,7 @@ impl ExperimentSpec {
             val_size: self.val_size.unwrap_or(problem.val_size),
             target,
             length: self.length,
+            keep_checkpoints: self.keep_checkpoints.unwrap_or(false),
             variants: Vec::new(),
         };
         for (index, spec) in specs.iter().enumerate() {
@@ -700,6 +709,7 @@ impl Experiment {
     pub fn growth_difference(&self, grown: &Experiment) -> Option<String> {
         let mut this = self.clone();
         (this.seeds, this.tuning_seeds) = (grown.seeds, grown.tuning_seeds);
+        this.keep_checkpoints = grown.keep_checkpoints;
         if this.variants.len() == grown.variants.len() {
             for (mine, theirs) in this.variants.iter_mut().zip(&grown.variants) {
                 let longer = grown.epochs_of(theirs) >= self.epochs_of(mine)

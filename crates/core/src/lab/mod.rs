@@ -14,8 +14,9 @@
 //! `result.json` once finished), so a comparison that is stopped continues where it was: finished
 //! runs are read back, a run cut short resumes from its last epoch's checkpoint. Since a run is
 //! named by its setting and seed alone, a report grows by more seeds, rates or tuned values
-//! without running again what it has. It grows by epochs (or updates) as well: a finished run
-//! keeps its last checkpoint and continues from it to the longer budget, which gives the run a
+//! without running again what it has. It grows by epochs (or updates) as well: where the
+//! experiment keeps checkpoints (`keep_checkpoints`), a finished run keeps its last one and
+//! continues from it to the longer budget (else it runs again from the start), which gives the run a
 //! longer experiment makes from scratch, since nothing before the last epoch depends on the
 //! budget. Where something does, the run starts again and the lab says why: a schedule stretched
 //! over the whole budget (`linear`, `cosine` without their own τ), or a budget of updates that
@@ -413,10 +414,15 @@ impl Lab<'_> {
         };
         let json = serde_json::to_string(&result).map_err(|e| Error::run(&file, e.to_string()))?;
         write_atomically(&file, json.as_bytes())?;
-        // A finished run keeps its checkpoint only where a longer budget could continue it.
+        // A finished run keeps its checkpoint only where asked to and a longer budget could
+        // continue it.
         let stopped_early =
             result.last().is_none_or(|last| last.epoch < config.epochs && !ended_by_updates(&config, last));
-        if result.diverged.is_some() || stopped_early || schedule_spans_the_budget(&config) {
+        if !self.experiment.keep_checkpoints
+            || result.diverged.is_some()
+            || stopped_early
+            || schedule_spans_the_budget(&config)
+        {
             let _ = std::fs::remove_file(dir.join(CHECKPOINT_FILE));
         }
         let epochs_skipped = budget - result.epochs.len() as u64 + resumed_epochs;
