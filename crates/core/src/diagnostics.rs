@@ -56,7 +56,7 @@ impl Default for DiagnosticsConfig {
     fn default() -> Self {
         DiagnosticsConfig {
             every: 50,
-            power_iterations: 100,
+            power_iterations: 50,
             tolerance: 1e-2,
             examples: 500,
             layer_stats: false,

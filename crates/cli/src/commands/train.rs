@@ -99,7 +99,7 @@ pub struct DiagnoseFlags {
     pub layer_stats: bool,
     /// Most Hessian-vector products for λ_max (0: skip λ_max); the rows say where this cap was
     /// hit before the tolerance was reached.
-    #[arg(long, value_name = "N", default_value_t = 100)]
+    #[arg(long, value_name = "N", default_value_t = 50)]
     pub power_iterations: usize,
     /// The power iteration stops once its residual ‖Hv − ρv‖ is at most T·|ρ| (an eigenvalue then
     /// lies within T·|ρ| of the estimate ρ).

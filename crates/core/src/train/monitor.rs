@@ -81,6 +81,12 @@ impl Trainer {
         self.monitor.as_ref().map_or(&[], |m| &m.layers)
     }
 
+    /// Examples in the diagnostic batch (0 without diagnostics): the asked number, or fewer where
+    /// the training part or the model's largest batch holds fewer.
+    pub fn diagnostic_examples(&self) -> usize {
+        self.monitor.as_ref().map_or(0, |m| m.examples.len())
+    }
+
     /// Gradient norms across time and ρ(W) recorded so far (recurrent models only).
     pub fn time_rows(&self) -> &[TimeRow] {
         self.monitor.as_ref().map_or(&[], |m| &m.time)
