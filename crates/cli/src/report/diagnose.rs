@@ -551,6 +551,12 @@ mod tests {
         assert!(!sentences.iter().any(|s| s.contains("ill-conditioning")), "{sentences:#?}");
         // gᵀHg/gᵀg = −0.3/1.44 = −0.21 < −1% of λ_max = −0.1.
         assert!(sentences.iter().any(|s| s.starts_with("Negative curvature at 1 of 2 diagnosed updates (40)")));
+        // Past both thresholds (−20% loss, ‖g‖ ×2) but with gᵀHg negative at the end, the sign is
+        // negative curvature (−0.8/4 = −0.2 < −0.1), not ill-conditioning.
+        let rows = [row(0, 2.0, 1.0, 0.5, -0.01), row(40, 1.6, 2.0, -0.8, -0.01)];
+        let sentences = findings(&rows, &sgd());
+        assert!(!sentences.iter().any(|s| s.contains("ill-conditioning")), "{sentences:#?}");
+        assert!(sentences.iter().any(|s| s.starts_with("Negative curvature at 1 of 2")), "{sentences:#?}");
     }
 
     #[test]
