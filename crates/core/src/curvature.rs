@@ -135,8 +135,8 @@ pub struct Trace {
 }
 
 /// tr(H) by Hutchinson's estimator: the mean of vᵀHv over `probes` Rademacher vectors v
-/// (entries ±1 with equal chance, from a generator seeded by `seed`), since E[vvᵀ] = I gives
-/// E[vᵀHv] = tr(H). Its variance per probe is 2 Σ_{i≠j} H_ij², so it is exact for a diagonal H.
+/// (entries ±1 with equal chance, from a generator seeded by `seed`), since E\[vvᵀ\] = I gives
+/// E\[vᵀHv\] = tr(H). Its variance per probe is 2 Σ_{i≠j} H_ij², so it is exact for a diagonal H.
 /// `probe` and `out` are buffers of the dimension; `hv(v, out)` writes H·v.
 pub fn hutchinson_trace<F: Float>(
     hv: &mut dyn FnMut(&[F], &mut [F]),

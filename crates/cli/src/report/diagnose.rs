@@ -67,12 +67,16 @@ fn series(rows: &[CurvatureRow], pick: impl Fn(&CurvatureRow) -> f64) -> Vec<(f6
     rows.iter().map(|r| (r.step as f64, pick(r))).collect()
 }
 
-/// A linear panel whose zero line is drawn (grey), for quantities whose sign matters.
+/// A linear panel with its zero line drawn as a series of its own (so that the range always
+/// includes 0), for quantities whose sign matters.
 fn signed_panel(title: &str, y_label: &str, series: &[(&str, Vec<(f64, f64)>)], zero: &str) -> Figure {
-    let mut figure = panel(title, "update", y_label, series, false);
-    let (x_low, x_high) = figure.x.domain;
-    figure.line(&[(x_low, 0.0), (x_high, 0.0)], "#999999", Some(zero));
-    figure
+    let steps = || series.iter().flat_map(|(_, p)| p.iter().map(|(x, _)| *x)).filter(|x| x.is_finite());
+    let (first, last) = (steps().fold(f64::INFINITY, f64::min), steps().fold(f64::NEG_INFINITY, f64::max));
+    let mut with_zero = series.to_vec();
+    if first.is_finite() {
+        with_zero.push((zero, vec![(first, 0.0), (last, 0.0)]));
+    }
+    panel(title, "update", y_label, &with_zero, false)
 }
 
 /// Whether any value of a column was measured.

@@ -29,10 +29,11 @@ pub fn alpha(loss_start: f64, loss_end: f64, slope_start: f64, slope_end: f64) -
     -2.0 * quadratic / linear - 1.0
 }
 
-/// The least-squares parabola [μ₀, μ₁, μ₂] through q(0) = f₀, q(1) = f₁, q′(0) = d₀, q′(1) = d₁.
+/// The least-squares parabola (μ₀, μ₁, μ₂) through q(0) = f₀, q(1) = f₁, q′(0) = d₀, q′(1) = d₁.
 ///
-/// The observations are rows of Φ = [[1,0,0], [1,1,1], [0,1,0], [0,1,2]] against (f₀, f₁, d₀, d₁),
-/// so the normal equations are ΦᵀΦμ = Φᵀy with ΦᵀΦ = [[2,1,1], [1,3,3], [1,3,5]] and
+/// The observations are the rows (1, 0, 0), (1, 1, 1), (0, 1, 0), (0, 1, 2) of Φ against
+/// (f₀, f₁, d₀, d₁), so the normal equations are ΦᵀΦμ = Φᵀy with ΦᵀΦ = ((2, 1, 1), (1, 3, 3),
+/// (1, 3, 5)) and
 /// Φᵀy = (f₀ + f₁, f₁ + d₀ + d₁, f₁ + 2d₁), solved here in closed form (det ΦᵀΦ = 10).
 pub fn fit_parabola(loss_start: f64, loss_end: f64, slope_start: f64, slope_end: f64) -> [f64; 3] {
     let b = [loss_start + loss_end, loss_end + slope_start + slope_end, loss_end + 2.0 * slope_end];
