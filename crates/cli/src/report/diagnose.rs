@@ -79,6 +79,16 @@ fn signed_panel(title: &str, y_label: &str, series: &[(&str, Vec<(f64, f64)>)], 
     panel(title, "update", y_label, &with_zero, false)
 }
 
+/// The rate against the optimizer's stable rate, with plain gradient descent's 2/λ_max beside
+/// it where that is another number (for momentum, or for reference where no limit is known).
+fn stability_panel(rows: &[CurvatureRow]) -> Figure {
+    let mut lines = vec![("rate ε", series(rows, |r| r.lr)), ("stable rate", series(rows, |r| r.stable_lr))];
+    if rows.iter().any(|r| r.stable_lr != 2.0 / r.lambda_max && r.lambda_max.is_finite()) {
+        lines.push(("2/λ_max (plain gradient descent)", series(rows, |r| 2.0 / r.lambda_max)));
+    }
+    panel("the rate against the largest stable rate of the optimizer in use", "update", "log scale", &lines, true)
+}
+
 /// Whether any value of a column was measured.
 fn measured(rows: &[CurvatureRow], pick: impl Fn(&CurvatureRow) -> f64) -> bool {
     rows.iter().any(|r| pick(r).is_finite())
@@ -129,17 +139,7 @@ pub fn curvature_figures(rows: &[CurvatureRow]) -> Vec<Figure> {
             ],
             true,
         ),
-        panel(
-            "the rate against the largest stable rate of the optimizer in use",
-            x,
-            "log scale",
-            &[
-                ("rate ε", series(rows, |r| r.lr)),
-                ("stable rate", series(rows, |r| r.stable_lr)),
-                ("2/λ_max (plain gradient descent)", series(rows, |r| 2.0 / r.lambda_max)),
-            ],
-            true,
-        ),
+        stability_panel(rows),
         signed_panel(
             "α: where the update landed on the local parabola along it",
             "α",
