@@ -213,7 +213,7 @@ fn method(monitors: &DiagnosticsConfig) -> String {
 /// The curvature plot as a report section, written beside the CSV.
 fn curvature_sections(rows: &[CurvatureRow]) -> Vec<(&'static str, String, String)> {
     vec![(
-        "Curvature against gradient size",
+        "Curvature, the update taken, its noise and the distance travelled",
         "Top to bottom. The loss on the diagnostic batch, starred where an update raised it. The update the optimizer \
          actually took (its minibatch, momentum or adaptive scaling): its first-order gain −gᵀΔθ against the \
          second-order term ½ΔθᵀHΔθ that curvature takes back, with the decrease it produced; then the same two terms \
