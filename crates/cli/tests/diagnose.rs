@@ -33,6 +33,63 @@ fn on_the_quadratic_lambda_max_is_100() {
     for file in ["diagnostics.svg", "diagnostics.png", "path.svg", "report.html"] {
         assert!(dir.path().join("D").join(file).is_file(), "{file}");
     }
+    // H = diag(1, 100): tr(H) = 101 from every probe; for SGD, Δθ = −εg, so on this exact
+    // quadratic α = εgᵀHg/gᵀg − 1.
+    assert!(column(&csv, "hessian_trace").iter().all(|t| (t - 101.0).abs() < 1e-6), "{csv}");
+    let alphas = column(&csv, "alpha");
+    for ((alpha, g_hg), norm) in alphas.iter().zip(column(&csv, "gHg")).zip(column(&csv, "grad_norm")) {
+        let expected = 0.001 * g_hg / (norm * norm) - 1.0;
+        assert!((alpha - expected).abs() < 1e-6, "{alpha} against {expected}");
+    }
+    // The terminal shows λ_max, the stable rate 2/100 and the rate's share of it, 0.001/0.02,
+    // for the 2-D problem too.
+    let stdout = text(&output.stdout);
+    let table = stdout.lines().skip_while(|line| !line.starts_with("update")).nth(2).expect("a table row");
+    let cells: Vec<&str> = table.split_whitespace().collect();
+    assert_eq!(&cells[..6], ["0", "13.62", "100", "0.02", "0.001", "0.05"], "{stdout}");
+    assert!(stdout.contains("sgd is stable on the local quadratic for ε < 2/λ_max ≈ 0.02"), "{stdout}");
+}
+
+#[test]
+fn momentum_is_diagnosed_on_its_own_update_and_its_rises_stay_visible() {
+    // Heavy-ball momentum at ε = 0.01 on ½(x² + 100y²): stable for ε < 2(1 + 0.9)/100 = 0.038,
+    // but its velocity carries y across the valley, so the loss rises at some updates.
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "diagnose",
+        "--problem",
+        "quadratic",
+        "--optimizer",
+        "momentum",
+        "--lr",
+        "0.01",
+        "--steps",
+        "60",
+        "--out",
+        "M",
+    ];
+    let output = descent(&args, dir.path());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let csv = std::fs::read_to_string(dir.path().join("M/diagnostics.csv")).unwrap();
+    assert!(column(&csv, "stable_lr").iter().all(|s| (s / 0.038 - 1.0).abs() < 1e-4), "{csv}");
+    // On a quadratic the update's second-order model is exact: ΔL = gᵀΔθ + ½ΔθᵀHΔθ.
+    let predicted: Vec<f64> =
+        column(&csv, "update_slope").iter().zip(column(&csv, "update_curvature")).map(|(s, c)| s + 0.5 * c).collect();
+    let actual = column(&csv, "actual_change");
+    for (p, a) in predicted.iter().zip(&actual) {
+        assert!((p - a).abs() < 1e-6 * (1.0 + a.abs()), "{p} against {a}");
+    }
+    let rises = actual.iter().filter(|&&a| a > 0.0).count();
+    assert!(rises > 0, "{csv}");
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("momentum is stable on the local quadratic for ε < 2(1 + α)/λ_max ≈ 0.038"), "{stdout}");
+    assert!(stdout.contains("The update raised the loss on the diagnostic batch by more than 1%"), "{stdout}");
+    // The rises (−ΔL ≤ 0) are crosses on the log panel's bottom edge and stars on the loss.
+    let svg = std::fs::read_to_string(dir.path().join("M/diagnostics.svg")).unwrap();
+    assert!(svg.contains("× on the bottom edge: zero or negative, off the log scale"));
+    assert!(svg.contains("★ the update from here raised it by over 1%"));
+    let report = std::fs::read_to_string(dir.path().join("M/report.html")).unwrap();
+    assert!(report.contains("tr(H) by Hutchinson's estimator with 10 Rademacher probes"), "{report}");
 }
 
 #[test]
@@ -73,11 +130,15 @@ fn train_writes_diagnostics_and_layer_stats_when_asked() {
 #[test]
 fn bad_diagnostics_input_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["diagnose", "--problem", "quadratic", "--every", "0"], "--diagnose-every 0: must be at least 1"),
         (&["diagnose", "--problem", "quadratic", "--every", "-3"], "--diagnose-every -3: must be at least 1"),
         (&["diagnose", "--problem", "rosenbrock", "--layer-stats"], "--layer-stats: rosenbrock is a 2-D function"),
         (&["diagnose", "--problem", "quadratic", "--power-tolerance", "0"], "--power-tolerance 0: must be a positive"),
+        (
+            &["diagnose", "--problem", "quadratic", "--drop-last"],
+            "--drop-last: quadratic is a 2-D function and has no batches",
+        ),
         (&["train", "--diagnose-every", "0"], "--diagnose-every 0: must be at least 1"),
     ];
     for (args, expected) in cases {

@@ -86,6 +86,10 @@ pub struct TrainConfig {
     pub clip: Option<Clip>,
     /// Minibatch size m.
     pub batch: usize,
+    /// Drop each epoch's last batch when it is shorter than m (PyTorch's `drop_last`), so that
+    /// every update averages m examples.
+    #[serde(default)]
+    pub drop_last: bool,
     /// Total epochs of the run (a resumed run continues to this number).
     pub epochs: u32,
     /// A budget in updates instead: the run stops after this many (in the middle of an epoch if
@@ -285,6 +289,7 @@ impl TrainConfig {
             schedule: "constant".into(),
             clip: None,
             batch: problem.batch,
+            drop_last: false,
             epochs: 10,
             steps: None,
             val_size: problem.val_size,

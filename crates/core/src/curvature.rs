@@ -73,18 +73,27 @@ pub fn hessian_vector<F: Float>(
 /// The result of [`largest_eigenvalue`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Eigen {
-    /// The Rayleigh quotient vᵀHv/vᵀv at the last iterate: the eigenvalue of largest magnitude
+    /// The Rayleigh quotient ρ = vᵀHv/vᵀv at the last iterate: the eigenvalue of largest magnitude
     /// (negative where the loss curves down more steeply than it curves up anywhere).
     pub value: f64,
     /// Products with H used.
     pub iterations: usize,
-    /// Whether successive estimates agreed to the tolerance before the iterations ran out.
+    /// ‖Hv − ρv‖/|ρ| at the last iterate (v a unit vector). For a symmetric H some eigenvalue lies
+    /// within ‖Hv − ρv‖ of ρ, so this bounds the estimate's relative error.
+    pub residual: f64,
+    /// Whether the residual fell to the tolerance before the products ran out. Where it did not,
+    /// ρ still never exceeds the top eigenvalue in magnitude: it is a lower bound of |λ_max|.
     pub converged: bool,
 }
 
 /// The eigenvalue of H of largest magnitude, by power iteration from a seeded random start:
-/// v ← Hv/‖Hv‖ until successive Rayleigh quotients differ by less than `tolerance` relative, or
-/// `iterations` products. `hv(v, out)` writes H·v.
+/// v ← Hv/‖Hv‖ until the residual ‖Hv − ρv‖ of the Rayleigh quotient ρ = vᵀHv falls to
+/// `tolerance`·|ρ| (then an eigenvalue lies within `tolerance`·|ρ| of ρ), or `iterations`
+/// products have been used. `hv(v, out)` writes H·v.
+///
+/// The residual, unlike the change between successive estimates, does not mistake a slow
+/// approach for convergence: when the top two eigenvalues are close, ρ creeps up by less than
+/// any tolerance per iteration long before it arrives.
 pub fn largest_eigenvalue<F: Float>(
     hv: &mut dyn FnMut(&[F], &mut [F]),
     dim: usize,
@@ -97,18 +106,62 @@ pub fn largest_eigenvalue<F: Float>(
     let mut w = vec![F::ZERO; dim];
     let scale = 1.0 / norm(&v).max(f64::MIN_POSITIVE);
     v.iter_mut().for_each(|x| *x = F::from_f64(x.to_f64() * scale));
-    let mut previous = f64::NAN;
+    let mut last = Eigen { value: f64::NAN, iterations: 0, residual: f64::NAN, converged: false };
     for iteration in 1..=iterations.max(1) {
         hv(&v, &mut w);
         let value = dot(&v, &w);
         let length = norm(&w);
-        if (value - previous).abs() <= tolerance * value.abs() || length == 0.0 || !length.is_finite() {
-            return Eigen { value, iterations: iteration, converged: length.is_finite() };
+        // ‖Hv − ρv‖² = ‖Hv‖² − ρ² for a unit v and ρ = vᵀHv.
+        let residual = (length * length - value * value).max(0.0).sqrt() / value.abs();
+        last = Eigen { value, iterations: iteration, residual, converged: residual <= tolerance };
+        if last.converged || length == 0.0 || !length.is_finite() {
+            return Eigen { converged: last.converged && length.is_finite(), ..last };
         }
-        previous = value;
         v.iter_mut().zip(&w).for_each(|(x, &y)| *x = F::from_f64(y.to_f64() / length));
     }
-    Eigen { value: previous, iterations: iterations.max(1), converged: false }
+    last
+}
+
+/// The result of [`hutchinson_trace`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Trace {
+    /// The mean of vᵀHv over the probes: an unbiased estimate of tr(H).
+    pub value: f64,
+    /// The standard error of that mean (the probes' sample deviation over √probes; NaN for one
+    /// probe).
+    pub standard_error: f64,
+    /// Probes used.
+    pub probes: usize,
+}
+
+/// tr(H) by Hutchinson's estimator: the mean of vᵀHv over `probes` Rademacher vectors v
+/// (entries ±1 with equal chance, from a generator seeded by `seed`), since E\[vvᵀ\] = I gives
+/// E\[vᵀHv\] = tr(H). Its variance per probe is 2 Σ_{i≠j} H_ij², so it is exact for a diagonal H.
+/// `probe` and `out` are buffers of the dimension; `hv(v, out)` writes H·v.
+pub fn hutchinson_trace<F: Float>(
+    hv: &mut dyn FnMut(&[F], &mut [F]),
+    probes: usize,
+    seed: u64,
+    probe: &mut [F],
+    out: &mut [F],
+) -> Trace {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (mut sum, mut sum_of_squares) = (0.0, 0.0);
+    for _ in 0..probes {
+        probe.iter_mut().for_each(|x| *x = if rng.gen::<bool>() { F::ONE } else { -F::ONE });
+        hv(probe, out);
+        let quadratic_form = dot(probe, out);
+        sum += quadratic_form;
+        sum_of_squares += quadratic_form * quadratic_form;
+    }
+    let count = probes as f64;
+    let mean = sum / count;
+    let standard_error = if probes > 1 {
+        ((sum_of_squares - count * mean * mean).max(0.0) / (count - 1.0) / count).sqrt()
+    } else {
+        f64::NAN
+    };
+    Trace { value: mean, standard_error, probes }
 }
 
 #[cfg(test)]
@@ -154,6 +207,48 @@ mod tests {
         let mut hv = |v: &[f64], out: &mut [f64]| hessian_vector(&mut gradient, &theta, v, out, &mut scratch);
         let top = largest_eigenvalue(&mut hv, 2, 100, 1e-10, 7);
         assert!(top.converged && (top.value - 100.0).abs() < 1e-6, "{top:?}");
+    }
+
+    #[test]
+    fn power_iteration_runs_to_its_tolerance_when_the_top_eigenvalues_are_close() {
+        // H = diag(10, 9.5, 1): each iteration shrinks the second component by only 0.95, so
+        // successive estimates differ by little long before they are right (a stop on their
+        // change at 1e-6 leaves an error near 1e-5 relative). The residual rule must bring ρ
+        // within tolerance·|ρ| of 10, or say that the cap was hit, with ρ below 10.
+        let diagonal = [10.0, 9.5, 1.0];
+        let mut hv =
+            |v: &[f64], out: &mut [f64]| out.iter_mut().zip(v.iter().zip(&diagonal)).for_each(|(o, (x, d))| *o = x * d);
+        let tolerance = 1e-6;
+        let top = largest_eigenvalue(&mut hv, 3, 10_000, tolerance, 3);
+        assert!(top.converged && top.residual <= tolerance, "{top:?}");
+        assert!((top.value - 10.0).abs() <= tolerance * 10.0, "{top:?}");
+        let capped = largest_eigenvalue(&mut hv, 3, 5, tolerance, 3);
+        assert!(!capped.converged && capped.iterations == 5 && capped.residual > tolerance, "{capped:?}");
+        assert!(capped.value < 10.0, "{capped:?}");
+    }
+
+    #[test]
+    fn hutchinson_is_exact_on_a_diagonal_hessian_and_unbiased_on_a_full_one() {
+        let mut probe = [0.0; 3];
+        let mut out = [0.0; 3];
+        // Diagonal: vᵀHv = Σ H_ii v_i² = tr H for every Rademacher v.
+        let mut diagonal = |v: &[f64], out: &mut [f64]| {
+            out.iter_mut().zip(v.iter().zip([1.0, 100.0, -3.0])).for_each(|(o, (x, d))| *o = x * d)
+        };
+        let trace = hutchinson_trace(&mut diagonal, 3, 11, &mut probe, &mut out);
+        assert_eq!((trace.value, trace.standard_error, trace.probes), (98.0, 0.0, 3));
+        // Full: tr H = 2 + 3 + 4 = 9; each probe's variance is 2 Σ_{i≠j} H_ij² = 2·2·(1 + 0.25 + 4)
+        // = 21, so 4,000 probes give a standard error of √(21/4000) = 0.0725.
+        let full = [[2.0, 1.0, 0.5], [1.0, 3.0, -2.0], [0.5, -2.0, 4.0]];
+        let mut product = |v: &[f64], out: &mut [f64]| {
+            for (row, o) in full.iter().zip(out.iter_mut()) {
+                *o = row.iter().zip(v).map(|(h, x)| h * x).sum();
+            }
+        };
+        let trace = hutchinson_trace(&mut product, 4000, 5, &mut probe, &mut out);
+        let expected_error = (21.0f64 / 4000.0).sqrt();
+        assert!((trace.value - 9.0).abs() < 4.0 * expected_error, "{trace:?}");
+        assert!((trace.standard_error / expected_error - 1.0).abs() < 0.1, "{trace:?}");
     }
 
     /// H·v of the mean softmax cross-entropy of logistic regression, in f64 from its closed

@@ -42,7 +42,16 @@ fn the_second_order_model_predicts_a_full_batch_step() {
         let predicted = -row.first_order + row.second_order;
         assert!((row.actual_change - predicted).abs() < 0.1 * row.first_order, "{row:?}");
         assert!(row.actual_change < 0.0);
+        // The update taken is the plain step, so its terms are the plain step's: gᵀΔθ = −εgᵀg and
+        // ΔθᵀHΔθ = ε²gᵀHg (f32 parameters: to 1e-3).
+        assert!((row.update_slope + row.first_order).abs() < 1e-3 * row.first_order, "{row:?}");
+        assert!((row.update_curvature - 2.0 * row.second_order).abs() < 1e-2 * row.second_order, "{row:?}");
+        assert!((row.update_norm - row.lr * row.grad_norm).abs() < 1e-3 * row.update_norm, "{row:?}");
+        assert_eq!(row.batch, 400);
     }
+    // After one update the distance from θ₀ is that update's size.
+    assert_eq!(rows[0].distance, 0.0);
+    assert!((rows[1].distance - rows[0].update_norm).abs() < 1e-4 * rows[0].update_norm, "{:?}", &rows[..2]);
     let layers = trainer.layer_rows();
     assert_eq!(layers.len(), 6);
     assert!(layers.iter().all(|l| l.layer == 1 && l.grad_norm > 0.0 && l.update_ratio > 0.0));
@@ -86,4 +95,30 @@ fn diagnosed_runs_resume_with_their_rows() {
         let read = |run: &str| std::fs::read_to_string(dir.path().join(run).join(file)).unwrap();
         assert_eq!(read("straight"), read("split"), "{file}");
     }
+}
+
+#[test]
+fn drop_last_leaves_out_the_short_batch_of_each_epoch() {
+    // 500 examples − 100 for validation = 400 in batches of 128: three full batches and one of 16.
+    let run = |drop_last: bool| {
+        let mut trainer = full_batch(0.1, 2);
+        let mut config = trainer.config().clone();
+        config.batch = 128;
+        config.drop_last = drop_last;
+        config.diagnostics = Some(DiagnosticsConfig {
+            every: 1,
+            examples: 100,
+            power_iterations: 0,
+            trace_probes: 0,
+            ..DiagnosticsConfig::default()
+        });
+        let data = mnist::load(None).unwrap();
+        let train = data.train.subset(&(0..500).collect::<Vec<_>>());
+        let splits = Splits::from_sets(&config, train, data.test.subset(&[0, 1, 2])).unwrap();
+        trainer = Trainer::new(config, splits).unwrap();
+        trainer.run(None, &mut |_| {}).unwrap();
+        trainer.curvature_rows().iter().map(|r| r.batch).collect::<Vec<_>>()
+    };
+    assert_eq!(run(false), vec![128, 128, 128, 16, 128, 128, 128, 16]);
+    assert_eq!(run(true), vec![128; 6]);
 }

@@ -57,16 +57,29 @@ pub fn run(args: DiagnoseArgs) -> Result<()> {
         monitors.layer_stats = true;
         diagnose_network(&args, monitors, &out)?
     } else {
-        if args.diagnostics.layer_stats {
-            return Err(bad_input(format!(
-                "--layer-stats: {} is a 2-D function and has no layers (use a network problem such as mnist-mlp)",
-                problem.name
-            )));
+        for (given, flag, what) in
+            [(args.diagnostics.layer_stats, "--layer-stats", "layers"), (args.drop_last, "--drop-last", "batches")]
+        {
+            if given {
+                return Err(bad_input(format!(
+                    "{flag}: {} is a 2-D function and has no {what} (use a network problem such as mnist-mlp)",
+                    problem.name
+                )));
+            }
         }
         diagnose_function(&args, problem, &monitors, &out)?
     };
     println!("report: {}", page.display());
     Ok(())
+}
+
+/// The terminal's account of a diagnosis: the first and last diagnosed updates (λ_max, the
+/// stable rate, the rate's share of it, and the other instruments), then the findings.
+fn print_summary(rows: &[CurvatureRow], facts: &[String]) {
+    print!("{}", pictures::terminal_table(rows));
+    for fact in facts {
+        println!("- {fact}");
+    }
 }
 
 /// A network problem: a training run with the monitors on, in the run folder `out`.
@@ -105,18 +118,25 @@ fn diagnose_network(args: &TrainArgs, monitors: DiagnosticsConfig, out: &std::pa
             svg,
         ));
     }
+    let config = trainer.config();
+    let monitors = config.diagnostics.as_ref().expect("a diagnosed run");
     let mut facts = vec![format!(
-        "{} trained with {} at rate {} for {} updates; diagnosed every {} updates on {} training examples \
-         (the same batch each time).",
-        trainer.config().problem,
-        trainer.config().optimizer,
-        trainer.config().lr,
+        "{} trained with {} at rate {} for {} updates in batches of {}{}; diagnosed every {} updates on {} training \
+         examples (the same batch each time). {}",
+        config.problem,
+        config.optimizer,
+        config.lr,
         trainer.metrics().last().map_or(0, |m| m.step),
-        trainer.config().diagnostics.as_ref().map_or(0, |d| d.every),
-        trainer.config().diagnostics.as_ref().map_or(0, |d| d.examples),
+        config.batch,
+        if config.drop_last { " (each epoch's short last batch dropped)" } else { "" },
+        monitors.every,
+        trainer.diagnostic_examples(),
+        method(monitors),
     )];
-    facts.extend(findings(rows));
-    write_page(out, &format!("Diagnostics of {}", trainer.config().problem), &facts, &sections)
+    let optimizer = config.optimizer_config().map_err(crate::core_error)?;
+    facts.extend(findings(rows, &optimizer));
+    print_summary(rows, &facts[1..]);
+    write_page(out, &format!("Diagnostics of {}", config.problem), &facts, &sections)
 }
 
 /// A 2-D function: one optimizer's path with the curvature monitor at its updates.
@@ -158,24 +178,53 @@ fn diagnose_function(
     plot::save_stack(&pictures::curvature_figures(&rows), &out.join("diagnostics.png"))?;
     let mut facts = vec![format!(
         "{} on {function} from ({}, {}) at rate {} for {steps} updates{}; the Hessian-vector products are \
-         central differences of the exact gradient.",
+         central differences of the exact gradient. {}",
         optimizer.name,
         settings.start[0],
         settings.start[1],
         optimizer.lr,
-        path.diverged_at.map_or(String::new(), |s| format!(" (it diverged at update {s})"))
+        path.diverged_at.map_or(String::new(), |s| format!(" (it diverged at update {s})")),
+        method(monitors),
     )];
-    facts.extend(findings(&rows));
+    facts.extend(findings(&rows, optimizer));
+    print_summary(&rows, &facts[1..]);
     write_page(out, &format!("Diagnostics of {} on {function}", optimizer.name), &facts, &sections)
+}
+
+/// How λ_max and tr(H) were estimated, in a sentence.
+fn method(monitors: &DiagnosticsConfig) -> String {
+    let power = if monitors.power_iterations == 0 {
+        "λ_max was not estimated".to_string()
+    } else {
+        format!(
+            "λ_max by power iteration until its residual ‖Hv − ρv‖ is at most {}·|ρ|, capped at {} products",
+            monitors.tolerance, monitors.power_iterations
+        )
+    };
+    let trace = if monitors.trace_probes == 0 {
+        "tr(H) was not estimated".to_string()
+    } else {
+        format!("tr(H) by Hutchinson's estimator with {} Rademacher probes", monitors.trace_probes)
+    };
+    format!("{power}; {trace}.")
 }
 
 /// The curvature plot as a report section, written beside the CSV.
 fn curvature_sections(rows: &[CurvatureRow]) -> Vec<(&'static str, String, String)> {
     vec![(
-        "Curvature against gradient size",
-        "Top to bottom: the loss; the gradient norm ‖g‖ and the curvature along it gᵀHg/gᵀg; the first-order gain \
-         εgᵀg of a step −εg against the second-order term ½ε²gᵀHg that curvature takes back, with the decrease the \
-         real step produced; and the sharpest curvature λ_max with the largest stable rate 2/λ_max beside the rate in use."
+        "Curvature, the update taken, its noise and the distance travelled",
+        "Top to bottom. The loss on the diagnostic batch, starred where an update raised it. The update the optimizer \
+         actually took (its minibatch, momentum or adaptive scaling): its first-order gain −gᵀΔθ against the \
+         second-order term ½ΔθᵀHΔθ that curvature takes back, with the decrease it produced; then the same two terms \
+         for a plain step −εg, for comparison. Curvature: the sharpest, λ_max, and the curvature along the gradient \
+         and along the update. The rate against the largest rate at which the optimizer in use is stable on the \
+         local quadratic (2/λ_max for SGD, 2(1 + α)/λ_max for heavy-ball momentum; none is known for adaptive \
+         methods), with plain gradient descent's 2/λ_max. α, where the update landed on the parabola fitted to the \
+         loss and slope at its two ends (Cockpit's definition: −1 no move, 0 the minimum, 1 the far side). The \
+         Hessian's trace by Hutchinson's estimator (the sum of all curvatures, against the largest). The gradient's \
+         signal-to-noise ratio ‖ḡ‖²/tr Σ from the per-example gradients of the diagnostic batch (a minibatch of m has \
+         m times it). The distance from the initial parameters and the size of each update. Values a log scale cannot \
+         show (zero, negative) are crosses on the bottom edge."
             .into(),
         pictures::curvature_svg(rows),
     )]

@@ -41,6 +41,10 @@ pub struct TrainArgs {
     /// Minibatch size m (default: the problem's, 128).
     #[arg(long, allow_negative_numbers = true)]
     pub batch: Option<i64>,
+    /// Drop each epoch's last batch when it holds fewer than m examples (PyTorch's drop_last),
+    /// so that every update averages m examples.
+    #[arg(long)]
+    pub drop_last: bool,
     /// Total epochs (a resumed run continues to this number).
     #[arg(long, allow_negative_numbers = true)]
     pub epochs: Option<i64>,
@@ -103,12 +107,17 @@ pub struct DiagnoseFlags {
     /// diagnosed updates (every 50 without --diagnose-every); writes layer_stats.csv and .svg.
     #[arg(long)]
     pub layer_stats: bool,
-    /// Most Hessian-vector products for λ_max (0: skip λ_max).
-    #[arg(long, value_name = "N", default_value_t = 20)]
+    /// Most Hessian-vector products for λ_max (0: skip λ_max); the rows say where this cap was
+    /// hit before the tolerance was reached.
+    #[arg(long, value_name = "N", default_value_t = 50)]
     pub power_iterations: usize,
-    /// Relative tolerance at which the power iteration stops.
-    #[arg(long, value_name = "T", default_value_t = 1e-3, allow_negative_numbers = true)]
+    /// The power iteration stops once its residual ‖Hv − ρv‖ is at most T·|ρ| (an eigenvalue then
+    /// lies within T·|ρ| of the estimate ρ).
+    #[arg(long, value_name = "T", default_value_t = 1e-2, allow_negative_numbers = true)]
     pub power_tolerance: f64,
+    /// Rademacher probes of Hutchinson's estimate of the Hessian's trace (0: skip it).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub trace_probes: usize,
     /// Training examples in the diagnostic batch.
     #[arg(long, value_name = "N", default_value_t = 500)]
     pub diagnose_examples: usize,
@@ -136,6 +145,7 @@ impl DiagnoseFlags {
             tolerance: self.power_tolerance,
             examples: self.diagnose_examples,
             layer_stats: self.layer_stats,
+            trace_probes: self.trace_probes,
         }))
     }
 
@@ -347,6 +357,7 @@ pub fn build_config(args: &TrainArgs, epochs: Option<u32>) -> Result<TrainConfig
     if let Some(batch) = args.batch {
         config.batch = positive("--batch", batch)? as usize;
     }
+    config.drop_last = args.drop_last;
     if let Some(epochs) = epochs {
         config.epochs = epochs;
     }

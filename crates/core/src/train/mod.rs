@@ -208,7 +208,7 @@ impl Trainer {
             .collect();
         let optimizer =
             Optimizer::from_config(&config.optimizer_config()?)?.with_clip(config.clip)?.with_groups(groups)?;
-        let sampler = EpochSampler::new(splits.train.len(), config.batch, false);
+        let sampler = EpochSampler::new(splits.train.len(), config.batch, config.drop_last);
         let mut total_steps = sampler.batches() as u64 * config.epochs as u64;
         if let Some(steps) = config.steps {
             total_steps = total_steps.min(steps);
@@ -794,7 +794,7 @@ impl Trainer {
             average.averaging.update(&mut average.values, self.model.params(), step);
         }
         if diagnosed {
-            self.record_step();
+            self.record_step(size);
         }
         self.progress.step = step;
         Ok((batch_loss, batch_error, size))

@@ -7,9 +7,10 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use super::{Trainer, DIAGNOSTICS_FILE, LAYER_STATS_FILE, TIME_GRADS_FILE};
-use crate::curvature::{self, Scratch};
+use crate::curvature;
 use crate::data::Dataset;
-use crate::diagnostics::{self, CurvatureRow, DiagnosticsConfig, LayerRow, TimeRow};
+use crate::diagnostics::{self, noise, Buffers, CurvatureRow, DiagnosticsConfig, LayerRow, Setting, TimeRow};
+use crate::model::Model;
 use crate::Error;
 
 /// The diagnostics of a run that asked for them: a fixed diagnostic batch, buffers sized once,
@@ -17,9 +18,16 @@ use crate::Error;
 pub(super) struct Monitor {
     pub(super) config: DiagnosticsConfig,
     pub(super) examples: Dataset,
-    pub(super) buffers: [Vec<f32>; 2],
+    pub(super) buffers: Buffers<f32>,
+    /// θ before the diagnosed update.
     pub(super) theta: Vec<f32>,
-    pub(super) scratch: Scratch<f32>,
+    /// θ after it.
+    pub(super) after: Vec<f32>,
+    /// θ₀: the parameters when the monitor was attached (at a fresh start, the initialization;
+    /// on resume, the same seeded initialization, before the checkpoint is loaded).
+    pub(super) initial: Vec<f32>,
+    /// The optimizer, for its stability limit.
+    pub(super) optimizer: descent_optim::OptimizerConfig,
     pub(super) pending: Option<CurvatureRow>,
     pub(super) curvature: Vec<CurvatureRow>,
     pub(super) layers: Vec<LayerRow>,
@@ -46,12 +54,15 @@ impl Trainer {
         // The settings travel in the config (and so in config.toml), so that a resumed run
         // keeps diagnosing.
         self.config.diagnostics = Some(config.clone());
+        let optimizer = self.config.optimizer_config()?;
         self.monitor = Some(Box::new(Monitor {
             config,
             examples: chosen,
-            buffers: [vec![0.0; dim], vec![0.0; dim]],
+            buffers: Buffers::new(dim),
             theta: vec![0.0; dim],
-            scratch: Scratch::new(dim),
+            after: vec![0.0; dim],
+            initial: self.model.params().to_vec(),
+            optimizer,
             pending: None,
             curvature: Vec::new(),
             layers: Vec::new(),
@@ -70,49 +81,49 @@ impl Trainer {
         self.monitor.as_ref().map_or(&[], |m| &m.layers)
     }
 
+    /// Examples in the diagnostic batch (0 without diagnostics): the asked number, or fewer where
+    /// the training part or the model's largest batch holds fewer.
+    pub fn diagnostic_examples(&self) -> usize {
+        self.monitor.as_ref().map_or(0, |m| m.examples.len())
+    }
+
     /// Gradient norms across time and ρ(W) recorded so far (recurrent models only).
     pub fn time_rows(&self) -> &[TimeRow] {
         self.monitor.as_ref().map_or(&[], |m| &m.time)
     }
 
-    /// The curvature part of a diagnostic row at the current θ (θ is left as it was).
+    /// The part of a diagnostic row measured at the current θ, before the update (θ is left as
+    /// it was): curvature, λ_max, tr(H), the distance from θ₀ and the gradient's
+    /// signal-to-noise ratio from one gradient per example of the diagnostic batch.
     pub(super) fn measure_curvature(&mut self, lr: f64) {
         let Some(monitor) = self.monitor.as_mut() else { return };
-        let Monitor { config, examples: data, buffers, theta, scratch, pending, .. } = &mut **monitor;
+        let Monitor { config, examples: data, buffers, theta, initial, optimizer, pending, .. } = &mut **monitor;
         let model = &mut self.model;
         theta.copy_from_slice(model.params());
-        let examples = data.len() as f64;
-        let mut gradient = |point: &[f32], out: &mut [f32]| {
-            model.params_mut().copy_from_slice(point);
-            let (loss, _) = model.gradients(&data.inputs, data.targets(0..data.len()), data.len());
-            out.copy_from_slice(model.grads());
-            loss / examples
-        };
-        let row = diagnostics::measure(
-            &mut gradient,
+        let setting = Setting { config, optimizer, seed: self.config.seed, initial };
+        let mut row = diagnostics::measure(
+            &mut batch_gradient(model.as_mut(), data),
             theta,
             lr,
             self.progress.step,
-            config,
-            self.config.seed,
+            &setting,
             buffers,
-            scratch,
         );
         model.params_mut().copy_from_slice(theta);
+        let Buffers { gradient: mean, other, .. } = buffers;
+        let mut per_example = |index: usize, out: &mut [f32]| {
+            model.gradients(data.row(index), data.targets(index..index + 1), 1);
+            out.copy_from_slice(model.grads());
+        };
+        row.grad_snr = noise::gradient_snr(mean, data.len(), &mut per_example, other);
         *pending = Some(row);
     }
 
-    /// After a diagnosed update: the loss change it made, and per-layer statistics (the
-    /// minibatch gradient is still in `grads`, θ before the update in the monitor).
-    pub(super) fn record_step(&mut self) {
+    /// After a diagnosed update of `batch` examples: per-layer statistics and gradients across
+    /// time (from the minibatch gradient still in `grads`, θ before the update in the monitor),
+    /// then the update's own terms on the diagnostic batch. θ is left after the update.
+    pub(super) fn record_step(&mut self, batch: usize) {
         let Some(monitor) = self.monitor.as_mut() else { return };
-        let examples = monitor.examples.len() as f64;
-        if let Some(mut row) = monitor.pending.take() {
-            let data = &monitor.examples;
-            let (loss, _) = self.model.evaluate(&data.inputs, data.targets(0..data.len()), data.len());
-            row.actual_change = loss / examples - row.loss;
-            monitor.curvature.push(row);
-        }
         if let Some((spectral_radius, norms)) = self.model.time_profile() {
             let step = self.progress.step;
             monitor.time.extend(norms.iter().enumerate().map(|(index, &hidden_grad_norm)| TimeRow {
@@ -142,6 +153,27 @@ impl Trainer {
                 });
             }
         }
+        let Monitor { examples: data, buffers, theta, after, pending, curvature, .. } = &mut **monitor;
+        if let Some(mut row) = pending.take() {
+            let model = &mut self.model;
+            after.copy_from_slice(model.params());
+            diagnostics::measure_update(&mut batch_gradient(model.as_mut(), data), theta, after, &mut row, buffers);
+            model.params_mut().copy_from_slice(after);
+            row.batch = batch;
+            curvature.push(row);
+        }
+    }
+}
+
+/// ∇L and L of the diagnostic batch `data` at a point: the point is written into the model's
+/// parameters (the caller restores them).
+fn batch_gradient<'a>(model: &'a mut dyn Model, data: &'a Dataset) -> impl FnMut(&[f32], &mut [f32]) -> f64 + 'a {
+    let examples = data.len() as f64;
+    move |point: &[f32], out: &mut [f32]| {
+        model.params_mut().copy_from_slice(point);
+        let (loss, _) = model.gradients(&data.inputs, data.targets(0..data.len()), data.len());
+        out.copy_from_slice(model.grads());
+        loss / examples
     }
 }
 
@@ -179,5 +211,78 @@ impl Monitor {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TrainConfig;
+    use crate::problems::quadratic_deep::{hessian, DIM};
+    use crate::train::Splits;
+
+    /// The noisy quadratic, where everything is known in closed form: example x has loss
+    /// ½(θ − x)ᵀH(θ − x) and gradient H(θ − x), so the Hessian is H at every θ.
+    #[test]
+    fn on_the_noisy_quadratic_the_trace_snr_and_alpha_match_their_closed_forms() {
+        let mut config = TrainConfig::for_problem("quadratic-deep").unwrap();
+        config.optimizer = "sgd".into();
+        config.lr = 0.01;
+        // One full-batch update: the minibatch is the diagnostic batch, so Δθ = −εg exactly.
+        config.batch = 1000;
+        config.epochs = 1;
+        config.threads = 1;
+        config.diagnostics = Some(DiagnosticsConfig {
+            every: 1,
+            examples: 1000,
+            trace_probes: 200,
+            power_iterations: 0,
+            ..DiagnosticsConfig::default()
+        });
+        let splits = Splits::load(&config).unwrap();
+        assert_eq!(splits.train.len(), 1000);
+        let mut trainer = Trainer::new(config, splits).unwrap();
+        let theta: Vec<f64> = trainer.model.params().iter().map(|&v| v as f64).collect();
+        trainer.run(None, &mut |_| {}).unwrap();
+        let row = trainer.curvature_rows()[0].clone();
+        let data = &trainer.monitor.as_ref().unwrap().examples;
+        let n = data.len();
+        assert_eq!((n, row.batch), (1000, 1000));
+
+        // In f64 from H and the batch's points: ḡ = H(θ − x̄), g_i − ḡ = −H(x_i − x̄).
+        let (h, _) = hessian();
+        let times_h =
+            |v: &[f64]| -> Vec<f64> { (0..DIM).map(|i| (0..DIM).map(|j| h[i * DIM + j] * v[j]).sum()).collect() };
+        let point = |i: usize| -> Vec<f64> { data.row(i).iter().map(|&v| v as f64).collect() };
+        let mean: Vec<f64> = (0..DIM).map(|j| (0..n).map(|i| point(i)[j]).sum::<f64>() / n as f64).collect();
+        let g = times_h(&theta.iter().zip(&mean).map(|(t, m)| t - m).collect::<Vec<_>>());
+        let spread: f64 = (0..n)
+            .map(|i| times_h(&point(i).iter().zip(&mean).map(|(x, m)| x - m).collect::<Vec<_>>()))
+            .map(|d| d.iter().map(|v| v * v).sum::<f64>())
+            .sum();
+        let g_g: f64 = g.iter().map(|v| v * v).sum();
+        let snr = g_g / (spread / (n - 1) as f64);
+        assert!((row.grad_snr / snr - 1.0).abs() < 1e-3, "SNR {} against {snr}", row.grad_snr);
+
+        // tr H is the sum of its diagonal; Hutchinson's error per probe has variance
+        // 2 Σ_{i≠j} H_ij², so 200 probes are within 4 standard errors of it.
+        let trace: f64 = (0..DIM).map(|i| h[i * DIM + i]).sum();
+        let off_diagonal: f64 = (0..DIM * DIM).filter(|ij| ij / DIM != ij % DIM).map(|ij| h[ij] * h[ij]).sum();
+        let standard_error = (2.0 * off_diagonal / 200.0).sqrt();
+        assert!(
+            (row.hessian_trace - trace).abs() < 4.0 * standard_error,
+            "{} against {trace} ± {standard_error}",
+            row.hessian_trace
+        );
+        assert!((row.trace_error / standard_error - 1.0).abs() < 0.25, "{} against {standard_error}", row.trace_error);
+
+        // Δθ = −εg on an exact quadratic: f(t) = L − tεgᵀg + ½t²ε²gᵀHg, so α = εgᵀHg/gᵀg − 1, and
+        // the second-order model of the update is the change itself.
+        let g_hg: f64 = g.iter().zip(times_h(&g)).map(|(a, b)| a * b).sum();
+        let alpha = 0.01 * g_hg / g_g - 1.0;
+        assert!((row.alpha - alpha).abs() < 1e-3 * (1.0 + alpha.abs()), "α {} against {alpha}", row.alpha);
+        assert!((row.update_slope + 0.01 * g_g).abs() < 1e-3 * 0.01 * g_g, "{row:?}");
+        assert!((row.actual_change - row.predicted_change()).abs() < 1e-3 * row.actual_change.abs(), "{row:?}");
+        assert_eq!(row.distance, 0.0);
     }
 }
