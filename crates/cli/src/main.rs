@@ -77,7 +77,8 @@ enum Command {
     /// Train a problem with every monitor on (curvature, λ_max, per-layer gradients) and write a
     /// small report explaining each plot.
     Diagnose(Box<commands::diagnose::DiagnoseArgs>),
-    /// The batch size as evidence: throughput, activation memory and validation error per size.
+    /// The batch size as evidence: per size, the rate tuned on validation over a grid (against the
+    /// linear and square-root scaling rules), throughput, activation memory and validation error.
     SweepBatch(Box<commands::sweep::SweepArgs>),
     /// The learning-rate range test (Smith 2017): train while the rate grows exponentially, plot
     /// the smoothed loss against the rate, and suggest a rate (the minimum's, divided by 10).

@@ -84,9 +84,9 @@ fn momentum_is_diagnosed_on_its_own_update_and_its_rises_stay_visible() {
     let stdout = text(&output.stdout);
     assert!(stdout.contains("momentum is stable on the local quadratic for ε < 2(1 + α)/λ_max ≈ 0.038"), "{stdout}");
     assert!(stdout.contains("The update raised the loss on the diagnostic batch by more than 1%"), "{stdout}");
-    // The rises (−ΔL ≤ 0) are crosses on the log panel's bottom edge and stars on the loss.
+    // The rises (−ΔL ≤ 0) are in the log panel's strip for values ≤ 0, and stars on the loss.
     let svg = std::fs::read_to_string(dir.path().join("M/diagnostics.svg")).unwrap();
-    assert!(svg.contains("× on the bottom edge: zero or negative, off the log scale"));
+    assert!(svg.contains("≤ 0 (no logarithm)") && svg.contains("drawn in the grey strip marked ≤ 0"), "{svg}");
     assert!(svg.contains("★ the update from here raised it by over 1%"));
     let report = std::fs::read_to_string(dir.path().join("M/report.html")).unwrap();
     assert!(report.contains("tr(H) by Hutchinson's estimator with 10 Rademacher probes"), "{report}");

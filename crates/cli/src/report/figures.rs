@@ -36,26 +36,25 @@ fn classifier_plots(results: &Results) -> Vec<Plot> {
     let seeds = results.experiment.seeds;
     let spread =
         if seeds > 1 { format!("; the band spans the best and worst of {seeds} seeds") } else { String::new() };
+    // The 0-1 error in percent from 0; a loss or reconstruction error as itself, on a log axis.
+    let percent = results.metric.starts_with("0-1 error");
+    let (named, metric_axis) =
+        if percent { ("error".to_string(), Axis::Percent) } else { (results.metric.clone(), Axis::Log) };
+    let (val_title, test_title) = (format!("validation {named}"), format!("test {named}"));
+    let loss_title = if percent {
+        "training loss (NLL, running mean over each epoch)"
+    } else {
+        "training loss (running mean over each epoch)"
+    };
+    let chosen_on = format!("the {named} the rates were chosen on");
     let mut plots = Vec::new();
     for (time, axis) in [(false, "epochs"), (true, "seconds")] {
         let x_label = if time { "training seconds (evaluation excluded)" } else { "epoch" };
         let suffix = if time { "seconds" } else { "epochs" };
         for (name, title, pick, y_axis, what) in [
-            (
-                "val-error",
-                "validation error",
-                &error as &dyn Fn(&EpochMetrics) -> f64,
-                Axis::Percent,
-                "the error the rates were chosen on",
-            ),
-            ("test-error", "test error", &test, Axis::Percent, "never used for any choice"),
-            (
-                "train-loss",
-                "training loss (NLL, running mean over each epoch)",
-                &loss,
-                Axis::Log,
-                "the surrogate the optimizers minimize",
-            ),
+            ("val-error", val_title.as_str(), &error as &dyn Fn(&EpochMetrics) -> f64, metric_axis, chosen_on.as_str()),
+            ("test-error", test_title.as_str(), &test, metric_axis, "never used for any choice"),
+            ("train-loss", loss_title, &loss, Axis::Log, "the surrogate the optimizers minimize"),
         ] {
             plots.push(Plot {
                 name: format!("{name}-{suffix}"),
@@ -69,11 +68,12 @@ fn classifier_plots(results: &Results) -> Vec<Plot> {
     }
     plots.push(Plot {
         name: "lr-sensitivity".into(),
-        caption: "Final validation error at every rate tried (mean over the tuning seeds, at the chosen values \
-                  of everything else): a flat curve means an optimizer that forgives a poorly chosen rate; a \
-                  cross marks a rate that diverged."
-            .into(),
-        figure: sensitivity(results, "final validation error"),
+        caption: format!(
+            "Final validation {named} at every rate tried (mean over the tuning seeds, at the chosen values of \
+             everything else): a flat curve means an optimizer that forgives a poorly chosen rate; a cross marks \
+             a rate that diverged."
+        ),
+        figure: sensitivity(results, &format!("final validation {named}")),
     });
     plots
 }

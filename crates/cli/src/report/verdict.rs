@@ -231,10 +231,8 @@ pub fn verdict(results: &Results, rows: &[SummaryRow]) -> Vec<String> {
             if classifier { "epoch" } else { "update" },
             first.epochs_to_target.unwrap_or(0),
             match (first.updates_to_target, first.seconds_to_target) {
-                (Some(updates), Some(seconds)) if classifier => format!(
-                    " ({updates} updates; {seconds:.1} s of training on this machine, a figure that varies from \
-                     run to run, unlike the epochs and updates)"
-                ),
+                (Some(updates), Some(seconds)) if classifier =>
+                    format!(" ({updates} updates; {seconds:.1} s of training here, a time that varies between runs)"),
                 _ => String::new(),
             }
         ),
