@@ -591,6 +591,11 @@ mod tests {
         // In the book's indexing the run's last update, k = 999, is the one at ε_τ = ε₀/100.
         let book = Schedule::parse("linear", 2.0, 1000).unwrap().with_convention(crate::Convention::Book);
         assert!((book.lr(999) - 0.02).abs() < 1e-15);
+        // one-cycle over T = 100 from ε₀/d = 2/25 reaches its floor ε₀/(d·d_f) = 2/250000 at
+        // step T − 1 = 99 and stays there (PyTorch raises past the end).
+        for k in [99, 100, 101, 5000] {
+            assert!((at("one-cycle:steps=100,pct=0.3,div=25,final-div=10000", k) - 8e-6).abs() < 1e-18, "{k}");
+        }
     }
 
     #[test]
