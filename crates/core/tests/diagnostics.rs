@@ -62,15 +62,20 @@ impl Reference<'_> {
         (0..n).map(|i| -self.probabilities(theta, i)[self.data.labels[i] as usize].ln()).sum::<f64>() / n as f64
     }
 
+    /// Every example's probabilities at θ.
+    fn all_probabilities(&self, theta: &[f64]) -> Vec<Vec<f64>> {
+        (0..self.data.len()).map(|i| self.probabilities(theta, i)).collect()
+    }
+
     /// Σᵢ Jᵢᵀ uᵢ / n, where Jᵢ maps θ to example i's logits and `u(i, p)` gives uᵢ from its
-    /// probabilities p: the gradient with uᵢ = p − e_y, the Hessian times v with
+    /// probabilities p (at θ): the gradient with uᵢ = p − e_y, the Hessian times v with
     /// uᵢ = (diag p − ppᵀ) Jᵢ v.
-    fn pull_back(&self, theta: &[f64], mut u: impl FnMut(usize, &[f64]) -> Vec<f64>) -> Vec<f64> {
+    fn pull_back(&self, probabilities: &[Vec<f64>], mut u: impl FnMut(usize, &[f64]) -> Vec<f64>) -> Vec<f64> {
         let (dim, classes, n) = (self.data.dim, self.data.classes, self.data.len());
-        let mut out = vec![0.0; theta.len()];
+        let mut out = vec![0.0; (dim + 1) * classes];
         for i in 0..n {
             let x = &self.data.inputs[i * dim..(i + 1) * dim];
-            let ui = u(i, &self.probabilities(theta, i));
+            let ui = u(i, &probabilities[i]);
             for k in 0..classes {
                 let scale = ui[k] / n as f64;
                 out[k * dim..(k + 1) * dim].iter_mut().zip(x).for_each(|(o, &x)| *o += scale * x as f64);
@@ -80,17 +85,17 @@ impl Reference<'_> {
         out
     }
 
-    fn gradient(&self, theta: &[f64]) -> Vec<f64> {
-        self.pull_back(theta, |i, p| {
+    fn gradient(&self, probabilities: &[Vec<f64>]) -> Vec<f64> {
+        self.pull_back(probabilities, |i, p| {
             let mut u = p.to_vec();
             u[self.data.labels[i] as usize] -= 1.0;
             u
         })
     }
 
-    fn hessian_times(&self, theta: &[f64], v: &[f64]) -> Vec<f64> {
+    fn hessian_times(&self, probabilities: &[Vec<f64>], v: &[f64]) -> Vec<f64> {
         let (dim, classes) = (self.data.dim, self.data.classes);
-        self.pull_back(theta, |i, p| {
+        self.pull_back(probabilities, |i, p| {
             let x = &self.data.inputs[i * dim..(i + 1) * dim];
             let dz: Vec<f64> = (0..classes)
                 .map(|k| {
@@ -106,14 +111,15 @@ impl Reference<'_> {
     /// The largest eigenvalue of the Hessian by Lanczos with full reorthogonalization (`steps`
     /// products with H), then bisection on the tridiagonal matrix's Sturm sequence: a method
     /// unlike the library's power iteration, converged here to far below the bounds asserted.
-    fn lambda_max(&self, theta: &[f64], steps: usize) -> f64 {
+    fn lambda_max(&self, probabilities: &[Vec<f64>], steps: usize) -> f64 {
         let mut basis: Vec<Vec<f64>> = Vec::with_capacity(steps);
         let (mut alpha, mut beta) = (Vec::with_capacity(steps), Vec::with_capacity(steps));
-        let mut q: Vec<f64> = (0..theta.len()).map(|i| 1.0 + (i as f64 * 0.37).sin()).collect();
+        let size = (self.data.dim + 1) * self.data.classes;
+        let mut q: Vec<f64> = (0..size).map(|i| 1.0 + (i as f64 * 0.37).sin()).collect();
         let length = dot(&q, &q).sqrt();
         q.iter_mut().for_each(|x| *x /= length);
         for _ in 0..steps {
-            let mut w = self.hessian_times(theta, &q);
+            let mut w = self.hessian_times(probabilities, &q);
             alpha.push(dot(&q, &w));
             basis.push(q);
             for _ in 0..2 {
@@ -170,10 +176,12 @@ fn the_second_order_model_predicts_a_full_batch_step() {
     let within = |found: f64, expected: f64, bound: f64| (found - expected).abs() <= bound * expected.abs();
     for (row, layer) in rows.iter().zip(layers) {
         // The same full-batch steps in f64, θ ← θ − εg, everything at θ from the definitions.
-        let g = reference.gradient(&theta);
+        let probabilities = reference.all_probabilities(&theta);
+        let g = reference.gradient(&probabilities);
         let g_g = dot(&g, &g);
-        let g_hg = dot(&g, &reference.hessian_times(&theta, &g));
-        let lambda_max = reference.lambda_max(&theta, 30);
+        let g_hg = dot(&g, &reference.hessian_times(&probabilities, &g));
+        // 20 Lanczos steps give the same λ_max as 40 and 60 here, to the last bit.
+        let lambda_max = reference.lambda_max(&probabilities, 20);
         let loss = reference.loss(&theta);
         let next: Vec<f64> = theta.iter().zip(&g).map(|(t, g)| t - lr * g).collect();
         let change = reference.loss(&next) - loss;
