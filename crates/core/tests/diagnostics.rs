@@ -41,16 +41,21 @@ struct Reference<'a> {
 }
 
 impl Reference<'_> {
-    /// softmax(Wx + b) of example `i`.
-    fn probabilities(&self, theta: &[f64], i: usize) -> Vec<f64> {
+    /// Wx + b of example `i` for θ = (W, b): the logits, and Jᵢv for a direction v.
+    fn logits(&self, theta: &[f64], i: usize) -> Vec<f64> {
         let (dim, classes) = (self.data.dim, self.data.classes);
         let x = &self.data.inputs[i * dim..(i + 1) * dim];
-        let logits: Vec<f64> = (0..classes)
+        (0..classes)
             .map(|k| {
                 let row = &theta[k * dim..(k + 1) * dim];
                 row.iter().zip(x).map(|(w, &x)| w * x as f64).sum::<f64>() + theta[classes * dim + k]
             })
-            .collect();
+            .collect()
+    }
+
+    /// softmax(Wx + b) of example `i`.
+    fn probabilities(&self, theta: &[f64], i: usize) -> Vec<f64> {
+        let logits = self.logits(theta, i);
         let top = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let exps: Vec<f64> = logits.iter().map(|z| (z - top).exp()).collect();
         let total: f64 = exps.iter().sum();
@@ -94,15 +99,8 @@ impl Reference<'_> {
     }
 
     fn hessian_times(&self, probabilities: &[Vec<f64>], v: &[f64]) -> Vec<f64> {
-        let (dim, classes) = (self.data.dim, self.data.classes);
         self.pull_back(probabilities, |i, p| {
-            let x = &self.data.inputs[i * dim..(i + 1) * dim];
-            let dz: Vec<f64> = (0..classes)
-                .map(|k| {
-                    let row = &v[k * dim..(k + 1) * dim];
-                    row.iter().zip(x).map(|(w, &x)| w * x as f64).sum::<f64>() + v[classes * dim + k]
-                })
-                .collect();
+            let dz = self.logits(v, i);
             let mean: f64 = p.iter().zip(&dz).map(|(p, d)| p * d).sum();
             p.iter().zip(&dz).map(|(p, d)| p * (d - mean)).collect()
         })
