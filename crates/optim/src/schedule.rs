@@ -666,6 +666,20 @@ mod tests {
         assert_eq!(plateau.observe(0.5), 0.5); // improvement resets
     }
 
+    #[test]
+    fn plateau_counts_only_improvements_past_the_threshold() {
+        // PyTorch's relative mode: an improvement is a metric strictly below best·(1 − 1e-4), and
+        // each one resets the count of bad evaluations.
+        let mut plateau = ReduceOnPlateau::new(0.5, 1).unwrap();
+        assert_eq!(plateau.observe(1.0), 1.0);
+        assert_eq!(plateau.observe(0.9), 1.0); // improvement
+        assert_eq!(plateau.observe(0.9), 1.0); // one bad evaluation
+        assert_eq!(plateau.observe(0.8), 1.0); // improvement: the count starts again
+        let edge = 0.8 * (1.0 - 1e-4);
+        assert_eq!(plateau.observe(edge), 1.0); // at the threshold, not below it: one bad
+        assert_eq!(plateau.observe(edge), 0.5); // two: reduce
+    }
+
     proptest::proptest! {
         #[test]
         fn decays_never_increase(k in 0u64..10_000, gamma in 0.01f64..1.0, tau in 1u64..5000) {
