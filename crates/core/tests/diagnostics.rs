@@ -78,9 +78,8 @@ impl Reference<'_> {
     fn pull_back(&self, probabilities: &[Vec<f64>], mut u: impl FnMut(usize, &[f64]) -> Vec<f64>) -> Vec<f64> {
         let (dim, classes, n) = (self.data.dim, self.data.classes, self.data.len());
         let mut out = vec![0.0; (dim + 1) * classes];
-        for i in 0..n {
-            let x = &self.data.inputs[i * dim..(i + 1) * dim];
-            let ui = u(i, &probabilities[i]);
+        for (i, (x, p)) in self.data.inputs.chunks_exact(dim).zip(probabilities).enumerate() {
+            let ui = u(i, p);
             for k in 0..classes {
                 let scale = ui[k] / n as f64;
                 out[k * dim..(k + 1) * dim].iter_mut().zip(x).for_each(|(o, &x)| *o += scale * x as f64);
