@@ -86,7 +86,8 @@ impl Function2d {
     /// f(x, y).
     pub fn value(&self, x: f64, y: f64) -> f64 {
         match *self {
-            Function2d::Quadratic { condition } => 0.5 * (x * x + condition * y * y),
+            // Halved before squaring: ½κy² is finite up to f64::MAX, κy² overflows at half of it.
+            Function2d::Quadratic { condition } => 0.5 * x * x + 0.5 * condition * y * y,
             Function2d::Rosenbrock => (1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2),
             Function2d::Beale => beale_terms(x, y).iter().map(|(u, _, _)| u * u).sum(),
             Function2d::Saddle => x * x - y * y,

@@ -418,6 +418,70 @@ mod tests {
         }
     }
 
+    /// ρ(W) of a network whose recurrent matrix is `w` (row-major, n × n).
+    fn spectral_radius_of(w: &[f64], n: usize) -> f64 {
+        let mut rnn = Rnn::<f64>::new(RnnSpec { hidden: n, ..spec(1, 1.0) }, 1, 2).unwrap();
+        let range = rnn.w();
+        rnn.params[range].copy_from_slice(w);
+        rnn.spectral_radius()
+    }
+
+    #[test]
+    fn the_spectral_radius_of_a_triangular_matrix_is_its_largest_diagonal_entry() {
+        // Eigenvalues −0.95, 0.6, 0.4, −0.3 (the diagonal); far from normal: ‖W‖₂ = 4.54 and
+        // ‖Wv‖/‖v‖ ranges over [0.0047, 4.54] (numpy's SVD), so neither the spectral norm nor a
+        // one-step estimate comes near 0.95. After the 50 burn-in steps what is left outside the
+        // top eigenvector is (0.6/0.95)⁵⁰ ≈ 1e-10 of it.
+        #[rustfmt::skip]
+        let w = [
+            -0.95, 2.0, -1.5, 3.0,
+            0.0, 0.6, 2.5, -1.0,
+            0.0, 0.0, 0.4, 2.0,
+            0.0, 0.0, 0.0, -0.3,
+        ];
+        let radius = spectral_radius_of(&w, 4);
+        assert!((radius - 0.95).abs() < 1e-9, "{radius}");
+    }
+
+    #[test]
+    fn the_spectral_radius_of_a_complex_pair_is_its_modulus() {
+        // The block [[0, −4], [1, 0]] has eigenvalues ±2i and squares to −4I, so ‖W²ᵏx‖ = 4ᵏ‖x‖
+        // exactly on its plane, while ‖Wx‖/‖x‖ swings between 1 and 4 and xᵀWx/xᵀx between −1.5
+        // and 1.5: a one-step growth, ‖W‖₂ = 4.59 or a Rayleigh quotient cannot give 2. The lower
+        // block (eigenvalues −1.5, 0.5) feeds the upper one; after burn-in it is (1.5/2)⁵⁰ ≈ 6e-7 of
+        // the vector and its mark on the 150-step average is below 1e-8.
+        #[rustfmt::skip]
+        let w = [
+            0.0, -4.0, 1.0, 2.0,
+            1.0, 0.0, -1.0, 0.5,
+            0.0, 0.0, -1.5, 1.0,
+            0.0, 0.0, 0.0, 0.5,
+        ];
+        let radius = spectral_radius_of(&w, 4);
+        assert!((radius - 2.0).abs() < 1e-7, "{radius}");
+        // A rotation by 0.7 rad with gain 1.3 seen through S = [[1, 2, 0], [0, 1, 3], [0, 0, 1]],
+        // beside an eigenvalue 0.4: W = S M S⁻¹ with S⁻¹ = [[1, −2, 6], [0, 1, −3], [0, 0, 1]].
+        // ‖Wᵏx‖ on the rotation's plane stays within κ(S) ≤ ‖S‖_F‖S⁻¹‖_F = 4·√52 of 1.3ᵏ‖x‖, so
+        // the 150-step average is within ln(4√52)/150 of ln 1.3.
+        let (c, s) = (1.3 * 0.7f64.cos(), 1.3 * 0.7f64.sin());
+        let m = [[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 0.4]];
+        let forward = [[1.0, 2.0, 0.0], [0.0, 1.0, 3.0], [0.0, 0.0, 1.0]];
+        let inverse = [[1.0, -2.0, 6.0], [0.0, 1.0, -3.0], [0.0, 0.0, 1.0]];
+        let product = |a: &[[f64; 3]; 3], b: &[[f64; 3]; 3]| {
+            let mut out = [[0.0; 3]; 3];
+            for (i, row) in out.iter_mut().enumerate() {
+                for (j, value) in row.iter_mut().enumerate() {
+                    *value = (0..3).map(|k| a[i][k] * b[k][j]).sum();
+                }
+            }
+            out
+        };
+        let w: Vec<f64> = product(&product(&forward, &m), &inverse).concat();
+        let radius = spectral_radius_of(&w, 3);
+        let bound = (4.0 * 52f64.sqrt()).ln() / 150.0;
+        assert!((radius / 1.3).ln().abs() < bound, "{radius}");
+    }
+
     #[test]
     fn gradients_vanish_across_time_when_w_is_contracting() {
         // ρ(W) = 0.5: ∂L/∂h_t shrinks at least like 0.5^(T−t) going back in time (tanh' ≤ 1).
@@ -454,6 +518,17 @@ mod tests {
             losses.iter().any(|l| !l.is_finite() || *l > 10.0 * first)
         };
         assert!(spike(&unclipped), "the unclipped run should spike or diverge");
+        // README's figures. From the third update on the unclipped loss multiplies by 490 to 576
+        // per step. Once every hidden unit is saturated (h = ±1, from the seventh update on) a step
+        // of rate 1 moves the output o by −(‖h‖² + 1)(o − t) = −25(o − t) (24 from V, 1 from the
+        // bias c): o − t ← −24(o − t) with t negligible beside o, the loss ×24² = 576 exactly. After
+        // 17 updates the loss is 2.8e41, and the next gradient overflows f32 and ends the run.
+        // Measured within 1.1e-6 of 576: the targets (~1) beside outputs from 5e5 on, f32 rounding.
+        let growth: Vec<f64> = unclipped.windows(2).map(|pair| pair[1] / pair[0]).collect();
+        assert_eq!(unclipped.len(), 18, "{unclipped:?}");
+        assert!(growth[2..].iter().all(|&g| (490.0..=576.0 * (1.0 + 1e-5)).contains(&g)), "{growth:?}");
+        assert!(growth[6..].iter().all(|&g| (g - 576.0).abs() < 1e-5 * 576.0), "{growth:?}");
+        assert!(unclipped[17] > 1e41, "{unclipped:?}");
         assert!(!spike(&clipped), "the clipped run should not");
         assert_eq!(clipped.len(), 150);
     }

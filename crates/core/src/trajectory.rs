@@ -146,12 +146,22 @@ mod tests {
 
     #[test]
     fn divergence_stops_the_path_at_the_first_non_finite_point() {
-        // SGD at ε = 3/κ on the quadratic: |1 − 3| = 2 per step along y, overflowing f64 in ~1030 steps.
+        // SGD at ε = 0.03 on ½(x² + 100y²) from (0, 1): y ← y − 0.03·100y, and 0.03·100 rounds to
+        // 3 exactly, so y_k = (−2)ᵏ exactly (doubling is exact) and f_k = 50·4ᵏ. f leaves the f64
+        // range first: 50·4ᵏ > f64::MAX ≈ 2¹⁰²⁴ once 2k > 1024 − log₂ 50 = 1018.36, at k = 510
+        // (y itself would overflow only at k = 1024).
         let function = Function2d::named("quadratic", 100.0).unwrap();
         let config = OptimizerConfig::named("sgd", Convention::Book).unwrap();
         let path = run(&function, &config, &settings([0.0, 1.0], 5000, 0.03)).unwrap();
-        let step = path.diverged_at.expect("diverges");
-        assert_eq!(path.points.len() as u64, step + 1);
-        assert!(step > 500 && step < 1100, "{step}");
+        assert_eq!(path.diverged_at, Some(510));
+        assert_eq!(path.points.len(), 511);
+        for (k, point) in path.points.iter().enumerate() {
+            let y = (-2.0f64).powi(k as i32);
+            assert_eq!((point.step, point.x, point.y), (k as u64, 0.0, y), "step {k}");
+            if k < 510 {
+                assert!(point.f == 50.0 * 4f64.powi(k as i32), "step {k}: {}", point.f);
+            }
+        }
+        assert_eq!(path.points[510].f, f64::INFINITY);
     }
 }

@@ -68,7 +68,8 @@ fn deviation(got: [f64; 2], [x, y]: [f64; 2]) -> f64 {
 fn torch_convention_reproduces_pytorch_to_1e9() {
     let runs = read_runs(REFERENCE);
     assert_eq!(runs.len(), 48, "24 variants × 2 functions");
-    let (mut worst, mut worst_variant): (f64, &str) = (0.0, "");
+    // The largest deviation of the elementwise rules and of Adafactor, with the variant.
+    let (mut worst, mut worst_adafactor): ((f64, &str), (f64, &str)) = ((0.0, ""), (0.0, ""));
     for ((variant, function_name), (lr, expected)) in &runs {
         let function = Function2d::named(function_name, 100.0).unwrap();
         let settings = RunSettings {
@@ -81,8 +82,9 @@ fn torch_convention_reproduces_pytorch_to_1e9() {
         assert_eq!(path.points.len(), expected.len(), "{variant} on {function_name}");
         for (point, &[x, y]) in path.points.iter().zip(expected) {
             let error = deviation([point.x, point.y], [x, y]);
-            if error > worst {
-                (worst, worst_variant) = (error, variant.as_str());
+            let record = if variant.starts_with("adafactor") { &mut worst_adafactor } else { &mut worst };
+            if error > record.0 {
+                *record = (error, variant.as_str());
             }
             // Measured: at most 1.1e-16 for the elementwise rules (PyTorch's own rounding
             // reproduced) and 1.8e-15 with Adafactor, whose RMS norms sum in another order than
@@ -97,7 +99,10 @@ fn torch_convention_reproduces_pytorch_to_1e9() {
             );
         }
     }
-    eprintln!("largest relative deviation from PyTorch: {worst:.2e} ({worst_variant})");
+    eprintln!(
+        "largest relative deviation from PyTorch: {:.2e} ({}) for the elementwise rules, {:.2e} ({}) with Adafactor",
+        worst.0, worst.1, worst_adafactor.0, worst_adafactor.1
+    );
 }
 
 /// A group of `GROUP_VARIANTS` in tools/torch_reference.py: `-` for none, else options

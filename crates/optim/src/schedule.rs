@@ -618,6 +618,11 @@ mod tests {
         // In the book's indexing the run's last update, k = 999, is the one at ε_τ = ε₀/100.
         let book = Schedule::parse("linear", 2.0, 1000).unwrap().with_convention(crate::Convention::Book);
         assert!((book.lr(999) - 0.02).abs() < 1e-15);
+        // one-cycle over T = 100 from ε₀/d = 2/25 reaches its floor ε₀/(d·d_f) = 2/250000 at
+        // step T − 1 = 99 and stays there (PyTorch raises past the end).
+        for k in [99, 100, 101, 5000] {
+            assert!((at("one-cycle:steps=100,pct=0.3,div=25,final-div=10000", k) - 8e-6).abs() < 1e-18, "{k}");
+        }
     }
 
     #[test]
@@ -686,6 +691,20 @@ mod tests {
         assert_eq!(plateau.observe(1.0), 1.0); // one bad evaluation: within patience
         assert_eq!(plateau.observe(1.0), 0.5); // two: reduce
         assert_eq!(plateau.observe(0.5), 0.5); // improvement resets
+    }
+
+    #[test]
+    fn plateau_counts_only_improvements_past_the_threshold() {
+        // PyTorch's relative mode: an improvement is a metric strictly below best·(1 − 1e-4), and
+        // each one resets the count of bad evaluations.
+        let mut plateau = ReduceOnPlateau::new(0.5, 1).unwrap();
+        assert_eq!(plateau.observe(1.0), 1.0);
+        assert_eq!(plateau.observe(0.9), 1.0); // improvement
+        assert_eq!(plateau.observe(0.9), 1.0); // one bad evaluation
+        assert_eq!(plateau.observe(0.8), 1.0); // improvement: the count starts again
+        let edge = 0.8 * (1.0 - 1e-4);
+        assert_eq!(plateau.observe(edge), 1.0); // at the threshold, not below it: one bad
+        assert_eq!(plateau.observe(edge), 0.5); // two: reduce
     }
 
     proptest::proptest! {

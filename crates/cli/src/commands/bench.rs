@@ -98,13 +98,23 @@ struct TrainSpeed {
     cores_used: f64,
     /// Throughput per CPU-second used: unchanged when the only loss is CPU taken by others.
     examples_per_cpu_second: f64,
+    /// What each round measured, from which every figure above is derived.
+    rounds: Vec<Round>,
 }
 
-/// One round of `bench train`: a timed training run, then the GEMM peak.
+/// One round of `bench train`: a timed training run of `steps` × `batch` examples, then the
+/// GEMM peak.
+#[derive(Debug, Serialize)]
 struct Round {
-    examples_per_sec: f64,
-    cores_used: f64,
+    /// Wall time of the training run.
+    seconds: f64,
+    /// CPU time the job used during it (all ranks).
+    cpu_seconds: f64,
     peak_gflops: f64,
+    #[serde(skip)]
+    examples_per_sec: f64,
+    #[serde(skip)]
+    cores_used: f64,
 }
 
 #[derive(Debug, Args)]
@@ -447,7 +457,8 @@ fn bench_train(args: TrainBenchArgs) -> Result<()> {
             let mut job_sums = [process_cpu_seconds() - cpu_before, peak_pool.install(|| peak.gflops())];
             job.all_reduce_sum_f64(&mut job_sums);
             let [cpu, peak_gflops] = job_sums;
-            Ok(Round { examples_per_sec: examples / seconds, cores_used: cpu / seconds, peak_gflops })
+            let (examples_per_sec, cores_used) = (examples / seconds, cpu / seconds);
+            Ok(Round { seconds, cpu_seconds: cpu, peak_gflops, examples_per_sec, cores_used })
         })
         .collect::<Result<_, descent::error::Error>>()
         .map_err(crate::core_error)?;
@@ -472,6 +483,7 @@ fn bench_train(args: TrainBenchArgs) -> Result<()> {
         ),
         cores_used,
         examples_per_cpu_second: median(&column(|r| r.examples_per_sec / r.cores_used)),
+        rounds,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&speed)?);

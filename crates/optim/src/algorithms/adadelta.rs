@@ -106,7 +106,7 @@ mod tests {
     use crate::testing::run_steps;
 
     #[test]
-    fn first_two_steps_by_hand() {
+    fn first_three_steps_by_hand() {
         // Zeiler's Algorithm 1 with ρ = 0.95, δ = 1e-6, ε = 1, f = θ², θ₀ = 1.
         // step 1: g = 2, r = 0.05·4 = 0.2, Δ = −√(1e-6)/√(0.2 + 1e-6)·2, u = 0.05Δ².
         let (rho, delta) = (0.95f64, 1e-6);
@@ -118,9 +118,15 @@ mod tests {
         let r2 = rho * r1 + (1.0 - rho) * g2 * g2;
         let d2 = -((u1 + delta).sqrt() / (r2 + delta).sqrt()) * g2;
         let t2 = t1 + d2;
-        let path = run_steps(AdadeltaConfig::default(), &[1.0], |p| vec![2.0 * p[0]], 1.0, 2);
+        // step 3, the first to use a decayed u: u₂ = ρu₁ + (1 − ρ)Δ₂².
+        let u2 = rho * u1 + (1.0 - rho) * d2 * d2;
+        let g3 = 2.0 * t2;
+        let r3 = rho * r2 + (1.0 - rho) * g3 * g3;
+        let t3 = t2 - ((u2 + delta).sqrt() / (r3 + delta).sqrt()) * g3;
+        let path = run_steps(AdadeltaConfig::default(), &[1.0], |p| vec![2.0 * p[0]], 1.0, 3);
         assert!((path[0][0] - t1).abs() < 1e-15);
         assert!((path[1][0] - t2).abs() < 1e-15);
+        assert!((path[2][0] - t3).abs() < 1e-15);
     }
 
     #[test]

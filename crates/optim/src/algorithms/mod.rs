@@ -760,4 +760,17 @@ mod config_tests {
         assert!(rmsprop.set(Hyperparameter::Rho, 1.2));
         assert_eq!(rmsprop.validate().unwrap_err().to_string(), "rho must be in [0, 1), got 1.2");
     }
+
+    #[test]
+    fn conventions_parse_from_their_names_and_nothing_else() {
+        for convention in [Convention::Book, Convention::Torch] {
+            assert_eq!(convention.to_string().parse::<Convention>().unwrap(), convention);
+        }
+        assert_eq!(
+            ("book".parse::<Convention>().unwrap(), "torch".parse::<Convention>().unwrap()),
+            (Convention::Book, Convention::Torch)
+        );
+        let message = "pytorch".parse::<Convention>().unwrap_err().to_string();
+        assert!(message.contains("'pytorch'") && message.contains("book, torch"), "{message}");
+    }
 }
