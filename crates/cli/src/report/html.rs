@@ -13,7 +13,7 @@ use crate::table;
 
 pub const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:960px;margin:2em auto;\
 padding:0 1em;color:#222;line-height:1.45}h1{font-size:1.6em}h2{margin-top:1.8em;border-bottom:1px solid #ddd}\
-table{border-collapse:collapse;font-variant-numeric:tabular-nums}th,td{padding:.35em .7em;border-bottom:1px solid #e4e4e4;\
+table{border-collapse:collapse;font-variant-numeric:tabular-nums;display:block;overflow-x:auto;max-width:100%}td{white-space:nowrap}th,td{padding:.35em .7em;border-bottom:1px solid #e4e4e4;\
 text-align:right}th:first-child,td:first-child{text-align:left}thead th{background:#f4f4f4}tr.best td{font-weight:600}\
 figure{margin:1.5em 0}figure svg{max-width:100%;height:auto}figcaption{color:#555;font-size:.92em}\
 .verdict{background:#f5f9ff;border-left:4px solid #1f77b4;padding:.6em 1em}code{background:#f4f4f4;padding:0 .25em}";
