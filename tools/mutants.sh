@@ -8,7 +8,9 @@
 # Groups, in the order of priority they were run in for issue 16. On a machine shared by five
 # builders a mutant took 15-50 s, so the first pass leaves out the mutants of argument checking
 # and formatting (FIRST_PASS_SKIP), and 80 minutes reached `book` up to part of rmsprop.rs (269 of
-# its 323 mutants; sgd.rs and the groups after it not reached). `reduction` was run earlier.
+# its 323 mutants; sgd.rs and the groups after it not reached). `reduction` was run earlier;
+# later, on a quiet machine, `--files` over sgd.rs (38 mutants, 6 min) and over rmsprop.rs,
+# adamax.rs and lion.rs (120 mutants, 9 min).
 #   reduction   optim's parallel reduction and clipping
 #   book        learning-rate schedules and the chapter's algorithms (SGD, momentum, AdaGrad,
 #               RMSProp, AdaDelta, Adam), against optim's unit tests and the PyTorch schedule replay

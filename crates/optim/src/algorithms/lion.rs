@@ -134,7 +134,9 @@ mod tests {
         for (got, want) in path.iter().zip([theta1, theta2, theta3]) {
             assert!((got[0] - want[0]).abs() < 1e-15 && (got[1] - want[1]).abs() < 1e-15, "{got:?} vs {want:?}");
         }
-        let (_, m) = optimizer.state_buffers().next().unwrap();
+        let (name, m) = optimizer.state_buffers().next().unwrap();
+        // Checkpoints store the buffer as optimizer.exp_avg, PyTorch's name for it.
+        assert_eq!(name, "exp_avg");
         let m2 = [0.99 * 0.003 - 0.0002, 0.01];
         let m3 = [0.99 * m2[0] - 0.001, 0.99 * m2[1] - 0.0005];
         assert!((m[0] - m3[0]).abs() < 1e-17 && (m[1] - m3[1]).abs() < 1e-17, "{m:?} vs {m3:?}");

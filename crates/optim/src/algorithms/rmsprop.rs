@@ -322,6 +322,20 @@ mod tests {
     }
 
     #[test]
+    fn torch_centered_without_momentum_by_hand() {
+        // torch: r = 0.99r + 0.01g², ḡ = 0.99ḡ + 0.01g, θ = θ − εg/(√(r − ḡ²) + δ), on ½·2θ².
+        let config = RmspropConfig { centered: true, ..RmspropConfig::new(Convention::Torch) };
+        let (r1, m1) = (0.01 * 4.0, 0.01 * 2.0);
+        let t1 = 1.0 - 0.01 * 2.0 / ((r1 - m1 * m1).sqrt() + 1e-8);
+        let g2 = 2.0 * t1;
+        let (r2, m2) = (0.99 * r1 + 0.01 * g2 * g2, 0.99 * m1 + 0.01 * g2);
+        let t2 = t1 - 0.01 * g2 / ((r2 - m2 * m2).sqrt() + 1e-8);
+        let path = run_steps(config, &[1.0], quadratic, 0.01, 2);
+        assert!((path[0][0] - t1).abs() < 1e-14, "{path:?}");
+        assert!((path[1][0] - t2).abs() < 1e-14, "{path:?}");
+    }
+
+    #[test]
     fn first_step_never_exceeds_lr_over_root_one_minus_rho() {
         // From rest, |Δθ| = ε|g|/√(δ + (1 − ρ)g²) < ε/√(1 − ρ) for every g.
         for g in [1e-8, 1e-3, 1.0, 1e3, 1e8] {
