@@ -208,12 +208,10 @@ pub fn train_into(mut trainer: Trainer, out: &std::path::Path) -> Result<Trainer
     println!(
         "{} on {}: {} ({} convention), lr {}, batch {}, {} epoch{}, seed {}, {} threads",
         config.problem,
-        match (&config.data, descent::problems::named(&config.problem).map(|p| p.data)) {
+        match (&config.data, descent::problems::named(&config.problem)) {
             (Some(data), _) => data.display().to_string(),
-            (None, Ok(descent::problems::Source::Adding)) => "adding-problem sequences drawn from a fixed seed".into(),
-            (None, Ok(descent::problems::Source::Quadratic)) => "Gaussian points drawn from a fixed seed".into(),
-            (None, Ok(descent::problems::Source::FashionMnist)) => "the bundled Fashion-MNIST subset".into(),
-            (None, _) => "the bundled MNIST subset".into(),
+            (None, Ok(problem)) => crate::report::built_in_data(problem.data).to_string(),
+            (None, Err(_)) => "the caller's data".to_string(),
         },
         config.optimizer,
         config.convention,

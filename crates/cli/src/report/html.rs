@@ -89,6 +89,17 @@ pub fn rows(results: &Results, summary: &[SummaryRow]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// What a problem trains on without `--data`: the bundled subset, or what it draws itself.
+pub fn built_in_data(source: Source) -> &'static str {
+    match source {
+        Source::Mnist => "the bundled MNIST subset (10,000 training, 2,000 test images)",
+        Source::FashionMnist => "the bundled Fashion-MNIST subset (10,000 training, 2,000 test images)",
+        Source::Adding => "adding-problem sequences drawn from a fixed seed (10,000 training, 2,000 test)",
+        Source::Quadratic => "N(0, 0.6²I) points drawn from a fixed seed (1,200 training, 1,000 test)",
+        Source::Nothing => "none: a 2-D function from its customary start",
+    }
+}
+
 /// The protocol, as the setup states it.
 fn protocol(results: &Results) -> String {
     let experiment = &results.experiment;
@@ -227,13 +238,7 @@ pub fn page(results: &Results, summary: &[SummaryRow], verdict: &[String], plots
     html.push_str("</section>\n<h2>Setup</h2>\n<ul id=\"setup\">\n");
     let data = match &experiment.data {
         Some(dir) => escape(&dir.display().to_string()),
-        None => match problem.data {
-            Source::Mnist => "the bundled MNIST subset (10,000 training, 2,000 test images)".into(),
-            Source::FashionMnist => "the bundled Fashion-MNIST subset (10,000 training, 2,000 test images)".into(),
-            Source::Adding => "adding-problem sequences drawn from a fixed seed (10,000 training, 2,000 test)".into(),
-            Source::Quadratic => "N(0, 0.6²I) points drawn from a fixed seed (1,200 training, 1,000 test)".into(),
-            Source::Nothing => "none: a 2-D function from its customary start".into(),
-        },
+        None => built_in_data(problem.data).into(),
     };
     let unit = if problem.is_classifier() { "epochs" } else { "updates" };
     let mut facts = vec![

@@ -8,6 +8,7 @@ pub mod side_by_side;
 pub mod suite;
 mod verdict;
 
+pub use html::built_in_data;
 pub use verdict::metric_text;
 
 use std::path::{Path, PathBuf};

@@ -718,9 +718,12 @@ impl Trainer {
             };
             let grads = self.model.grads_mut();
             grads.iter_mut().for_each(|g| *g *= weight);
-            // The operations of `add_in_order` over ranks: the first shard copied, each next one added.
+            // The operations of `add_in_order` over ranks: the first shard copied, each next one
+            // added (a rank's one shard stays where it is, in the gradient buffer).
             if index == 0 {
-                self.shard_sum.copy_from_slice(grads);
+                if ranks == 1 {
+                    self.shard_sum.copy_from_slice(grads);
+                }
                 sums = [loss, error];
             } else {
                 self.shard_sum.iter_mut().zip(grads.iter()).for_each(|(sum, &g)| *sum += g);
@@ -729,8 +732,9 @@ impl Trainer {
             }
         }
         let grads = self.model.grads_mut();
-        grads.copy_from_slice(&self.shard_sum);
-        if ranks > 1 {
+        if ranks == 1 {
+            grads.copy_from_slice(&self.shard_sum);
+        } else {
             let collective = self.collective.as_ref();
             for bucket in grads.chunks_mut(crate::collective::BUCKET_VALUES) {
                 collective.ordered_sum_f32(bucket, &mut self.shard_scratch[..bucket.len() * ranks]);
