@@ -4,4 +4,4 @@
 #   bash tools/fuzz.sh [CASES]      # default 100000 per reader
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DESCENT_FUZZ_CASES="${1:-100000}" cargo test --release -p descent --test readers
+DESCENT_FUZZ_CASES="${1:-100000}" cargo test --release -p descent-nn --test readers

@@ -1,7 +1,7 @@
 //! descent's optimizers on plain vectors of your own: least squares ‖Aθ − b‖²/2 in 8 unknowns,
 //! with the optimizer's state saved to a JSON file halfway and loaded into a new optimizer, which
 //! continues exactly as if never stopped. Run with
-//! `cargo run --release -p descent --example optimizer_on_vectors`.
+//! `cargo run --release -p descent-nn --example optimizer_on_vectors`.
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! Using descent as a library: a model with a layer of your own (swish) trained on a loss of your
 //! own (label-smoothed cross-entropy) by descent's trainer, on your own data; stopped, resumed
 //! exactly from its run folder, and used to predict. Run with
-//! `cargo run --release -p descent --example own_model`.
+//! `cargo run --release -p descent-nn --example own_model`.
 //!
 //! The data are two concentric rings in the plane (no linear model separates them: it is stuck
 //! near 50% error); the model is 2-32-32-2 with swish units.

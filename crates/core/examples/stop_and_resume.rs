@@ -1,7 +1,7 @@
 //! The trainer on a registry problem with an observer that steers it: it watches each update's
 //! learning rate and gradient norm, stops the run once the running training loss is low enough,
 //! and the run then continues from its folder. Run with
-//! `cargo run --release -p descent --example stop_and_resume`.
+//! `cargo run --release -p descent-nn --example stop_and_resume`.
 
 use std::path::Path;
 
