@@ -67,12 +67,12 @@ group() {
                 crates/optim/src/elementwise.rs crates/optim/src/exp.rs crates/optim/src/tanh.rs
                 crates/optim/src/float.rs" descent-optim --lib ;;
         train)
-            run train "crates/core/src/train/*.rs" descent --lib --test train --test no_allocation ;;
+            run train "crates/core/src/train/*.rs" descent-nn --lib --test train --test no_allocation ;;
         checkpoint)
-            run checkpoint "crates/core/src/checkpoint.rs" descent --lib --test train ;;
+            run checkpoint "crates/core/src/checkpoint.rs" descent-nn --lib --test train ;;
         lab)
             run lab "crates/core/src/lab/mod.rs crates/core/src/lab/stats.rs crates/core/src/lab/results.rs" \
-                descent --lib --test lab ;;
+                descent-nn --lib --test lab ;;
         *)
             echo "tools/mutants.sh: unknown group '$1' (reduction, book, algorithms, optim-rest, train, checkpoint, lab)" >&2
             exit 2 ;;
