@@ -7,15 +7,15 @@
 
 use descent_optim::Float;
 
-use packed::{Kernel, Scratch, View};
+use packed::{Scratch, Tile, View};
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
-mod packed;
 #[cfg(target_arch = "x86_64")]
-mod transpose;
+mod pack_avx;
+mod packed;
 
 /// How a matrix operand is stored (row-major either way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,8 +52,8 @@ impl<F: Float> Workspace<F> {
     pub fn new(threads: usize) -> Self {
         let threads = threads.max(1);
         let pieces = if threads == 1 { 1 } else { threads * PIECES_PER_THREAD };
-        // Room for every kernel's blocks, so that tests can run each kernel through one workspace.
-        let all: Vec<Kernel<F>> = kernels::<F>().into_iter().map(|(_, k)| k).collect();
+        // Room for every tile's blocks, so that tests can run each kernel through one workspace.
+        let all: Vec<Tile<F>> = kernels::<F>().into_iter().flat_map(|(_, k)| k.tiles()).collect();
         Workspace { threads, kernel: kernel::<F>(), scratch: vec![Scratch::new(&all); pieces] }
     }
 
@@ -141,7 +141,7 @@ fn matmul_with<F: Float>(
     let pieces = workspace.scratch.len().min(m * k * n / PARALLEL_WORK).max(1);
     // SAFETY: the full extents were checked above; blocks only address sub-rectangles of them,
     // and the blocks of C computed in parallel are disjoint.
-    unsafe { block.run(kernel, &mut workspace.scratch[..pieces]) }
+    unsafe { block.run(kernel.tile_for(m, n), &mut workspace.scratch[..pieces]) }
 }
 
 /// A rectangle of C with the parts of A and B it needs, as raw pointers and strides.
@@ -167,16 +167,16 @@ impl<F: Float> Block<F> {
     ///
     /// # Safety
     /// The pointers must address the whole block with its strides, and C must not alias A or B.
-    unsafe fn run(self, kernel: Kernel<F>, scratch: &mut [Scratch<F>]) {
+    unsafe fn run(self, tile: Tile<F>, scratch: &mut [Scratch<F>]) {
         let (m, k, n) = self.shape;
         let pieces = scratch.len();
         if pieces <= 1 || (m < 2 && n < 2) {
-            return unsafe { self.gemm(kernel, &mut scratch[0]) };
+            return unsafe { self.gemm(tile, &mut scratch[0]) };
         }
         let left = pieces.div_ceil(2);
         // Cut across the larger operand: rows of C (and A) when A is larger, columns (and B) otherwise.
         let (first, second) = if m * k >= k * n && m >= 2 || n < 2 {
-            let top = cut(m, left, pieces, kernel.mr);
+            let top = cut(m, left, pieces, tile.mr);
             let bottom = Block {
                 c: unsafe { self.c.offset(top as isize * self.c_rs) },
                 a: unsafe { self.a.offset(top as isize * self.a_strides.1) },
@@ -185,7 +185,7 @@ impl<F: Float> Block<F> {
             };
             (Block { shape: (top, k, n), ..self }, bottom)
         } else {
-            let cut = cut(n, left, pieces, kernel.nr);
+            let cut = cut(n, left, pieces, tile.nr);
             let right = Block {
                 c: unsafe { self.c.add(cut) },
                 b: unsafe { self.b.offset(cut as isize * self.b_strides.0) },
@@ -195,14 +195,46 @@ impl<F: Float> Block<F> {
             (Block { shape: (m, k, cut), ..self }, right)
         };
         let (first_scratch, second_scratch) = scratch.split_at_mut(left);
-        rayon::join(|| unsafe { first.run(kernel, first_scratch) }, || unsafe { second.run(kernel, second_scratch) });
+        rayon::join(|| unsafe { first.run(tile, first_scratch) }, || unsafe { second.run(tile, second_scratch) });
     }
 
     /// One single-threaded product.
-    unsafe fn gemm(self, kernel: Kernel<F>, scratch: &mut Scratch<F>) {
+    unsafe fn gemm(self, tile: Tile<F>, scratch: &mut Scratch<F>) {
         let a = View { ptr: self.a, row: self.a_strides.1, col: self.a_strides.0 };
         let b = View { ptr: self.b, row: self.b_strides.1, col: self.b_strides.0 };
-        unsafe { packed::product(kernel, scratch, self.c, self.c_rs, a, b, self.shape, self.accumulate) }
+        unsafe { packed::product(tile, scratch, self.c, self.c_rs, a, b, self.shape, self.accumulate) }
+    }
+}
+
+/// A CPU's micro-kernel for F: its main tile and, where it has one, a narrower tile for products
+/// whose columns the main one would leave partly empty.
+#[derive(Clone, Copy)]
+struct Kernel<F> {
+    main: Tile<F>,
+    narrow: Option<Tile<F>>,
+}
+
+impl<F: Float> Kernel<F> {
+    /// A kernel with one tile.
+    fn single(main: Tile<F>) -> Self {
+        Kernel { main, narrow: None }
+    }
+
+    /// Its tiles.
+    fn tiles(&self) -> impl Iterator<Item = Tile<F>> {
+        std::iter::once(self.main).chain(self.narrow)
+    }
+
+    /// The tile for an m×n product: the narrow one where it computes at least a tenth fewer padded
+    /// elements of C (AVX-512's 12×32 against 8×48 reads more operands per multiply-add, 14 against
+    /// 11 per 24, so a small saving is not worth it), the main one otherwise. 32 or 64 columns (a
+    /// convolution's filters) fill whole 32-wide tiles and a third of two 48-wide tiles stays empty.
+    fn tile_for(&self, m: usize, n: usize) -> Tile<F> {
+        let padded = |t: &Tile<F>| m.next_multiple_of(t.mr) * n.next_multiple_of(t.nr);
+        match self.narrow {
+            Some(narrow) if 10 * padded(&narrow) <= 9 * padded(&self.main) => narrow,
+            _ => self.main,
+        }
     }
 }
 
@@ -243,7 +275,7 @@ pub const KERNEL_NAMES: [&str; 3] = ["portable", "avx2", "avx512"];
 fn kernels<F: Float>() -> Vec<(&'static str, Kernel<F>)> {
     let mut kernels = vec![(
         "portable",
-        Kernel { mr: packed::PORTABLE_MR, nr: packed::PORTABLE_NR, run: packed::portable_kernel::<F> },
+        Kernel::single(Tile { mr: packed::PORTABLE_MR, nr: packed::PORTABLE_NR, run: packed::portable_kernel::<F> }),
     )];
     #[cfg(target_arch = "x86_64")]
     if std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>() {
@@ -252,10 +284,13 @@ fn kernels<F: Float>() -> Vec<(&'static str, Kernel<F>)> {
             unsafe { std::mem::transmute_copy::<Kernel<f32>, Kernel<F>>(&kernel) }
         };
         if avx2::available() {
-            kernels.push(("avx2", as_f(Kernel { mr: avx2::MR, nr: avx2::NR, run: avx2::kernel })));
+            kernels.push(("avx2", as_f(Kernel::single(Tile { mr: avx2::MR, nr: avx2::NR, run: avx2::kernel }))));
         }
         if avx512::available() {
-            kernels.push(("avx512", as_f(Kernel { mr: avx512::MR, nr: avx512::NR, run: avx512::kernel })));
+            use avx512::{kernel, MR, NARROW_MR, NARROW_NR, NARROW_VECTORS, NR, VECTORS};
+            let main = Tile { mr: MR, nr: NR, run: kernel::<MR, VECTORS> };
+            let narrow = Tile { mr: NARROW_MR, nr: NARROW_NR, run: kernel::<NARROW_MR, NARROW_VECTORS> };
+            kernels.push(("avx512", as_f(Kernel { main, narrow: Some(narrow) })));
         }
     }
     kernels
@@ -297,23 +332,25 @@ mod tests {
         }
     }
 
-    /// The kernels this CPU can run, by name: every one is tested, whichever `matmul` picks.
-    fn each_kernel<F: Float>() -> Vec<(&'static str, Kernel<F>)> {
+    /// Each tile of each kernel this CPU can run, as a kernel of its own, by name: every one is
+    /// tested, whichever `matmul` picks.
+    fn each_kernel<F: Float>() -> Vec<(String, Kernel<F>)> {
         kernels::<F>()
+            .into_iter()
+            .flat_map(|(name, kernel)| {
+                kernel.tiles().map(move |t| (format!("{name} {}×{}", t.mr, t.nr), Kernel::single(t)))
+            })
+            .collect()
     }
 
-    /// The AVX2 and AVX-512 kernels compute each element by the same fused multiply-adds: where
-    /// the CPU has both, their products agree bit for bit (and the portable kernel, which rounds
-    /// each product before adding, agrees within rounding: the other tests).
+    /// The AVX2 kernel and both AVX-512 tiles compute each element by the same fused multiply-adds
+    /// in the same order: where the CPU has them, their products agree bit for bit (and the
+    /// portable kernel, which rounds each product before adding, agrees within rounding: the other
+    /// tests).
     #[test]
     fn the_vector_kernels_agree_bit_for_bit() {
-        let kernels = each_kernel::<f32>();
-        let (Some(avx2), Some(avx512)) = (
-            kernels.iter().find(|(n, _)| *n == "avx2").map(|k| k.1),
-            kernels.iter().find(|(n, _)| *n == "avx512").map(|k| k.1),
-        ) else {
-            return;
-        };
+        let vector: Vec<(String, Kernel<f32>)> =
+            each_kernel::<f32>().into_iter().filter(|(name, _)| !name.starts_with("portable")).collect();
         let (m, k, n) = (37, 400, 53);
         let a: Vec<f32> = matrix(m * k, 8).iter().map(|&v| v as f32).collect();
         let b: Vec<f32> = matrix(k * n, 9).iter().map(|&v| v as f32).collect();
@@ -323,7 +360,28 @@ mod tests {
             matmul_with(kernel, &mut c, &a, Stored::AsIs, &b, Stored::Transposed, (m, k, n), true, &mut workspace);
             c.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
         };
-        assert!(product(avx2) == product(avx512));
+        if let Some(((first, reference), rest)) = vector.split_first() {
+            let expected = product(*reference);
+            for (name, kernel) in rest {
+                assert!(product(*kernel) == expected, "{name} differs from {first}");
+            }
+        }
+    }
+
+    /// The narrow tile is chosen where it saves a tenth of the padded work: 32 or 64 columns (a
+    /// convolution's filters), not 1024 or 800.
+    #[test]
+    fn the_narrow_tile_takes_products_that_fill_it_better() {
+        let tile = |mr, nr| Tile::<f32> { mr, nr, run: packed::portable_kernel::<f32> };
+        let kernel = Kernel { main: tile(8, 48), narrow: Some(tile(12, 32)) };
+        let chosen = |m, n| kernel.tile_for(m, n).nr;
+        assert_eq!(chosen(25_088, 64), 32);
+        assert_eq!(chosen(100_352, 32), 32);
+        assert_eq!(chosen(128, 1024), 48);
+        assert_eq!(chosen(25_088, 800), 48);
+        assert_eq!(chosen(128, 48), 48);
+        // 96 of 1 row: 8×96 against 12×96 padded, more for the narrow tile.
+        assert_eq!(chosen(1, 96), 48);
     }
 
     /// Products large enough to be cut over threads, across rows (A the larger operand) and across
@@ -384,14 +442,22 @@ mod tests {
     }
 
     /// f32 products through every kernel the CPU has against the f64 definition, on shapes
-    /// that leave partial tiles in every direction, span several blocks of k (KC = 192) and of rows
-    /// (MC = 384), in every layout, replacing and accumulating, on one and two threads.
+    /// that leave partial tiles in every direction, span several blocks of k (KC = 192), of rows
+    /// (MC = 512) and of columns (NC = 2016), in every layout, replacing and accumulating, on one and two threads.
     #[test]
     fn f32_products_match_the_f64_definition_on_ragged_shapes() {
-        for (case, &(m, k, n)) in
-            [(1, 1, 1), (8, 192, 48), (9, 193, 49), (7, 5, 47), (128, 784, 100), (401, 130, 97), (3, 400, 10)]
-                .iter()
-                .enumerate()
+        for (case, &(m, k, n)) in [
+            (1, 1, 1),
+            (8, 192, 48),
+            (9, 193, 49),
+            (7, 5, 47),
+            (128, 784, 100),
+            (401, 130, 97),
+            (3, 400, 10),
+            (5, 200, 2050),
+        ]
+        .iter()
+        .enumerate()
         {
             let a = matrix(m * k, 2 * case as u64);
             let b = matrix(k * n, 2 * case as u64 + 1);
@@ -403,7 +469,9 @@ mod tests {
             let tolerance = 4.0 * k as f64 * f32::EPSILON as f64;
             for (a_in, a_s) in [(&a32, Stored::AsIs), (&a_t, Stored::Transposed)] {
                 for (b_in, b_s) in [(&b32, Stored::AsIs), (&b_t, Stored::Transposed)] {
-                    for ((name, kernel), threads) in each_kernel::<f32>().into_iter().flat_map(|k| [(k, 1), (k, 2)]) {
+                    for ((name, kernel), threads) in
+                        each_kernel::<f32>().into_iter().flat_map(|k| [(k.clone(), 1), (k, 2)])
+                    {
                         // NaN where C is replaced checks that a replacing product never reads C.
                         let mut c = vec![f32::NAN; m * n];
                         let mut workspace = Workspace::new(threads);

@@ -16,6 +16,9 @@ use descent_optim::Float;
 /// Columns of A (rows of B) per block: a `KC`×`NR` panel of B and an `MR`×`KC` panel of A fit in
 /// the 48 KiB L1 data cache together.
 const KC: usize = 192;
+/// Columns of B per block: a `KC`×`NC` block of B is packed once for all the blocks of A beneath
+/// it and read panel by panel (from L2 or L3). A multiple of every tile's width (48, 32, 16).
+const NC: usize = 2016;
 /// Rows of A per block: an `MC`×`KC` block of A (384 KiB) fits in L2 beside the panel of B. At 512
 /// a weight gradient of 1000 rows split over two threads is one block per thread, so B is packed
 /// once (measured: 3–9% more examples per CPU-second than 384 on mnist-mlp).
@@ -29,7 +32,7 @@ pub(super) type MicroKernel<F> =
 
 /// A micro-kernel with the tile shape it computes.
 #[derive(Clone, Copy)]
-pub(super) struct Kernel<F> {
+pub(super) struct Tile<F> {
     pub(super) mr: usize,
     pub(super) nr: usize,
     pub(super) run: MicroKernel<F>,
@@ -62,7 +65,7 @@ impl<F> View<F> {
 /// C must not overlap A or B.
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn product<F: Float>(
-    kernel: Kernel<F>,
+    tile: Tile<F>,
     scratch: &mut Scratch<F>,
     c: *mut F,
     c_rs: isize,
@@ -79,20 +82,21 @@ pub(super) unsafe fn product<F: Float>(
         }
         return;
     }
-    let Kernel { mr, nr, run } = kernel;
+    let Tile { mr, nr, run } = tile;
     let a_len = MC.min(m).next_multiple_of(mr) * KC;
-    {
-        let (a_packed, b_packed) = scratch.values().split_at_mut(a_len);
-        for p0 in (0..k).step_by(KC) {
-            let kc = KC.min(k - p0);
-            // Later slices of k add to what the earlier ones wrote.
-            let accumulate = accumulate || p0 > 0;
+    let (a_packed, b_packed) = scratch.values().split_at_mut(a_len);
+    for p0 in (0..k).step_by(KC) {
+        let kc = KC.min(k - p0);
+        // Later slices of k add to what the earlier ones wrote.
+        let accumulate = accumulate || p0 > 0;
+        for n0 in (0..n).step_by(NC) {
+            let nc = NC.min(n - n0);
+            unsafe { pack_b(b_packed, b, (p0, n0), (kc, nc), nr) };
             for i0 in (0..m).step_by(MC) {
                 let mc = MC.min(m - i0);
                 unsafe { pack_a(a_packed, a, (i0, p0), (mc, kc), mr) };
-                for j0 in (0..n).step_by(nr) {
+                for (panel, j0) in (n0..n0 + nc).step_by(nr).enumerate() {
                     let cols = nr.min(n - j0);
-                    unsafe { pack_b(b_packed, b, (p0, j0), (kc, cols), nr) };
                     for ir in (0..mc).step_by(mr) {
                         let rows = mr.min(mc - ir);
                         // SAFETY: the packed panels hold kc·mr and kc·nr values; the tile of C lies
@@ -102,7 +106,7 @@ pub(super) unsafe fn product<F: Float>(
                             run(
                                 kc,
                                 a_packed.as_ptr().add(ir * kc),
-                                b_packed.as_ptr(),
+                                b_packed.as_ptr().add(panel * kc * nr),
                                 tile,
                                 c_rs,
                                 rows,
@@ -129,13 +133,34 @@ unsafe fn pack_a<F: Float>(out: &mut [F], a: View<F>, (i0, p0): (usize, usize), 
     }
 }
 
-/// Packs rows `p0..p0+kc`, columns `j0..j0+cols` of B into one panel: for each row p, `nr`
-/// values (zeros past the last column).
+/// Packs rows `p0..p0+kc`, columns `j0..j0+cols` of B into panels of `nr` columns: panel q
+/// holds, for each row p, the `nr` values of columns `j0 + q·nr ..` (zeros past the last column).
+/// Where B's rows are contiguous, they are read row by row, each in one pass across all the
+/// panels: panel by panel, each row was read in short pieces `cols` apart, which cost a
+/// convolution's weight gradient (B its column matrix, 800 wide) more than twice as long.
 ///
 /// # Safety
 /// The block must lie inside B.
 unsafe fn pack_b<F: Float>(out: &mut [F], b: View<F>, (p0, j0): (usize, usize), (kc, cols): (usize, usize), nr: usize) {
-    unsafe { pack_panel(&mut out[..kc * nr], b, (p0, j0), cols, nr, Along::Columns) };
+    let panels = out[..cols.div_ceil(nr) * kc * nr].chunks_exact_mut(kc * nr);
+    if b.col == 1 {
+        let last = cols - (cols - 1) / nr * nr;
+        if last < nr {
+            out[(cols / nr) * kc * nr..cols.div_ceil(nr) * kc * nr].fill(F::ZERO);
+        }
+        for p in 0..kc {
+            let row = unsafe { std::slice::from_raw_parts(b.at(p0 + p, j0), cols) };
+            for (q, piece) in row.chunks(nr).enumerate() {
+                let at = q * kc * nr + p * nr;
+                out[at..at + piece.len()].copy_from_slice(piece);
+            }
+        }
+        return;
+    }
+    for (q, panel) in panels.enumerate() {
+        let filled = nr.min(cols - q * nr);
+        unsafe { pack_panel(panel, b, (p0, j0 + q * nr), filled, nr, Along::Columns) };
+    }
 }
 
 /// Which index of the operand runs across a panel's width.
@@ -171,10 +196,7 @@ unsafe fn pack_panel<F: Float>(
         panel.fill(F::ZERO);
     }
     if lane == 1 {
-        for (s, out) in panel.chunks_exact_mut(width).enumerate() {
-            let src = unsafe { std::slice::from_raw_parts(start.offset(s as isize * step), filled) };
-            copy_short(&mut out[..filled], src);
-        }
+        unsafe { pack_runs(panel, start, step, filled, width) };
     } else {
         // Lanes below `lanes` are done for steps below `done` by the vectorized transposing copy.
         let (lanes, done) = unsafe { pack_transposed(panel, start, lane, step, filled, width) };
@@ -188,33 +210,32 @@ unsafe fn pack_panel<F: Float>(
     }
 }
 
-/// `out.copy_from_slice(source)` for the short rows of a panel: the widths of the kernels' tiles
-/// are copied inline as fixed-size arrays, where a call to `memcpy` per row would cost more than
-/// the copy.
-#[inline(always)]
-fn copy_short<F: Float>(out: &mut [F], source: &[F]) {
-    fn fixed<F: Float, const N: usize>(out: &mut [F], source: &[F]) -> bool {
-        match (<&mut [F; N]>::try_from(out), <&[F; N]>::try_from(source)) {
-            (Ok(out), Ok(source)) => {
-                *out = *source;
-                true
-            }
-            _ => false,
-        }
+/// Copies each step's run of `filled` contiguous values into the panel: through AVX registers
+/// where F is f32 and the CPU has AVX, element by element otherwise (short runs, where a call to
+/// `memcpy` per run would cost more than the copy).
+///
+/// # Safety
+/// As for [`pack_panel`], with unit lane stride.
+unsafe fn pack_runs<F: Float>(panel: &mut [F], start: *const F, step: isize, filled: usize, width: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>() && super::pack_avx::available() {
+        // SAFETY: F is f32; the runs lie inside the operand and the steps inside the panel.
+        return unsafe {
+            let panel = std::slice::from_raw_parts_mut(panel.as_mut_ptr().cast::<f32>(), panel.len());
+            super::pack_avx::pack_runs(panel, start.cast::<f32>(), step, filled, width)
+        };
     }
-    let done = match out.len() {
-        8 => fixed::<F, 8>(out, source),
-        16 => fixed::<F, 16>(out, source),
-        48 => fixed::<F, 48>(out, source),
-        _ => false,
-    };
-    if !done {
-        out.copy_from_slice(source);
+    for (s, out) in panel.chunks_exact_mut(width).enumerate() {
+        let run = unsafe { std::slice::from_raw_parts(start.offset(s as isize * step), filled) };
+        for (x, &y) in out.iter_mut().zip(run) {
+            *x = y;
+        }
     }
 }
 
 /// The vectorized part of a transposing panel copy, where F is f32, each lane is contiguous and
-/// the CPU has AVX: returns (lanes, steps) copied, a leading block of the panel.
+/// the CPU has AVX: returns (lanes, steps) copied, a leading block of the panel (lanes in fours,
+/// so that the 12 rows of AVX-512's narrow tile are all copied by vectors).
 ///
 /// # Safety
 /// As for [`pack_panel`].
@@ -227,13 +248,13 @@ unsafe fn pack_transposed<F: Float>(
     width: usize,
 ) -> (usize, usize) {
     #[cfg(target_arch = "x86_64")]
-    if step == 1 && std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>() && super::transpose::available() {
-        let lanes = filled / 8 * 8;
+    if step == 1 && std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>() && super::pack_avx::available() {
+        let lanes = filled / 4 * 4;
         let steps = panel.len() / width;
         // SAFETY: F is f32; the lanes and steps lie inside the operand and the panel.
         let done = unsafe {
             let panel = std::slice::from_raw_parts_mut(panel.as_mut_ptr().cast::<f32>(), panel.len());
-            super::transpose::pack_lanes(panel, start.cast::<f32>(), lane, lanes, steps, width)
+            super::pack_avx::pack_lanes(panel, start.cast::<f32>(), lane, lanes, steps, width)
         };
         return (lanes, done);
     }
@@ -242,7 +263,7 @@ unsafe fn pack_transposed<F: Float>(
 }
 
 /// The packing memory of one piece of a product: room for the largest blocks of A and B that
-/// [`product`] packs for a given kernel, 64-byte aligned, allocated once.
+/// [`product`] packs for a given tile, 64-byte aligned, allocated once.
 #[derive(Clone)]
 pub(super) struct Scratch<F> {
     lines: Vec<CacheLine>,
@@ -256,9 +277,9 @@ pub(super) struct Scratch<F> {
 struct CacheLine([u8; 64]);
 
 impl<F: Float> Scratch<F> {
-    /// Scratch memory for products computed by any of `kernels`.
-    pub(super) fn new(kernels: &[Kernel<F>]) -> Self {
-        let len = kernels.iter().map(|k| MC.next_multiple_of(k.mr) * KC + KC * k.nr).max().unwrap_or(0);
+    /// Scratch memory for products computed with any of `tiles`.
+    pub(super) fn new(tiles: &[Tile<F>]) -> Self {
+        let len = tiles.iter().map(|t| MC.next_multiple_of(t.mr) * KC + KC * NC).max().unwrap_or(0);
         let lines = (len * size_of::<F>()).div_ceil(64);
         Scratch { lines: vec![CacheLine([0; 64]); lines], len, values: PhantomData }
     }
