@@ -1,16 +1,14 @@
-//! Packing f32 operands through AVX registers. Where a panel's lanes are not contiguous in memory
-//! (the weights of a forward pass, read as Wᵀ; the rows of A), a transposing copy, 8×8 floats at
-//! a time, and 4×8 for a last four lanes: element by element, the same copy spent more time than
-//! the products it feeds. Where they are, a straight copy of each step's run, 8 floats at a time:
-//! the compiler turned a run of 48 floats into a call to `memcpy`, which cost a convolution's
-//! weight gradient 8% of its step.
+//! Packing an f32 operand whose panel lanes are not contiguous in memory (the weights of a forward
+//! pass, read as Wᵀ; the rows of A): a transposing copy through AVX registers, 8×8 floats at a
+//! time, and 4×8 for a last four lanes. Element by element, the same copy spent more time than
+//! the products it feeds.
 
 use std::arch::x86_64::{
     __m128, __m256, _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_loadu_ps, _mm256_permute2f128_ps,
     _mm256_shuffle_ps, _mm256_storeu_ps, _mm256_unpackhi_ps, _mm256_unpacklo_ps, _mm_storeu_ps,
 };
 
-/// Whether this CPU can run [`pack_lanes`] and [`pack_runs`].
+/// Whether this CPU can run [`pack_lanes`].
 pub(super) fn available() -> bool {
     std::arch::is_x86_feature_detected!("avx")
 }
@@ -60,30 +58,6 @@ pub(super) unsafe fn pack_lanes(
         }
     }
     whole
-}
-
-/// Copies `steps` runs of `filled` contiguous values, run s starting at `source + s·step_stride`,
-/// into `panel` so that value l of run s lands at `s·width + l`; the other lanes are left as they are.
-///
-/// # Safety
-/// The CPU must support AVX ([`available`]); the runs must be readable; `panel` must hold
-/// `steps·width` values with `filled ≤ width`.
-#[target_feature(enable = "avx")]
-pub(super) unsafe fn pack_runs(panel: &mut [f32], source: *const f32, step_stride: isize, filled: usize, width: usize) {
-    debug_assert!(filled <= width && panel.len().is_multiple_of(width));
-    let vectors = filled / 8;
-    for (s, out) in panel.chunks_exact_mut(width).enumerate() {
-        // SAFETY: run s is readable for `filled` values and the panel's step holds `width`.
-        unsafe {
-            let run = source.offset(s as isize * step_stride);
-            for v in 0..vectors {
-                _mm256_storeu_ps(out.as_mut_ptr().add(8 * v), _mm256_loadu_ps(run.add(8 * v)));
-            }
-            for l in 8 * vectors..filled {
-                *out.get_unchecked_mut(l) = *run.add(l);
-            }
-        }
-    }
 }
 
 /// The transpose of a 4×8 block held as four rows: eight columns of four.
@@ -139,26 +113,6 @@ fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn runs_land_at_step_times_width_plus_lane() {
-        if !available() {
-            return;
-        }
-        // 5 runs, 100 apart in memory, of 48, 32, 25 and 3 values into a panel 48 wide.
-        for filled in [48, 32, 25, 3] {
-            let (steps, stride, width) = (5, 100, 48);
-            let source: Vec<f32> = (0..steps * stride).map(|i| i as f32).collect();
-            let mut panel = vec![-1.0; steps * width];
-            unsafe { pack_runs(&mut panel, source.as_ptr(), stride as isize, filled, width) };
-            for s in 0..steps {
-                for l in 0..width {
-                    let expected = if l < filled { (s * stride + l) as f32 } else { -1.0 };
-                    assert_eq!(panel[s * width + l], expected, "{filled} filled: step {s} lane {l}");
-                }
-            }
-        }
-    }
 
     #[test]
     fn lanes_land_at_step_times_width_plus_lane() {

@@ -152,7 +152,7 @@ unsafe fn pack_b<F: Float>(out: &mut [F], b: View<F>, (p0, j0): (usize, usize), 
             let row = unsafe { std::slice::from_raw_parts(b.at(p0 + p, j0), cols) };
             for (q, piece) in row.chunks(nr).enumerate() {
                 let at = q * kc * nr + p * nr;
-                out[at..at + piece.len()].copy_from_slice(piece);
+                copy_short(&mut out[at..at + piece.len()], piece);
             }
         }
         return;
@@ -196,7 +196,10 @@ unsafe fn pack_panel<F: Float>(
         panel.fill(F::ZERO);
     }
     if lane == 1 {
-        unsafe { pack_runs(panel, start, step, filled, width) };
+        for (s, out) in panel.chunks_exact_mut(width).enumerate() {
+            let source = unsafe { std::slice::from_raw_parts(start.offset(s as isize * step), filled) };
+            copy_short(&mut out[..filled], source);
+        }
     } else {
         // Lanes below `lanes` are done for steps below `done` by the vectorized transposing copy.
         let (lanes, done) = unsafe { pack_transposed(panel, start, lane, step, filled, width) };
@@ -210,26 +213,28 @@ unsafe fn pack_panel<F: Float>(
     }
 }
 
-/// Copies each step's run of `filled` contiguous values into the panel: through AVX registers
-/// where F is f32 and the CPU has AVX, element by element otherwise (short runs, where a call to
-/// `memcpy` per run would cost more than the copy).
-///
-/// # Safety
-/// As for [`pack_panel`], with unit lane stride.
-unsafe fn pack_runs<F: Float>(panel: &mut [F], start: *const F, step: isize, filled: usize, width: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>() && super::pack_avx::available() {
-        // SAFETY: F is f32; the runs lie inside the operand and the steps inside the panel.
-        return unsafe {
-            let panel = std::slice::from_raw_parts_mut(panel.as_mut_ptr().cast::<f32>(), panel.len());
-            super::pack_avx::pack_runs(panel, start.cast::<f32>(), step, filled, width)
-        };
-    }
-    for (s, out) in panel.chunks_exact_mut(width).enumerate() {
-        let run = unsafe { std::slice::from_raw_parts(start.offset(s as isize * step), filled) };
-        for (x, &y) in out.iter_mut().zip(run) {
-            *x = y;
+/// `out.copy_from_slice(source)` for the short rows of a panel: the narrower tiles' widths are
+/// copied inline as fixed-size arrays, where a call to `memcpy` per row would cost more than the
+/// copy (the compiler still calls it for 48 values).
+#[inline(always)]
+fn copy_short<F: Float>(out: &mut [F], source: &[F]) {
+    fn fixed<F: Float, const N: usize>(out: &mut [F], source: &[F]) -> bool {
+        match (<&mut [F; N]>::try_from(out), <&[F; N]>::try_from(source)) {
+            (Ok(out), Ok(source)) => {
+                *out = *source;
+                true
+            }
+            _ => false,
         }
+    }
+    let done = match out.len() {
+        8 => fixed::<F, 8>(out, source),
+        16 => fixed::<F, 16>(out, source),
+        32 => fixed::<F, 32>(out, source),
+        _ => false,
+    };
+    if !done {
+        out.copy_from_slice(source);
     }
 }
 
