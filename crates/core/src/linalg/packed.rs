@@ -2,10 +2,11 @@
 //! copied ("packed") into the order a micro-kernel reads it, so that its inner loop streams both
 //! operands from cache with unit stride whatever their layout in memory (the BLIS scheme).
 //!
-//! For each slice of `KC` columns of A (rows of B), and each block of at most `MC` rows of A:
-//! A's block is packed into panels of `MR` rows, then for each panel of `NR` columns of B, that
-//! panel is packed and the micro-kernel computes every `MR`×`NR` tile of C beneath it. Panels are
-//! padded with zeros to full tiles; the kernel writes back only the rows and columns that exist.
+//! For each slice of `KC` columns of A (rows of B) and each block of at most `NC` columns of B:
+//! B's block is packed into panels of `NR` columns; then for each block of at most `MC` rows of
+//! A, that block is packed into panels of `MR` rows and the micro-kernel computes every `MR`×`NR`
+//! tile of C, panel of B by panel of B. Panels are padded with zeros to full tiles; the kernel
+//! writes back only the rows and columns that exist.
 //! The packing memory ([`Scratch`]) is the caller's, allocated once at its largest, so a product
 //! allocates nothing.
 
@@ -19,7 +20,7 @@ const KC: usize = 192;
 /// Columns of B per block: a `KC`×`NC` block of B is packed once for all the blocks of A beneath
 /// it and read panel by panel (from L2 or L3). A multiple of every tile's width (48, 32, 16).
 const NC: usize = 2016;
-/// Rows of A per block: an `MC`×`KC` block of A (384 KiB) fits in L2 beside the panel of B. At 512
+/// Rows of A per block: an `MC`×`KC` block of A (384 KiB) fits in L2 beside a panel of B. At 512
 /// a weight gradient of 1000 rows split over two threads is one block per thread, so B is packed
 /// once (measured: 3–9% more examples per CPU-second than 384 on mnist-mlp).
 const MC: usize = 512;
@@ -142,24 +143,23 @@ unsafe fn pack_a<F: Float>(out: &mut [F], a: View<F>, (i0, p0): (usize, usize), 
 /// # Safety
 /// The block must lie inside B.
 unsafe fn pack_b<F: Float>(out: &mut [F], b: View<F>, (p0, j0): (usize, usize), (kc, cols): (usize, usize), nr: usize) {
-    let panels = out[..cols.div_ceil(nr) * kc * nr].chunks_exact_mut(kc * nr);
-    if b.col == 1 {
-        let last = cols - (cols - 1) / nr * nr;
-        if last < nr {
-            out[(cols / nr) * kc * nr..cols.div_ceil(nr) * kc * nr].fill(F::ZERO);
-        }
-        for p in 0..kc {
-            let row = unsafe { std::slice::from_raw_parts(b.at(p0 + p, j0), cols) };
-            for (q, piece) in row.chunks(nr).enumerate() {
-                let at = q * kc * nr + p * nr;
-                copy_short(&mut out[at..at + piece.len()], piece);
-            }
+    let out = &mut out[..cols.div_ceil(nr) * kc * nr];
+    if b.col != 1 {
+        for (q, panel) in out.chunks_exact_mut(kc * nr).enumerate() {
+            let filled = nr.min(cols - q * nr);
+            unsafe { pack_panel(panel, b, (p0, j0 + q * nr), filled, nr, Along::Columns) };
         }
         return;
     }
-    for (q, panel) in panels.enumerate() {
-        let filled = nr.min(cols - q * nr);
-        unsafe { pack_panel(panel, b, (p0, j0 + q * nr), filled, nr, Along::Columns) };
+    if !cols.is_multiple_of(nr) {
+        out[cols / nr * kc * nr..].fill(F::ZERO);
+    }
+    for p in 0..kc {
+        let row = unsafe { std::slice::from_raw_parts(b.at(p0 + p, j0), cols) };
+        for (q, piece) in row.chunks(nr).enumerate() {
+            let at = q * kc * nr + p * nr;
+            copy_short(&mut out[at..at + piece.len()], piece);
+        }
     }
 }
 
