@@ -213,8 +213,8 @@ unsafe fn pack_panel<F: Float>(
     }
 }
 
-/// `out.copy_from_slice(source)` for the short rows of a panel: the narrower tiles' widths are
-/// copied inline as fixed-size arrays, where a call to `memcpy` per row would cost more than the
+/// `out.copy_from_slice(source)` for the short rows of a panel: the tiles' heights and the
+/// narrower tiles' widths are copied inline as fixed-size arrays, where a call to `memcpy` per row would cost more than the
 /// copy (the compiler still calls it for 48 values).
 #[inline(always)]
 fn copy_short<F: Float>(out: &mut [F], source: &[F]) {
@@ -228,7 +228,10 @@ fn copy_short<F: Float>(out: &mut [F], source: &[F]) {
         }
     }
     let done = match out.len() {
+        4 => fixed::<F, 4>(out, source),
+        6 => fixed::<F, 6>(out, source),
         8 => fixed::<F, 8>(out, source),
+        12 => fixed::<F, 12>(out, source),
         16 => fixed::<F, 16>(out, source),
         32 => fixed::<F, 32>(out, source),
         _ => false,
