@@ -234,6 +234,12 @@ fn copy_short<F: Float>(out: &mut [F], source: &[F]) {
         12 => fixed::<F, 12>(out, source),
         16 => fixed::<F, 16>(out, source),
         32 => fixed::<F, 32>(out, source),
+        // In two pieces: one copy of 48 values became a call to memcpy.
+        48 => {
+            let (out_head, out_tail) = out.split_at_mut(32);
+            let (head, tail) = source.split_at(32);
+            fixed::<F, 32>(out_head, head) && fixed::<F, 16>(out_tail, tail)
+        }
         _ => false,
     };
     if !done {
