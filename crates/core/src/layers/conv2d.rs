@@ -184,12 +184,20 @@ impl<F: Float> Conv2d<F> {
         });
     }
 
-    /// Adds every row of the column matrix back onto the input pixels it was copied from.
-    fn col2im(&self, input_grad: &mut [F], batch: usize) {
+    /// Examples per chunk of the column matrix: `CHUNK_BYTES` per thread.
+    fn chunk(&self, workspace: &Workspace<F>) -> usize {
+        let per_example = self.windows.output.height * self.windows.output.width * patch(&self.windows);
+        (workspace.threads() * CHUNK_BYTES / (per_example * std::mem::size_of::<F>())).max(1)
+    }
+
+    /// Adds the rows of examples `first..first + count` of the column matrix back onto the input
+    /// pixels they were copied from.
+    fn col2im(&self, input_grad: &mut [F], first: usize, count: usize) {
         let w = self.windows;
         let per_example = w.output.height * w.output.width * patch(&w);
-        let columns = &self.columns;
-        for_each_example(input_grad, w.input.len(), batch, &|example, image| {
+        let columns = &self.columns[first * per_example..];
+        let images = &mut input_grad[first * w.input.len()..];
+        for_each_example(images, w.input.len(), count, &|example, image| {
             image.fill(F::ZERO);
             let rows = columns[example * per_example..(example + 1) * per_example].chunks_exact(patch(&w));
             for (pixel, row) in rows.enumerate() {
@@ -205,8 +213,8 @@ impl<F: Float> Conv2d<F> {
     }
 }
 
-/// Bytes of the column matrix a forward pass fills and multiplies at a time, per thread: about
-/// half of a core's L2 cache.
+/// Bytes of the column matrix filled and multiplied (forward) or multiplied and scattered back
+/// (backward) at a time, per thread: about half of a core's L2 cache.
 const CHUNK_BYTES: usize = 512 << 10;
 
 /// Values in one receptive field: kernel × kernel × input channels.
@@ -236,7 +244,7 @@ impl<F: Float> Layer<F> for Conv2d<F> {
     fn forward(&mut self, params: &[F], input: &[F], output: &mut [F], batch: usize, workspace: &mut Workspace<F>) {
         let per_example = self.windows.output.height * self.windows.output.width * patch(&self.windows);
         let out_len = self.windows.output.len();
-        let chunk = (workspace.threads() * CHUNK_BYTES / (per_example * std::mem::size_of::<F>())).max(1);
+        let chunk = self.chunk(workspace);
         for first in (0..batch).step_by(chunk) {
             let count = chunk.min(batch - first);
             self.im2col(input, first, count);
@@ -260,12 +268,19 @@ impl<F: Float> Layer<F> for Conv2d<F> {
         let rows = self.rows(batch);
         rows.backward(params, &self.columns, output, output_grad, grads, None, workspace);
         if let Some(input_grad) = input_grad {
-            // ∂L/∂columns = dz·W into the column matrix, which forward's copy is no longer needed in.
-            let (count, k, n) = (rows.count, rows.inputs, rows.outputs);
-            let dz = &output_grad[..count * n];
+            // ∂L/∂columns = dz·W into the column matrix, which forward's copy is no longer needed
+            // in, a few examples at a time as in forward, each chunk scattered back while in cache.
+            let (k, n) = (rows.inputs, rows.outputs);
             let w = &params[..k * n];
-            matmul(&mut self.columns[..count * k], dz, Stored::AsIs, w, Stored::AsIs, (count, n, k), false, workspace);
-            self.col2im(input_grad, batch);
+            let pixels = self.windows.output.height * self.windows.output.width;
+            let chunk = self.chunk(workspace);
+            for first in (0..batch).step_by(chunk) {
+                let count = chunk.min(batch - first) * pixels;
+                let dz = &output_grad[first * pixels * n..][..count * n];
+                let columns = &mut self.columns[first * pixels * k..][..count * k];
+                matmul(columns, dz, Stored::AsIs, w, Stored::AsIs, (count, n, k), false, workspace);
+                self.col2im(input_grad, first, chunk.min(batch - first));
+            }
         }
     }
 
@@ -284,10 +299,20 @@ impl<F: Float> Layer<F> for Conv2d<F> {
 mod tests {
     use super::*;
 
-    /// A batch whose column matrix spans several forward chunks (1.3 MB per example in f64, one
-    /// example per chunk on one thread) against the convolution summed directly, in f64.
+    /// |a − b|, and infinity where a is NaN (a value never written), which `f64::max` would skip.
+    fn distance(a: f64, b: f64) -> f64 {
+        if a.is_nan() {
+            f64::INFINITY
+        } else {
+            (a - b).abs()
+        }
+    }
+
+    /// A batch whose column matrix spans several chunks (1.3 MB per example in f64, one example per
+    /// chunk on one thread): forward against the convolution summed directly, and backward's input
+    /// gradient against the output gradient scattered directly, in f64.
     #[test]
-    fn a_forward_pass_in_chunks_is_the_direct_convolution() {
+    fn passes_in_chunks_are_the_direct_convolution() {
         let (batch, size, channels, filters, kernel) = (3, 40, 4, 3, 5);
         let (input, output) = (Shape::image(size, size, channels), Shape::image(size, size, filters));
         let mut conv =
@@ -316,10 +341,36 @@ mod tests {
                         }
                     }
                 }
-                worst = worst.max((y[e * output.len() + (r * size + c) * filters + f] - sum).abs());
+                worst = worst.max(distance(y[e * output.len() + (r * size + c) * filters + f], sum));
             }
         }
         // 101 terms of size at most 1, each rounded once in f64.
+        assert!(worst < 1e-13, "{worst}");
+
+        // Backward over the same chunks: ∂L/∂x scattered directly from ∂L/∂y through the weights.
+        let dy: Vec<f64> = (0..batch * output.len()).map(|i| value(i, 0.25)).collect();
+        let mut expected = vec![0.0; batch * input.len()];
+        for e in 0..batch {
+            for (r, c, f) in (0..size).flat_map(|r| (0..size).flat_map(move |c| (0..filters).map(move |f| (r, c, f)))) {
+                let g = dy[e * output.len() + (r * size + c) * filters + f];
+                for (i, j, ch) in
+                    (0..kernel).flat_map(|i| (0..kernel).flat_map(move |j| (0..channels).map(move |ch| (i, j, ch))))
+                {
+                    let (row, col) = ((r + i).checked_sub(2), (c + j).checked_sub(2));
+                    if let (Some(row), Some(col)) = (row, col) {
+                        if row < size && col < size {
+                            let w = params[((f * kernel + i) * kernel + j) * channels + ch];
+                            expected[e * input.len() + (row * size + col) * channels + ch] += g * w;
+                        }
+                    }
+                }
+            }
+        }
+        let (mut output_grad, mut grads, mut input_grad) = (dy, vec![0.0; params.len()], vec![f64::NAN; x.len()]);
+        let mut workspace = Workspace::new(1);
+        conv.backward(&params, &x, &y, &mut output_grad, &mut grads, Some(&mut input_grad), batch, &mut workspace);
+        let worst = input_grad.iter().zip(&expected).map(|(&a, &b)| distance(a, b)).fold(0.0, f64::max);
+        // At most 75 terms per input value (3 filters × 25 positions), each at most 1.
         assert!(worst < 1e-13, "{worst}");
     }
 }
