@@ -184,10 +184,11 @@ impl<F: Float> Conv2d<F> {
         });
     }
 
-    /// Examples per chunk of the column matrix: `CHUNK_BYTES` per thread.
+    /// Examples per chunk of the column matrix: `CHUNK_BYTES` per thread, and at least one example
+    /// per thread, so that im2col and col2im, which split by examples, keep every thread busy.
     fn chunk(&self, workspace: &Workspace<F>) -> usize {
         let per_example = self.windows.output.height * self.windows.output.width * patch(&self.windows);
-        (workspace.threads() * CHUNK_BYTES / (per_example * std::mem::size_of::<F>())).max(1)
+        workspace.threads() * (CHUNK_BYTES / (per_example * std::mem::size_of::<F>())).max(1)
     }
 
     /// Adds the rows of examples `first..first + count` of the column matrix back onto the input
