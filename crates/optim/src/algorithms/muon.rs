@@ -451,6 +451,27 @@ mod tests {
     }
 
     #[test]
+    fn a_matrix_large_enough_for_threads_matches_torchs_muon() {
+        // 2 × 8192: the Gram matrix and the products reach PARALLEL_ROW_WORK (2·8192 = 2¹⁴) and
+        // split their rows over threads, and each dot product runs through its eight lanes.
+        let (rows, cols) = (2, 8192);
+        let g: Vec<f64> = (0..rows * cols).map(|i| ((i * 37 % 101) as f64 - 50.0) / 25.0).collect();
+        let mut optimizer = Optimizer::<f64>::new(MuonConfig::new(Convention::Torch).into())
+            .unwrap()
+            .with_groups(vec![ParamGroup::new(0..rows * cols).with_shape(rows, cols)])
+            .unwrap()
+            .with_weight_decay(0.0)
+            .unwrap();
+        let mut params = vec![0.0; rows * cols];
+        optimizer.step(&mut params, &g, 0.1).unwrap();
+        let (mut expected, mut momentum_buffer) = (vec![0.0; rows * cols], vec![0.0; rows * cols]);
+        torch_muon_step(&mut expected, &g, &mut momentum_buffer, (rows, cols), true, (0.1, 0.1, 0.0));
+        for (p, e) in params.iter().zip(&expected) {
+            assert!((p - e).abs() < 1e-14, "{p} vs {e}");
+        }
+    }
+
+    #[test]
     fn tall_matrices_are_orthogonalized_transposed_and_rates_scale_by_shape() {
         // A 3 × 2 matrix is orthogonalized as its 2 × 3 transpose, with rate ε√(3/2): the
         // update's singular values are near 1 and the rate's scale shows in ‖Δθ‖_F.
