@@ -248,6 +248,10 @@ mod tests {
                 optimizer.step(&mut params, &grad, lr).unwrap();
                 assert!((params[0] - theta).abs() < 1e-12, "decoupled {decoupled}, t = {t}: {} vs {theta}", params[0]);
             }
+            // Checkpoints store Πμ as optimizer.mu_product, PyTorch's name for it.
+            let (name, value) = optimizer.state_scalars()[1];
+            assert_eq!(name, "mu_product");
+            assert!((value - mu_product).abs() < 1e-15, "{value} vs {mu_product}");
         }
     }
 
