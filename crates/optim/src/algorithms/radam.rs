@@ -272,6 +272,19 @@ mod tests {
     }
 
     #[test]
+    fn torch_steps_before_rectification_round_as_pytorch() {
+        // PyTorch: exp_avg.lerp_(grad, 1 - beta1) from 0, then
+        // param.add_(exp_avg / bias_correction1 * lr, alpha=-1), rounding three times. From θ₀ = 1
+        // with g = 3.7 and ε = 0.1 that gives 0.6299999999999999, where the fused
+        // θ₀ − (ε/(1 − ρ₁))·s gives 0.63 (found by a search with an exact fma in Python).
+        let s = (1.0 - 0.9f64) * 3.7;
+        let expected = 1.0 - s / (1.0 - 0.9f64) * 0.1;
+        assert_eq!(expected, 0.6299999999999999);
+        let path = run_steps(RadamConfig::new(Convention::Torch), &[1.0], |_| vec![3.7], 0.1, 1);
+        assert_eq!(path[0][0].to_bits(), expected.to_bits(), "{} vs {expected}", path[0][0]);
+    }
+
+    #[test]
     fn rectification_starts_after_the_threshold() {
         // ρ∞ = 1999; ρₜ by hand: t = 4 → 3.994, t = 5 → 4.990, t = 6 → 5.985 (to 3 places).
         let rho = |t: f64| 1999.0 - 2.0 * t * 0.999f64.powf(t) / (1.0 - 0.999f64.powf(t));
