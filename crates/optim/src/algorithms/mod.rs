@@ -725,6 +725,31 @@ mod config_tests {
     }
 
     #[test]
+    fn only_the_rules_that_need_them_keep_scalars_or_an_evaluation_point() {
+        // Besides the step count (PyTorch's `step`), torch NAdam keeps Πμ and schedule-free its
+        // Σγ² and averaging weight; no other rule keeps a scalar. Only schedule-free evaluates
+        // elsewhere than at the parameters (after two steps its x and y differ).
+        for name in OPTIMIZER_NAMES {
+            let config = OptimizerConfig::named(name, Convention::Torch).unwrap();
+            let mut optimizer = crate::Optimizer::<f64>::from_config(&config).unwrap();
+            let mut params = [1.0, -2.0];
+            for _ in 0..2 {
+                optimizer.step(&mut params, &[0.5, 0.25], 0.1).unwrap();
+            }
+            let names: Vec<&str> = optimizer.state_scalars().iter().map(|(name, _)| *name).collect();
+            let expected: &[&str] = match name {
+                "nadam" => &["step", "mu_product"],
+                "schedule-free-adamw" => &["step", "lr_squared_sum", "average_weight"],
+                _ => &["step"],
+            };
+            assert_eq!(names, expected, "{name}");
+            let before = params;
+            optimizer.swap_evaluation_point(&mut params);
+            assert_eq!(params != before, name == "schedule-free-adamw", "{name}: {params:?} vs {before:?}");
+        }
+    }
+
+    #[test]
     fn torch_defaults_are_torch_optims() {
         // The signatures of torch.optim in PyTorch 2.15: SGD(lr=1e-3), RMSprop(lr=1e-2),
         // NAdam(lr=2e-3), Adamax(lr=2e-3), Adam(lr=1e-3), Adagrad(lr=1e-2), Adadelta(lr=1.0).
