@@ -354,6 +354,25 @@ mod tests {
     }
 
     #[test]
+    fn a_single_row_or_column_is_a_vector() {
+        // A bias declared 1 × 3 or 3 × 1 keeps the unfactored V (3 numbers, no R or C) and steps
+        // as a vector: at t = 1, θ − α·sign(g) with α = RMS(θ)·ε = √(50/3)·0.01 for θ = (3, 4, 5).
+        for (rows, cols) in [(1, 3), (3, 1)] {
+            let groups = vec![ParamGroup::new(0..3).with_shape(rows, cols)];
+            let mut optimizer =
+                Optimizer::<f64>::new(AdafactorConfig::new().into()).unwrap().with_groups(groups).unwrap();
+            let mut params = [3.0, 4.0, 5.0];
+            optimizer.step(&mut params, &[0.5, -2.0, 1.0], 0.01).unwrap();
+            let alpha = (50.0f64 / 3.0).sqrt() * 0.01;
+            for (p, expected) in params.iter().zip([3.0 - alpha, 4.0 + alpha, 5.0 - alpha]) {
+                assert!((p - expected).abs() < 1e-15, "{rows} × {cols}: {p} vs {expected}");
+            }
+            let lengths: Vec<(&str, usize)> = optimizer.state_buffers().map(|(n, v)| (n, v.len())).collect();
+            assert_eq!(lengths, [("row_var", 0), ("col_var", 0), ("variance", 3)], "{rows} × {cols}");
+        }
+    }
+
+    #[test]
     fn first_step_of_a_vector_by_hand() {
         // t = 1: ρ̂₂ = 1, so V = G²; U = G/|G| = sign(G), RMS(U) = 1 (no clipping);
         // ρ₁ = min(ε, 1) = ε; α = max(1e-3, RMS(θ))·ε. θ = (3, 4): RMS = √(25/2).
