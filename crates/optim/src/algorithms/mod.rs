@@ -750,6 +750,57 @@ mod config_tests {
     }
 
     #[test]
+    fn lerp_takes_pytorchs_form_for_each_weight() {
+        // PyTorch's CPU lerp: a + w(b − a) for |w| < ½, else b − (b − a)(1 − w), fused. At these
+        // points the two forms round differently (found with an exact fma in Python):
+        // (a, b) = (0.3, −0.4), w = 0.1: 0.22999999999999998 (the other form 0.22999999999999995);
+        // w = 0.9: −0.33 (−0.32999999999999996); (0.3, 1.1), w = ½: 0.7000000000000001 (0.7).
+        let lerp_at = |a: f64, b: f64, weight: f64| {
+            let (coefficient, from_end) = lerp_form(weight);
+            lerp(a, b, coefficient, from_end)
+        };
+        assert_eq!(lerp_at(0.3, -0.4, 0.1), 0.22999999999999998);
+        assert_eq!(lerp_at(0.3, -0.4, 0.9), -0.33);
+        assert_eq!(lerp_at(0.3, 1.1, 0.5), 0.7000000000000001);
+    }
+
+    #[test]
+    fn get_set_and_apply_reach_the_named_fields() {
+        use Hyperparameter::*;
+        // torch.optim.Adam's defaults: betas (0.9, 0.999), eps 1e-8; it has no ρ.
+        let mut adam = OptimizerConfig::named("adam", Convention::Torch).unwrap();
+        assert_eq!([adam.get(Beta1), adam.get(Beta2), adam.get(Eps)], [Some(0.9), Some(0.999), Some(1e-8)]);
+        assert_eq!(adam.get(Rho), None);
+        // A switch reads 1 when on and 0 when off; any value but 0 turns it on.
+        assert_eq!(adam.get(DecoupledWeightDecay), Some(0.0));
+        assert!(adam.set(DecoupledWeightDecay, 2.0));
+        assert_eq!(adam.get(DecoupledWeightDecay), Some(1.0));
+        assert!(adam.set(DecoupledWeightDecay, 0.0));
+        assert_eq!(adam.get(DecoupledWeightDecay), Some(0.0));
+        // Adafactor's ε₁ reads as unset until set (its default is the element type's epsilon).
+        let mut adafactor = OptimizerConfig::named("adafactor", Convention::Torch).unwrap();
+        assert_eq!(adafactor.get(Eps), None);
+        assert!(adafactor.set(Eps, 1e-30));
+        assert_eq!(adafactor.get(Eps), Some(1e-30));
+        // apply sets the values the rule has and says which of the given ones it used.
+        let overrides = Overrides { beta2: Some(0.99), rho: Some(0.5), ..Overrides::default() };
+        let used = adam.apply(&overrides);
+        let expected = overrides.pairs().map(|(parameter, _)| parameter == Beta2);
+        assert_eq!(used, expected);
+        assert_eq!(adam.get(Beta2), Some(0.99));
+        // The switches are the on/off options, and only they.
+        let switches: Vec<Hyperparameter> =
+            overrides.pairs().iter().map(|(parameter, _)| *parameter).filter(|p| p.is_switch()).collect();
+        assert_eq!(switches, [Centered, DecoupledWeightDecay]);
+    }
+
+    #[test]
+    fn positive_means_above_zero() {
+        assert!(check_positive("gamma", 0.0).is_err());
+        assert!(check_positive("gamma", 5e-324).is_ok());
+    }
+
+    #[test]
     fn torch_defaults_are_torch_optims() {
         // The signatures of torch.optim in PyTorch 2.15: SGD(lr=1e-3), RMSprop(lr=1e-2),
         // NAdam(lr=2e-3), Adamax(lr=2e-3), Adam(lr=1e-3), Adagrad(lr=1e-2), Adadelta(lr=1.0).
