@@ -795,6 +795,50 @@ mod config_tests {
     }
 
     #[test]
+    fn each_rule_takes_exactly_the_hyperparameters_it_has() {
+        use Hyperparameter::*;
+        // From the rules' definitions (PyTorch's constructor arguments, Optax's eps_root; Muon's
+        // β and δ are its AdamW fallback's). Setting one changes the rule; any other is refused.
+        let sgd: &[Hyperparameter] = &[Momentum, Dampening];
+        let rmsprop: &[Hyperparameter] = &[Momentum, Rho, Eps, Centered];
+        let adam: &[Hyperparameter] = &[Beta1, Beta2, Eps, EpsRoot, DecoupledWeightDecay];
+        let table: [(&str, &[Hyperparameter]); 17] = [
+            ("sgd", sgd),
+            ("momentum", sgd),
+            ("nesterov", sgd),
+            ("adagrad", &[Eps, LrDecay, InitialAccumulator]),
+            ("rmsprop", rmsprop),
+            ("rmsprop-nesterov", rmsprop),
+            ("adam", adam),
+            ("adamw", adam),
+            ("amsgrad", adam),
+            ("nadam", &[Beta1, Beta2, Eps, EpsRoot, MomentumDecay, DecoupledWeightDecay]),
+            ("adadelta", &[Rho, Eps]),
+            ("adamax", &[Beta1, Beta2, Eps]),
+            ("radam", adam),
+            ("lion", &[Beta1, Beta2]),
+            ("adafactor", &[Eps]),
+            ("muon", &[Momentum, Beta1, Beta2, Eps]),
+            ("schedule-free-adamw", &[Beta1, Beta2, Eps]),
+        ];
+        for (name, has) in table {
+            let default = OptimizerConfig::named(name, Convention::Torch).unwrap();
+            for (parameter, _) in Overrides::default().pairs() {
+                let mut config = default.clone();
+                // A switch is flipped; a value set to one no default has.
+                let value = if parameter.is_switch() { 1.0 - default.get(parameter).unwrap_or(0.0) } else { 0.123 };
+                assert_eq!(config.set(parameter, value), has.contains(&parameter), "{name}: {}", parameter.name());
+                assert_eq!(
+                    config.algorithm != default.algorithm,
+                    has.contains(&parameter),
+                    "{name}: {}",
+                    parameter.name()
+                );
+            }
+        }
+    }
+
+    #[test]
     fn positive_means_above_zero() {
         assert!(check_positive("gamma", 0.0).is_err());
         assert!(check_positive("gamma", 5e-324).is_ok());
