@@ -673,6 +673,8 @@ mod tests {
         // range a valid group (a layer without parameters).
         let groups = vec![ParamGroup::new(0..2).with_lr_scale(0.0).with_weight_decay(0.0), ParamGroup::new(2..2)];
         assert!(sgd().with_groups(groups).is_ok());
+        // Groups that touch without overlapping are accepted in either order.
+        assert!(sgd().with_groups(vec![ParamGroup::new(2..4), ParamGroup::new(0..2)]).is_ok());
     }
 
     #[test]
