@@ -10,7 +10,16 @@
 # and formatting (FIRST_PASS_SKIP), and 80 minutes reached `book` up to part of rmsprop.rs (269 of
 # its 323 mutants; sgd.rs and the groups after it not reached). `reduction` was run earlier;
 # later, on a quiet machine, `--files` over sgd.rs (38 mutants, 6 min) and over rmsprop.rs,
-# adamax.rs and lion.rs (120 mutants, 9 min).
+# adamax.rs and lion.rs (120 mutants, 9 min). Then on one core (taskset -c 1), with the
+# MUTANTS_TEST_ARGS below: `--files` over muon.rs, nadam.rs, radam.rs and schedule_free.rs
+# (393 mutants in 34 min), over algorithms/mod.rs, optimizer.rs, state.rs, average.rs and init.rs
+# (325 in 42 min, the core shared with test builds), and adafactor.rs's 87 in an earlier run with
+# the doc tests (about 12 s a mutant instead of 5). Each run first rebuilds the dependencies in its
+# copy of target/ (3-4 min). The missed ones were then run again alone (cargo mutants with one
+# `--re '^FILE:LINE:COL: DESCRIPTION$'` each). A mutant of the core crate took 2.5 min on the
+# shared core (three builds of descent-nn, then the train tests' 20-40 s), so `train` (531
+# mutants) and `lab` (548) are for sampling with MUTANTS_EXTRA="--shard K/N", N of 25-50 for
+# a shard within 25 minutes; `checkpoint`'s 27 were started and only partly run (see README).
 #   reduction   optim's parallel reduction and clipping
 #   book        learning-rate schedules and the chapter's algorithms (SGD, momentum, AdaGrad,
 #               RMSProp, AdaDelta, Adam), against optim's unit tests and the PyTorch schedule replay
@@ -23,7 +32,10 @@
 # One job at a time (the machine is shared) and fixed timeouts instead of a baseline run.
 # Results land in mutants.out/GROUP/mutants.out/ (caught.txt, missed.txt, timeout.txt, unviable.txt).
 # MUTANTS_EXTRA adds arguments (e.g. MUTANTS_EXTRA="--re run_book" to repeat a few mutants);
-# MUTANTS_ALL=1 drops FIRST_PASS_SKIP.
+# MUTANTS_ALL=1 drops FIRST_PASS_SKIP. MUTANTS_TEST_ARGS, with --files, gives cargo test's arguments
+# (by default every test of the mutated file's package, doc tests included), e.g.
+#   MUTANTS_TEST_ARGS="--lib --test torch_schedules -- --skip within_one_ulp"
+# leaves out the doc tests and exp's and tanh's ulp sweeps (6 of a mutant's 12 s on one core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -83,7 +95,10 @@ if [ "${1:-}" = "--files" ]; then
     shift
     args=()
     for f in "$@"; do args+=(--file "$f"); done
-    cargo mutants "${common[@]}" "${extra[@]}" "${args[@]}"
+    # shellcheck disable=SC2206
+    test_args=(${MUTANTS_TEST_ARGS:-})
+    if [ ${#test_args[@]} -gt 0 ]; then test_args=(-- "${test_args[@]}"); fi
+    cargo mutants "${common[@]}" "${extra[@]}" "${args[@]}" "${test_args[@]}"
     exit
 fi
 groups=("$@")

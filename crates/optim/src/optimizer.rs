@@ -655,6 +655,29 @@ mod tests {
     }
 
     #[test]
+    fn groups_with_bad_scales_decays_or_ranges_are_named() {
+        let problem = |group: ParamGroup| sgd().with_groups(vec![group]).unwrap_err().to_string();
+        let bad_numbers = "parameter group 0 (0..2) has a negative or non-finite lr_scale or weight_decay";
+        for group in [
+            ParamGroup::new(0..2).with_lr_scale(-1.0),
+            ParamGroup::new(0..2).with_lr_scale(f64::INFINITY),
+            ParamGroup::new(0..2).with_weight_decay(-0.1),
+            ParamGroup::new(0..2).with_weight_decay(f64::NAN),
+        ] {
+            assert_eq!(problem(group), bad_numbers);
+        }
+        #[allow(clippy::reversed_empty_ranges)]
+        let reversed = ParamGroup::new(3..1);
+        assert_eq!(problem(reversed), "parameter group 0 (3..1) is reversed");
+        // Zero is a valid scale and decay (a frozen group, a bias without decay), and an empty
+        // range a valid group (a layer without parameters).
+        let groups = vec![ParamGroup::new(0..2).with_lr_scale(0.0).with_weight_decay(0.0), ParamGroup::new(2..2)];
+        assert!(sgd().with_groups(groups).is_ok());
+        // Groups that touch without overlapping are accepted in either order.
+        assert!(sgd().with_groups(vec![ParamGroup::new(2..4), ParamGroup::new(0..2)]).is_ok());
+    }
+
+    #[test]
     fn overlapping_or_outside_groups_are_rejected() {
         let overlap = sgd().with_groups(vec![ParamGroup::new(0..4), ParamGroup::new(3..6)]);
         assert_eq!(overlap.unwrap_err().to_string(), "parameter group 1 (3..6) overlaps an earlier group");

@@ -176,5 +176,10 @@ mod tests {
         let mut damaged = state_of("adam", Convention::Book);
         damaged.buffers[1].1.push(0.0);
         assert!(matches!(adam.load(&damaged), Err(StateError::WrongLength { .. })));
+        // Only a state with no parameters and no step loads as fresh: one that counts a step
+        // but no parameters is damaged.
+        let mut damaged = state_of("adam", Convention::Book);
+        damaged.params = 0;
+        assert!(matches!(adam.load(&damaged), Err(StateError::WrongLength { .. })));
     }
 }

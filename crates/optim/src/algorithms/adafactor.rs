@@ -256,6 +256,122 @@ mod tests {
     use super::*;
     use crate::{Optimizer, ParamGroup};
 
+    /// PyTorch's `torch.optim.Adafactor` written out in f64 from its documentation, for one
+    /// tensor: a `rows` × `cols` matrix (moments R and C) or, with `shape` `None`, a vector
+    /// (moment V in `moments[0]`). ε₂ = 1e-3, c = −0.8.
+    #[allow(clippy::too_many_arguments)]
+    fn torch_adafactor_step(
+        theta: &mut [f64],
+        g: &[f64],
+        shape: Option<(usize, usize)>,
+        moments: &mut [Vec<f64>; 2],
+        t: f64,
+        (lr, lambda): (f64, f64),
+        eps1: f64,
+        d: f64,
+    ) {
+        let n = theta.len() as f64;
+        let beta2_hat = 1.0 - t.powf(-0.8);
+        let rho = lr.min(1.0 / t.sqrt());
+        let alpha = (theta.iter().map(|x| x * x).sum::<f64>() / n).sqrt().max(1e-3) * rho;
+        theta.iter_mut().for_each(|x| *x *= 1.0 - lr * lambda);
+        let v_hat: Vec<f64> = match shape {
+            Some((rows, cols)) => {
+                let [r, c] = moments;
+                for (i, r) in r.iter_mut().enumerate() {
+                    let mean = (0..cols).map(|j| g[i * cols + j].powi(2)).sum::<f64>() / cols as f64;
+                    *r = beta2_hat * *r + (1.0 - beta2_hat) * mean;
+                }
+                for (j, c) in c.iter_mut().enumerate() {
+                    let mean = (0..rows).map(|i| g[i * cols + j].powi(2)).sum::<f64>() / rows as f64;
+                    *c = beta2_hat * *c + (1.0 - beta2_hat) * mean;
+                }
+                let r_mean = r.iter().sum::<f64>() / rows as f64;
+                (0..rows * cols).map(|k| r[k / cols] * c[k % cols] / r_mean.max(eps1)).collect()
+            }
+            None => {
+                let v = &mut moments[0];
+                for (v, g) in v.iter_mut().zip(g) {
+                    *v = beta2_hat * *v + (1.0 - beta2_hat) * g * g;
+                }
+                v.clone()
+            }
+        };
+        let u: Vec<f64> = g.iter().zip(&v_hat).map(|(g, v)| g / v.max(eps1 * eps1).sqrt()).collect();
+        let rms_u = (u.iter().map(|x| x * x).sum::<f64>() / n).sqrt();
+        for (x, u) in theta.iter_mut().zip(u) {
+            *x -= alpha / (rms_u / d).max(1.0) * u;
+        }
+    }
+
+    #[test]
+    fn four_steps_match_torchs_algorithm_written_separately() {
+        // A 2 × 3 matrix and a 2-vector in one optimizer, g = θ·w − b (the matrix's gradient
+        // starts near diagonal, [[3, 0.05, 0.05], [0.05, 0.5, 0.05]], which the factored V̂ fits
+        // badly); ε = 0.9 so that the relative step min(ε, 1/√t) shrinks from t = 2; weight decay
+        // λ = 0.1; ε₁ = 0.05, which floors the vector's V̂ (its gradient is −0.01 at the start).
+        // With d = 1 the matrix's update is clipped at t = 1, 2, 3 (RMS(U) 2.5, 1.9, 1.4) and the
+        // vector's at t = 2, 3 (1.32, 1.20); with d = 4 none is. The steps αₜ are above 1 at first
+        // (the vector's RMS(θ) is 1.9).
+        let w = [1.0, 0.5, 2.0, 1.5, 0.25, 1.0, 1.0, 0.5];
+        let b = [-2.0, -1.05, 0.95, 4.45, -0.5, 1.45, 1.01, 1.15];
+        let grad = |theta: &[f64]| theta.iter().zip(&w).zip(&b).map(|((x, w), b)| x * w - b).collect::<Vec<f64>>();
+        let start = [1.0, -2.0, 0.5, 3.0, 0.0, 1.5, 1.0, 2.5];
+        let (lr, lambda, eps1) = (0.9, 0.1, 0.05);
+        for d in [1.0, 4.0] {
+            let groups = vec![ParamGroup::new(0..6).with_shape(2, 3), ParamGroup::new(6..8)];
+            let config = AdafactorConfig { eps1: Some(eps1), d, ..AdafactorConfig::new() };
+            let mut optimizer = Optimizer::<f64>::new(config.into())
+                .unwrap()
+                .with_groups(groups)
+                .unwrap()
+                .with_weight_decay(lambda)
+                .unwrap();
+            let mut params = start;
+            let (mut matrix, mut vector) = (start[..6].to_vec(), start[6..].to_vec());
+            let mut matrix_moments = [vec![0.0; 2], vec![0.0; 3]];
+            let mut vector_moments = [vec![0.0; 2], vec![]];
+            for t in 1..=4 {
+                let g = grad(&params);
+                optimizer.step(&mut params, &g, lr).unwrap();
+                let t = t as f64;
+                torch_adafactor_step(&mut matrix, &g[..6], Some((2, 3)), &mut matrix_moments, t, (lr, lambda), eps1, d);
+                torch_adafactor_step(&mut vector, &g[6..], None, &mut vector_moments, t, (lr, lambda), eps1, d);
+                for (p, expected) in params.iter().zip(matrix.iter().chain(&vector)) {
+                    assert!((p - expected).abs() < 1e-13, "d = {d}, t = {t}: {p} vs {expected}");
+                }
+            }
+            // The state holds R, C and V themselves (a checkpoint stores them).
+            let buffers: Vec<Vec<f64>> = optimizer.state_buffers().map(|(_, v)| v.to_vec()).collect();
+            let expected = [&matrix_moments[0], &matrix_moments[1], &vector_moments[0]];
+            for (buffer, expected) in buffers.iter().zip(expected) {
+                assert_eq!(buffer.len(), expected.len());
+                for (v, e) in buffer.iter().zip(expected) {
+                    assert!((v - e).abs() < 1e-13, "d = {d}: state {v} vs {e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_single_row_or_column_is_a_vector() {
+        // A bias declared 1 × 3 or 3 × 1 keeps the unfactored V (3 numbers, no R or C) and steps
+        // as a vector: at t = 1, θ − α·sign(g) with α = RMS(θ)·ε = √(50/3)·0.01 for θ = (3, 4, 5).
+        for (rows, cols) in [(1, 3), (3, 1)] {
+            let groups = vec![ParamGroup::new(0..3).with_shape(rows, cols)];
+            let mut optimizer =
+                Optimizer::<f64>::new(AdafactorConfig::new().into()).unwrap().with_groups(groups).unwrap();
+            let mut params = [3.0, 4.0, 5.0];
+            optimizer.step(&mut params, &[0.5, -2.0, 1.0], 0.01).unwrap();
+            let alpha = (50.0f64 / 3.0).sqrt() * 0.01;
+            for (p, expected) in params.iter().zip([3.0 - alpha, 4.0 + alpha, 5.0 - alpha]) {
+                assert!((p - expected).abs() < 1e-15, "{rows} × {cols}: {p} vs {expected}");
+            }
+            let lengths: Vec<(&str, usize)> = optimizer.state_buffers().map(|(n, v)| (n, v.len())).collect();
+            assert_eq!(lengths, [("row_var", 0), ("col_var", 0), ("variance", 3)], "{rows} × {cols}");
+        }
+    }
+
     #[test]
     fn first_step_of_a_vector_by_hand() {
         // t = 1: ρ̂₂ = 1, so V = G²; U = G/|G| = sign(G), RMS(U) = 1 (no clipping);

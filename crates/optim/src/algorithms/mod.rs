@@ -725,6 +725,126 @@ mod config_tests {
     }
 
     #[test]
+    fn only_the_rules_that_need_them_keep_scalars_or_an_evaluation_point() {
+        // Besides the step count (PyTorch's `step`), torch NAdam keeps Πμ and schedule-free its
+        // Σγ² and averaging weight; no other rule keeps a scalar. Only schedule-free evaluates
+        // elsewhere than at the parameters (after two steps its x and y differ).
+        for name in OPTIMIZER_NAMES {
+            let config = OptimizerConfig::named(name, Convention::Torch).unwrap();
+            let mut optimizer = crate::Optimizer::<f64>::from_config(&config).unwrap();
+            let mut params = [1.0, -2.0];
+            for _ in 0..2 {
+                optimizer.step(&mut params, &[0.5, 0.25], 0.1).unwrap();
+            }
+            let names: Vec<&str> = optimizer.state_scalars().iter().map(|(name, _)| *name).collect();
+            let expected: &[&str] = match name {
+                "nadam" => &["step", "mu_product"],
+                "schedule-free-adamw" => &["step", "lr_squared_sum", "average_weight"],
+                _ => &["step"],
+            };
+            assert_eq!(names, expected, "{name}");
+            let before = params;
+            optimizer.swap_evaluation_point(&mut params);
+            assert_eq!(params != before, name == "schedule-free-adamw", "{name}: {params:?} vs {before:?}");
+        }
+    }
+
+    #[test]
+    fn lerp_takes_pytorchs_form_for_each_weight() {
+        // PyTorch's CPU lerp: a + w(b − a) for |w| < ½, else b − (b − a)(1 − w), fused. At these
+        // points the two forms round differently (found with an exact fma in Python):
+        // (a, b) = (0.3, −0.4), w = 0.1: 0.22999999999999998 (the other form 0.22999999999999995);
+        // w = 0.9: −0.33 (−0.32999999999999996); (0.3, 1.1), w = ½: 0.7000000000000001 (0.7).
+        let lerp_at = |a: f64, b: f64, weight: f64| {
+            let (coefficient, from_end) = lerp_form(weight);
+            lerp(a, b, coefficient, from_end)
+        };
+        assert_eq!(lerp_at(0.3, -0.4, 0.1), 0.22999999999999998);
+        assert_eq!(lerp_at(0.3, -0.4, 0.9), -0.33);
+        assert_eq!(lerp_at(0.3, 1.1, 0.5), 0.7000000000000001);
+    }
+
+    #[test]
+    fn get_set_and_apply_reach_the_named_fields() {
+        use Hyperparameter::*;
+        // torch.optim.Adam's defaults: betas (0.9, 0.999), eps 1e-8; it has no ρ.
+        let mut adam = OptimizerConfig::named("adam", Convention::Torch).unwrap();
+        assert_eq!([adam.get(Beta1), adam.get(Beta2), adam.get(Eps)], [Some(0.9), Some(0.999), Some(1e-8)]);
+        assert_eq!(adam.get(Rho), None);
+        // A switch reads 1 when on and 0 when off; any value but 0 turns it on.
+        assert_eq!(adam.get(DecoupledWeightDecay), Some(0.0));
+        assert!(adam.set(DecoupledWeightDecay, 2.0));
+        assert_eq!(adam.get(DecoupledWeightDecay), Some(1.0));
+        assert!(adam.set(DecoupledWeightDecay, 0.0));
+        assert_eq!(adam.get(DecoupledWeightDecay), Some(0.0));
+        // Adafactor's ε₁ reads as unset until set (its default is the element type's epsilon).
+        let mut adafactor = OptimizerConfig::named("adafactor", Convention::Torch).unwrap();
+        assert_eq!(adafactor.get(Eps), None);
+        assert!(adafactor.set(Eps, 1e-30));
+        assert_eq!(adafactor.get(Eps), Some(1e-30));
+        // apply sets the values the rule has and says which of the given ones it used.
+        let overrides = Overrides { beta2: Some(0.99), rho: Some(0.5), ..Overrides::default() };
+        let used = adam.apply(&overrides);
+        let expected = overrides.pairs().map(|(parameter, _)| parameter == Beta2);
+        assert_eq!(used, expected);
+        assert_eq!(adam.get(Beta2), Some(0.99));
+        // The switches are the on/off options, and only they.
+        let switches: Vec<Hyperparameter> =
+            overrides.pairs().iter().map(|(parameter, _)| *parameter).filter(|p| p.is_switch()).collect();
+        assert_eq!(switches, [Centered, DecoupledWeightDecay]);
+    }
+
+    #[test]
+    fn each_rule_takes_exactly_the_hyperparameters_it_has() {
+        use Hyperparameter::*;
+        // From the rules' definitions (PyTorch's constructor arguments, Optax's eps_root; Muon's
+        // β and δ are its AdamW fallback's). Setting one changes the rule; any other is refused.
+        let sgd: &[Hyperparameter] = &[Momentum, Dampening];
+        let rmsprop: &[Hyperparameter] = &[Momentum, Rho, Eps, Centered];
+        let adam: &[Hyperparameter] = &[Beta1, Beta2, Eps, EpsRoot, DecoupledWeightDecay];
+        let table: [(&str, &[Hyperparameter]); 17] = [
+            ("sgd", sgd),
+            ("momentum", sgd),
+            ("nesterov", sgd),
+            ("adagrad", &[Eps, LrDecay, InitialAccumulator]),
+            ("rmsprop", rmsprop),
+            ("rmsprop-nesterov", rmsprop),
+            ("adam", adam),
+            ("adamw", adam),
+            ("amsgrad", adam),
+            ("nadam", &[Beta1, Beta2, Eps, EpsRoot, MomentumDecay, DecoupledWeightDecay]),
+            ("adadelta", &[Rho, Eps]),
+            ("adamax", &[Beta1, Beta2, Eps]),
+            ("radam", adam),
+            ("lion", &[Beta1, Beta2]),
+            ("adafactor", &[Eps]),
+            ("muon", &[Momentum, Beta1, Beta2, Eps]),
+            ("schedule-free-adamw", &[Beta1, Beta2, Eps]),
+        ];
+        for (name, has) in table {
+            let default = OptimizerConfig::named(name, Convention::Torch).unwrap();
+            for (parameter, _) in Overrides::default().pairs() {
+                let mut config = default.clone();
+                // A switch is flipped; a value set to one no default has.
+                let value = if parameter.is_switch() { 1.0 - default.get(parameter).unwrap_or(0.0) } else { 0.123 };
+                assert_eq!(config.set(parameter, value), has.contains(&parameter), "{name}: {}", parameter.name());
+                assert_eq!(
+                    config.algorithm != default.algorithm,
+                    has.contains(&parameter),
+                    "{name}: {}",
+                    parameter.name()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn positive_means_above_zero() {
+        assert!(check_positive("gamma", 0.0).is_err());
+        assert!(check_positive("gamma", 5e-324).is_ok());
+    }
+
+    #[test]
     fn torch_defaults_are_torch_optims() {
         // The signatures of torch.optim in PyTorch 2.15: SGD(lr=1e-3), RMSprop(lr=1e-2),
         // NAdam(lr=2e-3), Adamax(lr=2e-3), Adam(lr=1e-3), Adagrad(lr=1e-2), Adadelta(lr=1.0).

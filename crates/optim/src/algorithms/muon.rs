@@ -357,6 +357,120 @@ mod tests {
         }
     }
 
+    /// One step of PyTorch's Muon on a `rows` × `cols` matrix (row-major) in f64, written from
+    /// its documentation: B ← B + (1 − μ)(G − B); M = G + μ(B − G) with Nesterov, else B;
+    /// X = M/max(‖M‖_F, δ), transposed when taller than wide; five times X ← aX + (bA + cA²)X
+    /// with A = XXᵀ; transposed back; θ ← θ(1 − ελ) − ε_adjusted·X.
+    #[allow(clippy::too_many_arguments)]
+    fn torch_muon_step(
+        theta: &mut [f64],
+        g: &[f64],
+        momentum_buffer: &mut [f64],
+        (rows, cols): (usize, usize),
+        nesterov: bool,
+        (lr, lr_adjusted, lambda): (f64, f64, f64),
+    ) {
+        type Matrix = Vec<Vec<f64>>;
+        let transpose =
+            |p: &Matrix| -> Matrix { (0..p[0].len()).map(|j| p.iter().map(|row| row[j]).collect()).collect() };
+        let product = |p: &Matrix, q: &Matrix| -> Matrix {
+            p.iter()
+                .map(|row| (0..q[0].len()).map(|j| row.iter().zip(q).map(|(a, q)| a * q[j]).sum()).collect())
+                .collect()
+        };
+        let mu = 0.95;
+        for (b, g) in momentum_buffer.iter_mut().zip(g) {
+            *b += (1.0 - mu) * (g - *b);
+        }
+        let m: Vec<f64> =
+            g.iter().zip(momentum_buffer.iter()).map(|(g, b)| if nesterov { g + mu * (b - g) } else { *b }).collect();
+        let norm = m.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-7);
+        let mut x: Matrix = m.chunks(cols).map(|row| row.iter().map(|v| v / norm).collect()).collect();
+        if rows > cols {
+            x = transpose(&x);
+        }
+        for _ in 0..5 {
+            let a = product(&x, &transpose(&x));
+            let a2 = product(&a, &a);
+            let h: Matrix = a
+                .iter()
+                .zip(&a2)
+                .map(|(a, a2)| a.iter().zip(a2).map(|(a, a2)| -4.7750 * a + 2.0315 * a2).collect())
+                .collect();
+            let hx = product(&h, &x);
+            x = x.iter().zip(&hx).map(|(x, hx)| x.iter().zip(hx).map(|(x, hx)| 3.4445 * x + hx).collect()).collect();
+        }
+        if rows > cols {
+            x = transpose(&x);
+        }
+        for (p, o) in theta.iter_mut().zip(x.iter().flatten()) {
+            *p = *p * (1.0 - lr * lambda) - lr_adjusted * o;
+        }
+    }
+
+    #[test]
+    fn three_steps_match_torchs_muon_written_separately() {
+        // A 4 × 3 matrix (orthogonalized as its 3 × 3-Gram transpose, rate ε√(4/3)) with Nesterov,
+        // and a 3 × 5 one with plain momentum and Moonshot's rate 0.2ε√5; ε = 0.1, λ = 0.2,
+        // g = θ ⊙ w − b so that the gradient changes from step to step.
+        let cases = [
+            ((4, 3), true, MuonLrAdjustment::Original, (4.0f64 / 3.0).sqrt()),
+            ((3, 5), false, MuonLrAdjustment::MatchRmsAdamw, 0.2 * 5f64.sqrt()),
+        ];
+        for ((rows, cols), nesterov, adjust_lr, scale) in cases {
+            let len = rows * cols;
+            let w: Vec<f64> = (0..len).map(|i| 0.5 + (i * 7 % 5) as f64 * 0.25).collect();
+            let b: Vec<f64> = (0..len).map(|i| (i * 3 % 7) as f64 * 0.5 - 1.5).collect();
+            let grad = |theta: &[f64]| theta.iter().zip(&w).zip(&b).map(|((x, w), b)| x * w - b).collect::<Vec<f64>>();
+            let config = MuonConfig { nesterov, adjust_lr, ..MuonConfig::new(Convention::Torch) };
+            let mut optimizer = Optimizer::<f64>::new(config.into())
+                .unwrap()
+                .with_groups(vec![ParamGroup::new(0..len).with_shape(rows, cols)])
+                .unwrap()
+                .with_weight_decay(0.2)
+                .unwrap();
+            let (lr, lambda) = (0.1, 0.2);
+            let mut params: Vec<f64> = (0..len).map(|i| (i % 4) as f64 * 0.5 - 0.75).collect();
+            let (mut expected, mut momentum_buffer) = (params.clone(), vec![0.0; len]);
+            for t in 1..=3 {
+                let g = grad(&params);
+                optimizer.step(&mut params, &g, lr).unwrap();
+                torch_muon_step(
+                    &mut expected,
+                    &g,
+                    &mut momentum_buffer,
+                    (rows, cols),
+                    nesterov,
+                    (lr, lr * scale, lambda),
+                );
+                for (p, e) in params.iter().zip(&expected) {
+                    assert!((p - e).abs() < 1e-12, "{rows} × {cols}, t = {t}: {p} vs {e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_matrix_large_enough_for_threads_matches_torchs_muon() {
+        // 2 × 8192: the Gram matrix and the products reach PARALLEL_ROW_WORK (2·8192 = 2¹⁴) and
+        // split their rows over threads, and each dot product runs through its eight lanes.
+        let (rows, cols) = (2, 8192);
+        let g: Vec<f64> = (0..rows * cols).map(|i| ((i * 37 % 101) as f64 - 50.0) / 25.0).collect();
+        let mut optimizer = Optimizer::<f64>::new(MuonConfig::new(Convention::Torch).into())
+            .unwrap()
+            .with_groups(vec![ParamGroup::new(0..rows * cols).with_shape(rows, cols)])
+            .unwrap()
+            .with_weight_decay(0.0)
+            .unwrap();
+        let mut params = vec![0.0; rows * cols];
+        optimizer.step(&mut params, &g, 0.1).unwrap();
+        let (mut expected, mut momentum_buffer) = (vec![0.0; rows * cols], vec![0.0; rows * cols]);
+        torch_muon_step(&mut expected, &g, &mut momentum_buffer, (rows, cols), true, (0.1, 0.1, 0.0));
+        for (p, e) in params.iter().zip(&expected) {
+            assert!((p - e).abs() < 1e-14, "{p} vs {e}");
+        }
+    }
+
     #[test]
     fn tall_matrices_are_orthogonalized_transposed_and_rates_scale_by_shape() {
         // A 3 × 2 matrix is orthogonalized as its 2 × 3 transpose, with rate ε√(3/2): the

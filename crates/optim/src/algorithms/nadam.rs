@@ -213,6 +213,49 @@ mod tests {
     }
 
     #[test]
+    fn torch_matches_pytorchs_nadam_written_separately() {
+        // torch.optim.NAdam's single-tensor loop in f64 on f = θ⁴ for 20 steps: μₜ and μₜ₊₁ from
+        // ψ, the running product Πμ, s and r, d = √(r/(1 − ρ₂ᵗ)) + δ, then the gradient and the
+        // momentum terms. Once with coupled L2 (g + λθ) and ψ = 0.004, once with decoupled decay
+        // (θ(1 − ελ) first) and ψ = 0.05.
+        let (b1, b2, eps, lr, lambda) = (0.9f64, 0.999f64, 1e-8, 0.01, 0.1);
+        for (decoupled, psi) in [(false, 4e-3), (true, 0.05)] {
+            let (mut theta, mut s, mut r, mut mu_product) = (2.0f64, 0.0, 0.0, 1.0);
+            let config = NadamConfig {
+                momentum_decay: psi,
+                decoupled_weight_decay: decoupled,
+                ..NadamConfig::new(Convention::Torch)
+            };
+            let mut optimizer = crate::Optimizer::<f64>::new(config.into()).unwrap().with_weight_decay(lambda).unwrap();
+            let mut params = [theta];
+            for t in 1..=20 {
+                let mut g = 4.0 * theta.powi(3);
+                if decoupled {
+                    theta *= 1.0 - lr * lambda;
+                } else {
+                    g += lambda * theta;
+                }
+                let mu = b1 * (1.0 - 0.5 * 0.96f64.powf(t as f64 * psi));
+                let mu_next = b1 * (1.0 - 0.5 * 0.96f64.powf((t + 1) as f64 * psi));
+                mu_product *= mu;
+                s = b1 * s + (1.0 - b1) * g;
+                r = b2 * r + (1.0 - b2) * g * g;
+                let d = (r / (1.0 - b2.powi(t))).sqrt() + eps;
+                theta -= lr * (1.0 - mu) / (1.0 - mu_product) * g / d;
+                theta -= lr * mu_next / (1.0 - mu_product * mu_next) * s / d;
+
+                let grad = [4.0 * params[0].powi(3)];
+                optimizer.step(&mut params, &grad, lr).unwrap();
+                assert!((params[0] - theta).abs() < 1e-12, "decoupled {decoupled}, t = {t}: {} vs {theta}", params[0]);
+            }
+            // Checkpoints store Πμ as optimizer.mu_product, PyTorch's name for it.
+            let (name, value) = optimizer.state_scalars()[1];
+            assert_eq!(name, "mu_product");
+            assert!((value - mu_product).abs() < 1e-15, "{value} vs {mu_product}");
+        }
+    }
+
+    #[test]
     fn torch_first_step_by_hand() {
         // t = 1: μ₁ = 0.9(1 − ½·0.96^0.004), μ₂ = 0.9(1 − ½·0.96^0.008), Π = μ₁.
         // s = 0.1g, r = 0.001g², d = √(r/0.001) + δ = |g| + δ.

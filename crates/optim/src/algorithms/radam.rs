@@ -11,12 +11,13 @@
 //!
 //! **Torch** (`torch.optim.RAdam`): rectifies once ρₜ > 5 and computes
 //! θ ← θ − ((ŝ·ε)·(1/(√r + δ))·√(1 − ρ₂ᵗ))·rₜ in that order (PyTorch's scalar/tensor division is
-//! a reciprocal times the scalar), which is the same d with δ_root = 0 up to rounding. PyTorch
-//! has no `eps_root`; with one set, the torch convention computes the book's arrangement (and
-//! keeps PyTorch's threshold). `decoupled_weight_decay` is PyTorch's option (θ ← θ(1 − ελ)).
+//! a reciprocal times the scalar). δ is added to √r before the bias correction, so its d is
+//! √r̂ + δ/√(1 − ρ₂ᵗ) (δ_root = 0), not the book's √r̂ + δ. PyTorch has no `eps_root`; with one
+//! set, the torch convention computes the book's arrangement (and keeps PyTorch's threshold).
+//! `decoupled_weight_decay` is PyTorch's option (θ ← θ(1 − ελ)).
 //!
-//! **Why they differ:** the threshold. With ρ₂ = 0.999, ρₜ passes 4 between t = 4 and 5 and 5
-//! between t = 5 and 6, so the book rectifies one step earlier.
+//! **Why they differ:** the threshold (and δ's scale). With ρ₂ = 0.999, ρₜ passes 4 between
+//! t = 4 and 5 and 5 between t = 5 and 6, so the book rectifies one step earlier.
 
 use super::{
     addcdiv, check_non_negative, check_unit_interval, lerp, lerp_form, with_prep, Convention, GradientPrep, Kernel,
@@ -196,20 +197,44 @@ mod tests {
     use super::*;
     use crate::testing::run_steps;
 
-    /// Liu et al.'s Algorithm 2 in f64, written from the paper (threshold 4, δ outside the root).
-    fn paper_radam(theta0: f64, grad: impl Fn(f64) -> f64, lr: f64, steps: i32) -> Vec<f64> {
+    /// Weight decay λ as an L2 gradient (coupled) or as θ ← θ(1 − ελ) before the step.
+    #[derive(Clone, Copy)]
+    enum Decay {
+        Coupled(f64),
+        Decoupled(f64),
+    }
+
+    /// Liu et al.'s Algorithm 2 in f64, written from the paper, with weight decay as PyTorch
+    /// applies it. `Book`: rectified once ρₜ > 4, d = √r̂ + δ. `Torch`: once ρₜ > 5, with
+    /// d = (√r + δ)/√(1 − ρ₂ᵗ) (PyTorch's `bias_correction2**0.5 / exp_avg_sq.sqrt().add_(eps)`).
+    fn paper_radam(
+        theta0: f64,
+        grad: impl Fn(f64) -> f64,
+        lr: f64,
+        steps: i32,
+        convention: Convention,
+        decay: Decay,
+    ) -> Vec<f64> {
         let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8);
         let rho_inf = 2.0 / (1.0 - b2) - 1.0;
         let (mut theta, mut m, mut v) = (theta0, 0.0, 0.0);
         let mut path = Vec::new();
         for t in 1..=steps {
-            let g = grad(theta);
+            let mut g = grad(theta);
+            match decay {
+                Decay::Coupled(lambda) => g += lambda * theta,
+                Decay::Decoupled(lambda) => theta *= 1.0 - lr * lambda,
+            }
             m = b1 * m + (1.0 - b1) * g;
             v = b2 * v + (1.0 - b2) * g * g;
             let m_hat = m / (1.0 - b1.powi(t));
             let rho_t = rho_inf - 2.0 * t as f64 * b2.powi(t) / (1.0 - b2.powi(t));
-            if rho_t > 4.0 {
-                let l = 1.0 / ((v / (1.0 - b2.powi(t))).sqrt() + eps);
+            let (threshold, d) = match convention {
+                Convention::Book => (4.0, (v / (1.0 - b2.powi(t))).sqrt() + eps),
+                Convention::Torch => (5.0, (v.sqrt() + eps) / (1.0 - b2.powi(t)).sqrt()),
+            };
+            if rho_t > threshold {
+                let l = 1.0 / d;
                 let r = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)).sqrt();
                 theta -= lr * r * m_hat * l;
             } else {
@@ -224,9 +249,39 @@ mod tests {
     fn book_matches_the_papers_algorithm_2() {
         let grad = |x: f64| 2.0 * x + x.powi(3);
         let path = run_steps(RadamConfig::new(Convention::Book), &[1.5], |p| vec![grad(p[0])], 0.05, 60);
-        for (a, b) in path.iter().zip(paper_radam(1.5, grad, 0.05, 60)) {
+        for (a, b) in path.iter().zip(paper_radam(1.5, grad, 0.05, 60, Convention::Book, Decay::Coupled(0.0))) {
             assert!((a[0] - b).abs() < 1e-12, "{} vs {b}", a[0]);
         }
+    }
+
+    #[test]
+    fn torch_rectifies_after_5_in_its_own_order_with_either_decay() {
+        // PyTorch's threshold 5 (the step at t = 5 is still momentum SGD) and its δ, added to √r
+        // before the bias correction; λ = 0.1 as an L2 gradient and as decoupled decay.
+        let grad = |x: f64| 2.0 * x + x.powi(3);
+        for (decay, decoupled) in [(Decay::Coupled(0.1), false), (Decay::Decoupled(0.1), true)] {
+            let config = RadamConfig { decoupled_weight_decay: decoupled, ..RadamConfig::new(Convention::Torch) };
+            let mut optimizer = crate::Optimizer::<f64>::new(config.into()).unwrap().with_weight_decay(0.1).unwrap();
+            let mut params = [1.5];
+            for (t, expected) in paper_radam(1.5, grad, 0.05, 30, Convention::Torch, decay).into_iter().enumerate() {
+                let g = [grad(params[0])];
+                optimizer.step(&mut params, &g, 0.05).unwrap();
+                assert!((params[0] - expected).abs() < 1e-12, "t = {}: {} vs {expected}", t + 1, params[0]);
+            }
+        }
+    }
+
+    #[test]
+    fn torch_steps_before_rectification_round_as_pytorch() {
+        // PyTorch: exp_avg.lerp_(grad, 1 - beta1) from 0, then
+        // param.add_(exp_avg / bias_correction1 * lr, alpha=-1), rounding three times. From θ₀ = 1
+        // with g = 3.7 and ε = 0.1 that gives 0.6299999999999999, where the fused
+        // θ₀ − (ε/(1 − ρ₁))·s gives 0.63 (found by a search with an exact fma in Python).
+        let s = (1.0 - 0.9f64) * 3.7;
+        let expected = 1.0 - s / (1.0 - 0.9f64) * 0.1;
+        assert_eq!(expected, 0.6299999999999999);
+        let path = run_steps(RadamConfig::new(Convention::Torch), &[1.0], |_| vec![3.7], 0.1, 1);
+        assert_eq!(path[0][0].to_bits(), expected.to_bits(), "{} vs {expected}", path[0][0]);
     }
 
     #[test]

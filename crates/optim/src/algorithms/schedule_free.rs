@@ -186,6 +186,20 @@ mod tests {
     }
 
     #[test]
+    fn steps_at_rate_zero_leave_every_sequence_at_the_start() {
+        // γₜ = 0, so Σγ² = 0 and c = γ²/Σγ² is 0/0: the rule takes c = 1 (z = x = θ₀ then), and
+        // y, z and x all stay at θ₀ (a warmup that starts at 0 does this).
+        let mut optimizer = Optimizer::<f64>::new(ScheduleFreeConfig::new().into()).unwrap();
+        let mut theta = [1.5, -2.0];
+        for _ in 0..2 {
+            optimizer.step(&mut theta, &[0.5, 1.0], 0.0).unwrap();
+            assert_eq!(theta, [1.5, -2.0]);
+        }
+        optimizer.swap_evaluation_point(&mut theta);
+        assert_eq!(theta, [1.5, -2.0]);
+    }
+
+    #[test]
     fn the_average_converges_on_a_noisy_quadratic_without_a_schedule() {
         // f = θ²/2 with gradient noise ±1 (alternating): at a constant rate the last iterate y
         // keeps rattling, while x, the average, settles much closer to the minimum at 0.
