@@ -325,47 +325,38 @@ mod tests {
         let params: Vec<f64> = (0..filters * kernel * kernel * channels + filters).map(|i| value(i, 0.5)).collect();
         let mut y = vec![f64::NAN; batch * output.len()];
         conv.forward(&params, &x, &mut y, batch, &mut Workspace::new(1));
+        // Every (output, weight, input) index triple of a "same" convolution with an odd kernel
+        // (two rows and columns of padding on each side), for the direct sums.
+        let taps: Vec<(usize, usize, usize)> = (0..batch * size * size * filters)
+            .flat_map(|o| {
+                let (e, r, c, f) =
+                    (o / (size * size * filters), o / (size * filters) % size, o / filters % size, o % filters);
+                (0..kernel * kernel * channels).filter_map(move |t| {
+                    let (i, j, ch) = (t / (kernel * channels), t / channels % kernel, t % channels);
+                    let (row, col) = ((r + i).checked_sub(2)?, (c + j).checked_sub(2)?);
+                    let inside = row < size && col < size;
+                    inside.then_some((
+                        o,
+                        ((f * kernel + i) * kernel + j) * channels + ch,
+                        e * input.len() + (row * size + col) * channels + ch,
+                    ))
+                })
+            })
+            .collect();
         let bias = &params[filters * kernel * kernel * channels..];
-        let mut worst = 0.0f64;
-        for e in 0..batch {
-            for (r, c, f) in (0..size).flat_map(|r| (0..size).flat_map(move |c| (0..filters).map(move |f| (r, c, f)))) {
-                let mut sum = bias[f];
-                // "same" with an odd kernel: two rows and columns of padding on each side.
-                for (i, j, ch) in
-                    (0..kernel).flat_map(|i| (0..kernel).flat_map(move |j| (0..channels).map(move |ch| (i, j, ch))))
-                {
-                    let (row, col) = ((r + i).checked_sub(2), (c + j).checked_sub(2));
-                    if let (Some(row), Some(col)) = (row, col) {
-                        if row < size && col < size {
-                            let w = params[((f * kernel + i) * kernel + j) * channels + ch];
-                            sum += w * x[e * input.len() + (row * size + col) * channels + ch];
-                        }
-                    }
-                }
-                worst = worst.max(distance(y[e * output.len() + (r * size + c) * filters + f], sum));
-            }
+        let mut sums: Vec<f64> = (0..batch * output.len()).map(|o| bias[o % filters]).collect();
+        for &(o, w, i) in &taps {
+            sums[o] += params[w] * x[i];
         }
+        let worst = y.iter().zip(&sums).map(|(&a, &b)| distance(a, b)).fold(0.0, f64::max);
         // 101 terms of size at most 1, each rounded once in f64.
         assert!(worst < 1e-13, "{worst}");
 
         // Backward over the same chunks: ∂L/∂x scattered directly from ∂L/∂y through the weights.
         let dy: Vec<f64> = (0..batch * output.len()).map(|i| value(i, 0.25)).collect();
         let mut expected = vec![0.0; batch * input.len()];
-        for e in 0..batch {
-            for (r, c, f) in (0..size).flat_map(|r| (0..size).flat_map(move |c| (0..filters).map(move |f| (r, c, f)))) {
-                let g = dy[e * output.len() + (r * size + c) * filters + f];
-                for (i, j, ch) in
-                    (0..kernel).flat_map(|i| (0..kernel).flat_map(move |j| (0..channels).map(move |ch| (i, j, ch))))
-                {
-                    let (row, col) = ((r + i).checked_sub(2), (c + j).checked_sub(2));
-                    if let (Some(row), Some(col)) = (row, col) {
-                        if row < size && col < size {
-                            let w = params[((f * kernel + i) * kernel + j) * channels + ch];
-                            expected[e * input.len() + (row * size + col) * channels + ch] += g * w;
-                        }
-                    }
-                }
-            }
+        for &(o, w, i) in &taps {
+            expected[i] += dy[o] * params[w];
         }
         let (mut output_grad, mut grads, mut input_grad) = (dy, vec![0.0; params.len()], vec![f64::NAN; x.len()]);
         let mut workspace = Workspace::new(1);
