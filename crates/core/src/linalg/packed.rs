@@ -137,8 +137,9 @@ unsafe fn pack_a<F: Float>(out: &mut [F], a: View<F>, (i0, p0): (usize, usize), 
 /// Packs rows `p0..p0+kc`, columns `j0..j0+cols` of B into panels of `nr` columns: panel q
 /// holds, for each row p, the `nr` values of columns `j0 + q·nr ..` (zeros past the last column).
 /// Where B's rows are contiguous, they are read row by row, each in one pass across all the
-/// panels: panel by panel, each row was read in short pieces `cols` apart, which cost a
-/// convolution's weight gradient (B its column matrix, 800 wide) more than twice as long.
+/// panels. Read panel by panel, a row came in pieces of `nr` values, one panel's pass at a time:
+/// for the conv net's weight gradient (B its column matrix, 800 wide) that packing took 7.6% of a
+/// step, and takes 4.5% row by row (`perf`, one thread).
 ///
 /// # Safety
 /// The block must lie inside B.
@@ -213,9 +214,9 @@ unsafe fn pack_panel<F: Float>(
     }
 }
 
-/// `out.copy_from_slice(source)` for the short rows of a panel: the tiles' heights and the
-/// narrower tiles' widths are copied inline as fixed-size arrays, where a call to `memcpy` per row would cost more than the
-/// copy (the compiler still calls it for 48 values).
+/// `out.copy_from_slice(source)` for the short rows of a panel: rows as long as a tile is high
+/// or wide are copied inline as fixed-size arrays, where a call to `memcpy` per row would cost
+/// more than the copy.
 #[inline(always)]
 fn copy_short<F: Float>(out: &mut [F], source: &[F]) {
     fn fixed<F: Float, const N: usize>(out: &mut [F], source: &[F]) -> bool {
